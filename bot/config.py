@@ -1,0 +1,59 @@
+"""Configuration from environment variables (the only place that reads them)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus import DEFAULT_CORPUS
+from embeddings import DEFAULT_MODEL
+
+# Relevance threshold (cosine of question and passage) below which the bot says the
+# articles do not cover the question. Measured per model on on-/off-topic questions
+# about the bundled corpus; other models fall back to DEFAULT_MIN_SCORE.
+MIN_SCORES = {"m3e-small": 0.74, "moka-ai/m3e-small": 0.74}
+DEFAULT_MIN_SCORE = 0.5
+
+
+class ConfigError(Exception):
+    """A configuration value is unusable."""
+
+
+@dataclass
+class Config:
+    """Settings for every command; see the README's configuration table."""
+
+    data_dir: Path
+    corpus_dir: Path
+    model: str
+    min_score: float
+    top_k: int
+    telegram_token: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        model = env.get("ARTICLEBOT_MODEL") or DEFAULT_MODEL
+        return cls(
+            data_dir=Path(env.get("ARTICLEBOT_DATA") or "data"),
+            corpus_dir=Path(env.get("ARTICLEBOT_CORPUS") or DEFAULT_CORPUS),
+            model=model,
+            min_score=_number(env, "ARTICLEBOT_MIN_SCORE", MIN_SCORES.get(model, DEFAULT_MIN_SCORE), float),
+            top_k=_number(env, "ARTICLEBOT_TOP_K", 5, int, minimum=1),
+            telegram_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default, kind, minimum=None):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}.") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}.")
+    return value

@@ -1,0 +1,16 @@
+"""Open the configured index and model as a ready answer pipeline."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from embeddings import SentenceTransformerEncoder
+from retrieval.answer import Pipeline
+from retrieval.index import Index
+from retrieval.search import Searcher
+
+
+def open_pipeline(config: Config) -> Pipeline:
+    """Load the live index (checking its model first, which is cheap) and then the model."""
+    index = Index.load(config.data_dir, config.model)
+    encoder = SentenceTransformerEncoder(config.model)
+    return Pipeline(Searcher(index, encoder), min_score=config.min_score, top_k=config.top_k)

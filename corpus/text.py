@@ -1,0 +1,111 @@
+"""Small text utilities shared by cleaning, chunking and retrieval.
+
+Everything here is language-aware in the simplest way that works for this corpus:
+Chinese text has no spaces, so similarity is measured on character shingles and
+sentences end at 。！？；… as well as at English . ! ? followed by a space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+# CJK ideographs (basic + extension A + compatibility).
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RE = re.compile(f"[{_CJK}]")
+LATIN_RE = re.compile(r"[A-Za-z]")
+
+# Control and format characters that must never reach the index or a reply
+# (keeps \n and \t, which callers handle themselves).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+# A sentence ends at Chinese end punctuation (optionally repeated, optionally
+# followed by closing quotes/brackets), at ?/! (half- or full-width), or at an
+# English full stop that follows a letter and precedes white space.
+_SENTENCE_END_RE = re.compile(
+    r"(?:[。！？!?；;…]+|(?<=[A-Za-z)\]\"'])\.(?=\s))[”’」』）)\]\"']*"
+)
+
+
+def strip_controls(text: str) -> str:
+    """Remove control and invisible formatting characters, keep newlines and tabs."""
+    return _CONTROL_RE.sub("", text)
+
+
+def normalize_space(text: str) -> str:
+    """Collapse runs of white space (including ideographic space) into one space."""
+    return re.sub(r"[\s\u3000\xa0]+", " ", text).strip()
+
+
+def fold(text: str) -> str:
+    """A comparison key: NFKC, lower case, letters and digits only."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def detect_language(text: str) -> str:
+    """Return "zh" when the text has Chinese characters, "en" when it is Latin script only.
+
+    Chinese is the default (the corpus and its readers are mostly Chinese), so text
+    with neither script (digits, emoji, punctuation) counts as Chinese.
+    """
+    cjk = len(CJK_RE.findall(text))
+    latin = len(LATIN_RE.findall(text))
+    if cjk == 0 and latin > 0:
+        return "en"
+    # A few Chinese characters inside a long English message do not make it Chinese.
+    if latin > 0 and cjk * 4 < latin / 4:
+        return "en"
+    return "zh"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences, keeping each sentence's end punctuation."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END_RE.finditer(text):
+        end = match.end()
+        piece = text[start:end].strip()
+        if piece:
+            sentences.append(piece)
+        start = end
+    rest = text[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def shingles(text: str, size: int = 3) -> set[str]:
+    """Character shingles of the folded text (works for Chinese and English alike)."""
+    key = fold(text)
+    if len(key) <= size:
+        return {key} if key else set()
+    return {key[i : i + size] for i in range(len(key) - size + 1)}
+
+
+def similarity(a: set[str], b: set[str]) -> float:
+    """Overlap of two shingle sets: how much of the smaller one the larger contains."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def near_duplicate(a: set[str], b: set[str], threshold: float = 0.8) -> bool:
+    """True when two shingle sets are near-identical text.
+
+    Containment of the smaller set is used rather than Jaccard so that a passage
+    and a slightly longer copy of it still count as the same text; the size ratio
+    guard keeps a short sentence from matching every long passage that quotes it.
+    """
+    if not a or not b:
+        return False
+    small, large = sorted((len(a), len(b)))
+    if small < 0.5 * large:
+        return False
+    return similarity(a, b) >= threshold
+
+
+def sha256(text: str) -> str:
+    """Hex SHA-256 of a string (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

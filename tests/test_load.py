@@ -1,0 +1,132 @@
+"""Loading article files: formats, recursion, metadata, encodings and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from corpus import DEFAULT_CORPUS, load_corpus, read_documents
+from corpus.load import decode
+
+BODY_ZH = (
+    "面瘫患者通常可以通过简单的面部康复锻炼来促进恢复,必要时可以咨询专业医生进行个性化的康复方案。"
+    "例如,轻柔的面部运动可以增强面部肌肉的张力,加快恢复速度。"
+)
+
+HTML = """<!doctype html>
+<html><head>
+<title>面瘫的康复锻炼 - 某某健康网</title>
+<link rel="canonical" href="https://health.example.org/palsy/exercise.html">
+<meta property="article:published_time" content="2024-03-05">
+</head><body>
+<nav><a href="/">首页</a> &gt; <a href="/palsy">面瘫</a></nav>
+<div class="ad">咨询热线 400-123-4567</div>
+<article>
+<h1>面瘫的康复锻炼</h1>
+<p>{body}</p>
+<h2>锻炼的注意事项</h2>
+<p>锻炼时动作要轻柔,每次十到十五分钟,每天两到三次。如果锻炼后症状加重,应暂停并及时就医,由医生评估是否需要调整方案。</p>
+</article>
+<footer>版权所有 © 某某健康网 京ICP备00000000号</footer>
+</body></html>
+""".format(body=BODY_ZH)
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, "utf-8")
+    return path
+
+
+def test_bundled_corpus_loads_all_five():
+    articles, problems = load_corpus(DEFAULT_CORPUS)
+    assert problems == []
+    assert sorted(a.path for a in articles) == [
+        "botox-facial-palsy-recovery.txt",
+        "botox-long-term-side-effects.txt",
+        "botox-sunken-cheeks-sagging-skin.txt",
+        "botox-uneven-face-after-injection.txt",
+        "facial-palsy-massage-en.txt",
+    ]
+
+
+def test_txt_md_html_found_recursively(tmp_path):
+    root = tmp_path / "corpus"
+    write(root / "a.txt", "面瘫怎么办\n" + BODY_ZH)
+    write(root / "sub" / "deeper" / "b.md", "# 面瘫按摩\n\n## 手法\n\n" + BODY_ZH + "\n\n- 每天锻炼 **两次**,每次十分钟\n- [更多](http://x.org)\n")
+    write(root / "sub" / "c.html", HTML)
+    write(root / "notes.pdf", b"%PDF-1.4 not an article")
+    write(root / ".hidden" / "d.txt", "hidden\n" + BODY_ZH)
+    articles, problems = load_corpus(root)
+    assert problems == []
+    by_path = {a.path: a for a in articles}
+    assert sorted(by_path) == ["a.txt", "sub/c.html", "sub/deeper/b.md"]
+
+    md = by_path["sub/deeper/b.md"]
+    assert md.title == "面瘫按摩"
+    assert md.blocks[0].heading and md.blocks[0].text == "手法"
+    assert "每天锻炼 两次,每次十分钟" in md.text and "[更多]" not in md.text and "**" not in md.text
+
+
+def test_html_main_content_and_metadata(tmp_path):
+    write(tmp_path / "page.html", HTML)
+    (article,), problems = load_corpus(tmp_path)
+    assert problems == []
+    assert article.title.startswith("面瘫的康复锻炼")
+    assert article.url == "https://health.example.org/palsy/exercise.html"
+    assert article.date == "2024-03-05"
+    assert "轻柔的面部运动" in article.text
+    assert "锻炼的注意事项" in [b.text for b in article.blocks if b.heading]
+    for noise in ("首页", "400-123-4567", "版权所有", "ICP"):
+        assert noise not in article.text
+
+
+def test_gb18030_and_gbk_files_are_decoded(tmp_path):
+    text = "瘦脸针的副作用\n" + BODY_ZH
+    write(tmp_path / "gb.txt", text.encode("gb18030"))
+    write(tmp_path / "gbk.txt", ("肉毒素注射须知\n" + BODY_ZH).encode("gbk"))
+    articles, problems = load_corpus(tmp_path)
+    assert problems == []
+    titles = sorted(a.title for a in articles)
+    assert titles == ["瘦脸针的副作用", "肉毒素注射须知"]
+    assert all("康复锻炼" in a.text for a in articles)
+
+
+def test_utf8_bom_is_dropped():
+    assert decode("面瘫".encode("utf-8-sig")) == "面瘫"
+
+
+def test_bad_files_are_reported_and_the_rest_still_loads(tmp_path):
+    write(tmp_path / "good.txt", "面瘫怎么办\n" + BODY_ZH)
+    write(tmp_path / "empty.txt", "")
+    write(tmp_path / "blank.md", "   \n\n  ")
+    write(tmp_path / "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    write(tmp_path / "controls.txt", "\x01\x02\x03\n\x04")
+    articles, problems = load_corpus(tmp_path)
+    assert [a.path for a in articles] == ["good.txt"]
+    reasons = {p.path: p.reason for p in problems}
+    assert set(reasons) == {"empty.txt", "blank.md", "binary.txt", "controls.txt"}
+    assert "binary" in reasons["binary.txt"]
+    assert "empty" in reasons["empty.txt"]
+
+
+def test_unreadable_file_is_a_problem_not_a_crash(tmp_path):
+    write(tmp_path / "good.txt", "面瘫怎么办\n" + BODY_ZH)
+    locked = write(tmp_path / "locked.txt", "x")
+    locked.chmod(0)
+    try:
+        docs, problems = read_documents(tmp_path)
+    finally:
+        locked.chmod(0o644)
+    assert [d.path for d in docs][0] == "good.txt"
+    # root can read anything; otherwise the file is reported
+    assert len(docs) + len(problems) == 2
+
+
+def test_odd_unicode_is_normalised(tmp_path):
+    write(tmp_path / "odd.txt", "面瘫\u200b怎么办\u202e\n\u3000" + BODY_ZH + "\x07")
+    (article,), _ = load_corpus(tmp_path)
+    assert article.title == "面瘫怎么办"
+    assert "\x07" not in article.text and "\u3000" not in article.text
