@@ -6,13 +6,17 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, load_dotenv_file
 from corpus import CorpusError
 from embeddings import EmbeddingModelError
 from retrieval.index import IndexProblem, current_version
+
+if TYPE_CHECKING:
+    from bot.telegram_app import WebhookOptions
 
 # Problems a user can act on: shown as one sentence, never a traceback.
 USER_ERRORS = (ConfigError, CorpusError, EmbeddingModelError, IndexProblem)
@@ -46,8 +50,10 @@ def main() -> None:
 
     Configuration comes from environment variables (ARTICLEBOT_DATA,
     ARTICLEBOT_CORPUS, ARTICLEBOT_MODEL, ARTICLEBOT_MIN_SCORE, ARTICLEBOT_TOP_K,
-    TELEGRAM_BOT_TOKEN); see the README.
+    TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL); a .env file in the current folder
+    is read too. See the README.
     """
+    load_dotenv_file()
 
 
 @main.command()
@@ -133,15 +139,45 @@ def eval_(folder: Path, as_json: bool) -> None:
 
 
 @main.command()
-def run() -> None:
-    """Build the index if there is none, then start the bot (Telegram with a token, else the terminal chat)."""
+@click.option("--webhook-url", help="Webhook mode: the public HTTPS URL Telegram posts updates to (default: long polling).")
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook mode: address to listen on.")
+@click.option("--port", default=8443, show_default=True, type=int, help="Webhook mode: port to listen on.")
+@click.option("--secret-token", envvar="TELEGRAM_WEBHOOK_SECRET", help="Webhook mode: secret Telegram must send in each request (env TELEGRAM_WEBHOOK_SECRET).")
+@click.option("--url-path", default="", help="Webhook mode: path part to listen on (default: the root).")
+def run(webhook_url: str | None, listen: str, port: int, secret_token: str | None, url_path: str) -> None:
+    """Build the index if there is none, then start the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
     config = _config()
     if current_version(config.data_dir) is None:
         click.echo(f"No index in {config.data_dir} yet; building it from {config.corpus_dir} ...", err=True)
         click.get_current_context().invoke(index)
-    if config.telegram_token:
-        raise click.ClickException(
-            "TELEGRAM_BOT_TOKEN is set, but the Telegram bot is not part of this version yet;"
-            " unset it to chat in the terminal."
-        )
-    click.get_current_context().invoke(chat)
+    if not config.telegram_token:
+        if webhook_url:
+            raise click.ClickException("--webhook-url needs TELEGRAM_BOT_TOKEN (in the environment or a .env file).")
+        click.get_current_context().invoke(chat)
+        return
+    from bot.telegram_app import WebhookOptions
+
+    run_telegram(config, WebhookOptions(webhook_url, listen, port, secret_token, url_path) if webhook_url else None)
+
+
+def run_telegram(config: Config, webhook: WebhookOptions | None) -> None:
+    """Start the Telegram bot with the configured index (the token never reaches a log line)."""
+    import logging
+
+    from bot.exchanges import ExchangeLog
+    from bot.pipeline import library_info, open_pipeline
+    from bot.telegram_app import TelegramSettings, TelegramStartError, build_application, install_log_redaction
+    from bot.telegram_app import run as run_application
+
+    token = config.telegram_token or ""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction(token)
+    for noisy in ("faiss", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    pipeline = open_pipeline(config)
+    settings = TelegramSettings(token, config.telegram_api_url, config.questions_per_minute)
+    application = build_application(settings, pipeline, ExchangeLog(config.data_dir / "logs.db"), lambda: library_info(pipeline))
+    try:
+        run_application(application, webhook)
+    except TelegramStartError as exc:
+        raise click.ClickException(str(exc).replace(token, "[token]")) from None

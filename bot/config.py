@@ -21,6 +21,14 @@ class ConfigError(Exception):
     """A configuration value is unusable."""
 
 
+def load_dotenv_file(path: Path = Path(".env")) -> None:
+    """Read `.env` (if present) into the environment; real environment variables win."""
+    if path.is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
 @dataclass
 class Config:
     """Settings for every command; see the README's configuration table."""
@@ -31,6 +39,8 @@ class Config:
     min_score: float
     top_k: int
     telegram_token: str | None
+    telegram_api_url: str
+    questions_per_minute: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -43,6 +53,8 @@ class Config:
             min_score=_number(env, "ARTICLEBOT_MIN_SCORE", MIN_SCORES.get(model, DEFAULT_MIN_SCORE), float),
             top_k=_number(env, "ARTICLEBOT_TOP_K", 5, int, minimum=1),
             telegram_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
+            telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").strip(),
+            questions_per_minute=_number(env, "ARTICLEBOT_QUESTIONS_PER_MINUTE", 6, int, minimum=0),
         )
 
 

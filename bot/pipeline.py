@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.config import Config
+from bot.handlers import LibraryInfo
 from embeddings import SentenceTransformerEncoder
 from retrieval.answer import Pipeline
 from retrieval.index import Index
@@ -14,3 +15,16 @@ def open_pipeline(config: Config) -> Pipeline:
     index = Index.load(config.data_dir, config.model)
     encoder = SentenceTransformerEncoder(config.model)
     return Pipeline(Searcher(index, encoder), min_score=config.min_score, top_k=config.top_k)
+
+
+def library_info(pipeline: Pipeline) -> LibraryInfo:
+    """What the live index holds (for /start and /about)."""
+    index = pipeline.searcher.index
+    articles = index.store.articles()
+    return LibraryInfo(
+        articles=index.meta.articles,
+        chunks=index.meta.chunks,
+        indexed_at=index.meta.created.replace("T", " ").replace("+00:00", ""),
+        model=index.meta.model,
+        titles=[title or path for path, title, _ in articles],
+    )

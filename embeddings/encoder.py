@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -101,6 +102,9 @@ class SentenceTransformerEncoder:
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu"):
         self.name = name
+        # One encode at a time: the fast tokenizer is not safe to share between threads
+        # ("Already borrowed"), and two cores gain nothing from parallel encodes anyway.
+        self._lock = threading.Lock()
         location = resolve_model(name)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -122,11 +126,12 @@ class SentenceTransformerEncoder:
         """Embed texts into an (n, dim) float32 array of unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=False,
-        )
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+            )
         return normalize(vectors)

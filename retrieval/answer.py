@@ -7,10 +7,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from corpus.text import detect_language, normalize_space, strip_controls
-from retrieval.compose import TRUNCATED_NOTE, Answer, compose
+from retrieval.compose import TRUNCATED_NOTE, Answer, compose, compose_more
 from retrieval.search import Searcher
 
 MAX_QUESTION_CHARS = 1000
+MORE_PAGE = 2  # passages per "more" page
 
 
 def tidy_question(raw: str) -> str:
@@ -38,3 +39,8 @@ class Pipeline:
             note = TRUNCATED_NOTE[lang].format(n=MAX_QUESTION_CHARS)
         hits = self.searcher.search(question, self.top_k)
         return compose(question, hits, lang, self.min_score, note=note)
+
+    def more(self, question: str, lang: str, shown: int) -> Answer:
+        """The next passages for a question whose first `shown` hits were already quoted."""
+        hits = self.searcher.search(question, shown + MORE_PAGE)
+        return compose_more(question, hits, lang, self.min_score, skip=shown, page=MORE_PAGE)

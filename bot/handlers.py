@@ -1,0 +1,290 @@
+"""Telegram handlers: commands, questions, buttons, non-text messages and errors.
+
+Every message sent from here goes through `send_html` with paragraphs built by
+`bot.render`, which puts the disclaimer last; nothing is sent any other way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Callable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ContextTypes
+
+from bot import messages as M
+from bot.exchanges import Exchange, ExchangeLog
+from bot.ratelimit import RateLimiter
+from bot.render import answer_paragraphs, text_paragraphs, with_disclaimer_html
+from retrieval.answer import Pipeline
+from retrieval.compose import Answer
+
+log = logging.getLogger(__name__)
+
+SEND_ATTEMPTS = 3
+SEND_BACKOFF = 0.5  # seconds, doubled per attempt, for transient network errors
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass
+class LibraryInfo:
+    """What /start and /about say about the corpus."""
+
+    articles: int
+    chunks: int
+    indexed_at: str
+    model: str
+    titles: list[str]
+
+
+@dataclass
+class Services:
+    """What the handlers need, stored in `application.bot_data["services"]`."""
+
+    pipeline: Pipeline
+    log: ExchangeLog
+    limiter: RateLimiter
+    library: Callable[[], LibraryInfo]
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]
+
+
+def lang_of(update: Update, text: str | None = None) -> str:
+    user = update.effective_user
+    return M.user_language(text, user.language_code if user else None)
+
+
+async def _retry(call):
+    """Run an API call, retrying transient network errors (429s are retried by the rate limiter)."""
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return await call()
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, (BadRequest, Forbidden, RetryAfter)) or attempt == SEND_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(SEND_BACKOFF * 2**attempt)
+
+
+async def send_html(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    paragraphs: list[str],
+    lang: str,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: int | None = None,
+) -> Message:
+    """Send paragraphs (disclaimer appended, split under the size limit); buttons go on the last part."""
+    parts = with_disclaimer_html(paragraphs, lang)
+    sent = None
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        sent = await _retry(
+            lambda part=part, last=last: context.bot.send_message(
+                chat_id,
+                part,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if last else None,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and n == 0 else None,
+                link_preview_options=NO_PREVIEW,
+            )
+        )
+    return sent
+
+
+def _keyboard(exchange_id: str, lang: str, *, choice: str | None = None, more: bool) -> InlineKeyboardMarkup:
+    up = "👍" + (" ✓" if choice == "up" else "")
+    down = "👎" + (" ✓" if choice == "down" else "")
+    rows = [[InlineKeyboardButton(up, callback_data=f"fb:{exchange_id}:up"), InlineKeyboardButton(down, callback_data=f"fb:{exchange_id}:down")]]
+    if more:
+        rows.append([InlineKeyboardButton(M.MORE_BUTTON[lang], callback_data=f"more:{exchange_id}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def _has_more(answer: Answer, min_score: float) -> bool:
+    shown = len(answer.passages)
+    return not answer.refused and len(answer.hits) > shown and answer.hits[shown].score >= min_score
+
+
+# --- commands ---------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet, list the articles the bot knows, say it is not a doctor."""
+    lang = lang_of(update)
+    info = services(context).library()
+    topics = "\n".join(f"• {t}" for t in info.titles[:10])
+    if len(info.titles) > 10:
+        topics += "\n• …"
+    text = M.START[lang].format(topics=topics, example=M.EXAMPLE[lang])
+    await send_html(context, update.effective_chat.id, text_paragraphs(text), lang)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain how to ask."""
+    lang = lang_of(update)
+    await send_html(context, update.effective_chat.id, text_paragraphs(M.HELP[lang]), lang)
+
+
+async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Corpus size and when it was last indexed."""
+    lang = lang_of(update)
+    info = services(context).library()
+    text = M.ABOUT[lang].format(articles=info.articles, chunks=info.chunks, indexed=info.indexed_at, model=info.model)
+    await send_html(context, update.effective_chat.id, text_paragraphs(text), lang)
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask QUESTION: the way to ask in a group without a mention."""
+    message = update.effective_message
+    question = re.sub(r"^/ask(@\w+)?", "", message.text or "", count=1).strip()
+    if not question:
+        lang = lang_of(update)
+        await send_html(context, message.chat_id, text_paragraphs(M.ASK_USAGE[lang]), lang, reply_to=message.message_id)
+        return
+    await answer_question(update, context, question)
+
+
+# --- messages ---------------------------------------------------------------
+
+
+def _in_group(update: Update) -> bool:
+    return update.effective_chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def _replies_to_bot(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+def _strip_mention(message: Message, username: str) -> tuple[str, bool]:
+    """The text without "@botname" mentions, and whether the bot was mentioned."""
+    text = message.text or ""
+    mention = f"@{username}".lower()
+    mentioned = any(
+        e.type == MessageEntityType.MENTION and message.parse_entity(e).lower() == mention for e in message.entities or ()
+    )
+    if mentioned:
+        text = re.sub(re.escape(f"@{username}"), " ", text, flags=re.IGNORECASE)
+    return text.strip(), mentioned
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A text message: answer it (in groups only when the bot is addressed)."""
+    message = update.effective_message
+    text, mentioned = _strip_mention(message, context.bot.username)
+    if _in_group(update) and not (mentioned or _replies_to_bot(message, context.bot.id)):
+        return
+    await answer_question(update, context, text)
+
+
+async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice, files...: say politely that the bot reads text."""
+    message = update.effective_message
+    if _in_group(update) and not _replies_to_bot(message, context.bot.id):
+        return
+    lang = lang_of(update, message.caption)
+    await send_html(context, message.chat_id, text_paragraphs(M.NON_TEXT[lang]), lang, reply_to=message.message_id)
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown /command in a private chat gets the help text."""
+    if not _in_group(update):
+        await help_command(update, context)
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Search off the event loop and reply with passages, buttons and the disclaimer."""
+    svc = services(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    user = update.effective_user
+    wait = svc.limiter.check(user.id if user else chat.id)
+    if wait:
+        lang = lang_of(update, question)
+        await send_html(context, chat.id, text_paragraphs(M.RATE_LIMITED[lang].format(seconds=wait)), lang, reply_to=message.message_id)
+        return
+    try:
+        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    except (NetworkError, BadRequest, Forbidden):
+        pass  # only a courtesy
+    answer = await asyncio.to_thread(svc.pipeline.answer, question)
+    if answer.empty:
+        answer.lang = lang_of(update)
+    exchange_id = secrets.token_hex(6)
+    markup = _keyboard(exchange_id, answer.lang, more=_has_more(answer, svc.pipeline.min_score))
+    await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
+    svc.log.remember(exchange_id, Exchange(answer.question, answer.lang, len(answer.passages)))
+    await asyncio.to_thread(
+        svc.log.record,
+        exchange_id,
+        channel="telegram",
+        chat_type=chat.type,
+        lang=answer.lang,
+        question=answer.question,
+        reply=answer.text,
+        refused=answer.refused,
+        hits=[{"chunk_id": h.chunk_id, "article": h.article, "score": round(h.score, 4)} for h in answer.hits],
+        shown=[p.hit.chunk_id for p in answer.passages],
+    )
+
+
+# --- buttons ----------------------------------------------------------------
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """👍 / 👎 record feedback and show the choice; "more" sends the next passages."""
+    query = update.callback_query
+    svc = services(context)
+    kind, _, rest = (query.data or "").partition(":")
+    if kind == "fb":
+        exchange_id, _, value = rest.partition(":")
+        exchange = svc.log.recall(exchange_id)
+        lang = exchange.lang if exchange else lang_of(update)
+        await asyncio.to_thread(svc.log.feedback, exchange_id, value)
+        await query.answer(M.FEEDBACK_THANKS[lang])
+        has_more = any(b.callback_data.startswith("more:") for row in query.message.reply_markup.inline_keyboard for b in row) if query.message and query.message.reply_markup else False
+        try:
+            await query.edit_message_reply_markup(_keyboard(exchange_id, lang, choice=value, more=has_more))
+        except BadRequest:  # "message is not modified" when the same button is pressed twice
+            pass
+        return
+    if kind == "more":
+        exchange_id = rest
+        exchange = svc.log.recall(exchange_id)
+        if exchange is None:
+            lang = lang_of(update)
+            await query.answer(M.EXPIRED[lang], show_alert=False)
+            return
+        await query.answer()
+        answer = await asyncio.to_thread(svc.pipeline.more, exchange.question, exchange.lang, exchange.shown)
+        exchange.shown += len(answer.passages)
+        svc.log.remember(exchange_id, exchange)
+        paragraphs = text_paragraphs(M.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
+        more = not answer.refused and len(answer.hits) > exchange.shown and answer.hits[exchange.shown].score >= svc.pipeline.min_score
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(M.MORE_BUTTON[exchange.lang], callback_data=f"more:{exchange_id}")]]) if more else None
+        await send_html(context, query.message.chat_id, paragraphs, exchange.lang, markup=markup)
+        return
+    await query.answer()
+
+
+# --- errors -----------------------------------------------------------------
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the traceback and tell the user something polite (with the disclaimer)."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat:
+        lang = lang_of(update, update.effective_message.text if update.effective_message else None)
+        try:
+            await send_html(context, update.effective_chat.id, text_paragraphs(M.ERROR[lang]), lang)
+        except Exception:  # noqa: BLE001 - the error handler must not raise
+            log.exception("could not tell the user about the error")

@@ -1,0 +1,282 @@
+"""End to end on Telegram: the real python-telegram-bot Application, the real index and
+model, speaking HTTP to a local Bot API server (tests/botapi.py) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+
+import pytest
+
+from bot.exchanges import ExchangeLog
+from bot.pipeline import library_info
+from bot.telegram_app import ALLOWED_UPDATES, TelegramSettings, build_application
+from retrieval.compose import DISCLAIMER, NOT_COVERED
+from tests.botapi import FakeBotAPI, check_html
+
+ZH, EN = DISCLAIMER["zh"], DISCLAIMER["en"]
+
+
+class Running:
+    """A started Application and its fake API server."""
+
+    def __init__(self, api: FakeBotAPI, app, log_path):
+        self.api = api
+        self.app = app
+        self.log_path = log_path
+
+    async def ask(self, text: str, timeout: float = 30, **kw) -> tuple[dict, list[dict]]:
+        """Send a message and wait for the bot's reply to it (all parts)."""
+        message = await self.api.message(text, **kw)
+        assert await self.api.wait_until(lambda: self._answered(message), timeout), f"no reply to {text!r}"
+        return message, self.api.replies_to(message)
+
+    def _answered(self, message) -> bool:
+        replies = self.api.replies_to(message)
+        return bool(replies) and replies[-1]["params"].get("reply_markup") is not None or any(
+            r["params"]["text"].endswith(f"<i>{ZH}</i>") or r["params"]["text"].endswith(f"<i>{EN}</i>") for r in replies
+        )
+
+
+async def start_bot(pipeline, tmp_path, *, per_minute: int = 1000, api: FakeBotAPI | None = None) -> Running:
+    api = api or FakeBotAPI()
+    url = await api.start()
+    log_path = tmp_path / "logs.db"
+    app = build_application(
+        TelegramSettings(api.token, url, per_minute), pipeline, ExchangeLog(log_path), lambda: library_info(pipeline)
+    )
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+    return Running(api, app, log_path)
+
+
+async def stop_bot(running: Running) -> None:
+    await running.app.updater.stop()
+    await running.app.stop()
+    await running.app.shutdown()
+    await running.api.stop()
+
+
+@pytest.fixture
+async def bot(pipeline, tmp_path):
+    running = await start_bot(pipeline, tmp_path)
+    yield running
+    await stop_bot(running)
+
+
+def last_text(replies: list[dict]) -> str:
+    return replies[-1]["params"]["text"]
+
+
+def all_text(replies: list[dict]) -> str:
+    return "\n".join(r["params"]["text"] for r in replies)
+
+
+def assert_valid_and_disclaimed(replies: list[dict], lang: str = "zh") -> None:
+    for reply in replies:
+        assert reply["params"]["parse_mode"] == "HTML"
+        errors, _ = check_html(reply["params"]["text"])
+        assert errors == []
+    assert last_text(replies).endswith(f"<i>{DISCLAIMER[lang]}</i>")
+
+
+async def test_start_registers_commands_and_greets(bot):
+    commands = bot.api.of("setMyCommands")
+    assert len(commands) == 2
+    names = [c["command"] for c in commands[0]["params"]["commands"]]
+    assert names == ["start", "help", "about", "ask"]
+    assert {c["params"].get("language_code") for c in commands} == {None, "en"}
+
+    await bot.api.message("/start", user_id=7)
+    assert await bot.api.wait_until(lambda: bot.api.texts_to(7))
+    text = bot.api.texts_to(7)[0]
+    assert "打瘦脸针面瘫会恢复吗?" in text and "不是医生" in text
+    assert text.endswith(f"<i>{ZH}</i>")
+
+    await bot.api.message("/about", user_id=8, language="en")
+    assert await bot.api.wait_until(lambda: bot.api.texts_to(8))
+    about = bot.api.texts_to(8)[0]
+    assert "5 articles" in about and "passages" in about and about.endswith(f"<i>{EN}</i>")
+
+    await bot.api.message("/help", user_id=9)
+    assert await bot.api.wait_until(lambda: bot.api.texts_to(9))
+    assert bot.api.texts_to(9)[0].endswith(f"<i>{ZH}</i>")
+
+
+async def test_chinese_question_answered_from_the_right_article(bot):
+    message, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？", user_id=11)
+    text = all_text(replies)
+    assert '<a href="https://www.jiaozhiliu.org.cn/show-181930.html">打瘦脸针面瘫会恢复吗?</a>' in text
+    assert "3个月内完全恢复" in text
+    assert_valid_and_disclaimed(replies, "zh")
+    # "typing" was shown before the reply
+    typing = bot.api.of("sendChatAction", chat_id=11)
+    assert typing and typing[0]["params"]["action"] == "typing" and typing[0]["t"] <= replies[0]["t"]
+
+
+async def test_english_question_answered_in_english(bot):
+    _, replies = await bot.ask("Can massage help facial nerve palsy?", user_id=12, language="en")
+    text = all_text(replies)
+    assert "Facial nerve palsy massage treatment" in text
+    assert "Here is what the articles say" in text
+    assert_valid_and_disclaimed(replies, "en")
+
+
+async def test_off_topic_question_is_refused(bot):
+    _, replies = await bot.ask("红烧肉怎么做才好吃？", user_id=13)
+    assert NOT_COVERED["zh"] in all_text(replies)
+    assert "📄" not in all_text(replies)
+    assert_valid_and_disclaimed(replies, "zh")
+
+
+async def test_feedback_buttons_and_more(bot):
+    _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？", user_id=14)
+    markup = replies[-1]["params"]["reply_markup"]
+    buttons = [b for row in markup["inline_keyboard"] for b in row]
+    data = [b["callback_data"] for b in buttons]
+    assert [b["text"] for b in buttons[:2]] == ["👍", "👎"]
+    fb_down = next(d for d in data if d.endswith(":down"))
+    more = next(d for d in data if d.startswith("more:"))
+    sent = bot.api.sent[max(bot.api.sent)]
+
+    await bot.api.press(sent, fb_down, user_id=14)
+    assert await bot.api.wait_until(lambda: bot.api.of("editMessageReplyMarkup"))
+    toast = bot.api.of("answerCallbackQuery")[0]["params"]
+    assert toast.get("text") == "谢谢您的反馈！"
+    edited = bot.api.of("editMessageReplyMarkup")[0]["params"]["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for b in edited[0]] == ["👍", "👎 ✓"]
+    assert edited[1][0]["callback_data"] == more  # "more" is still there
+    rows = sqlite3.connect(bot.log_path).execute("SELECT feedback, question FROM exchanges WHERE feedback IS NOT NULL").fetchall()
+    assert rows == [("down", "打瘦脸针后面瘫多久能恢复？")]
+
+    before = len(bot.api.texts_to(14))
+    await bot.api.press(sent, more, user_id=14)
+    assert await bot.api.wait_until(lambda: len(bot.api.texts_to(14)) > before)
+    page = bot.api.texts_to(14)[-1]
+    assert "📄" in page
+    assert page.endswith(f"<i>{ZH}</i>")
+    first_page = all_text(replies)
+    # the passages on the "more" page are new ones
+    for quote in page.split("<blockquote>")[1:]:
+        assert quote.split("</blockquote>")[0] not in first_page
+
+
+async def test_html_special_characters_do_not_break_the_reply(bot):
+    _, replies = await bot.ask("<b>瘦脸针</b> & 面瘫 <script>多久恢复</script>?", user_id=15)
+    assert all(r["status"] == 200 for r in bot.api.calls if r["method"] == "sendMessage")
+    assert_valid_and_disclaimed(replies, "zh")
+
+
+async def test_groups_answer_only_when_addressed(bot):
+    group = -100500
+    ignored = await bot.api.message("瘦脸针会导致面瘫吗", user_id=16, chat_id=group, chat_type="supergroup")
+    mention = "@articlebot_test_bot"
+    text = f"{mention} 长期打肉毒素有什么副作用？"
+    addressed, replies = await bot.ask(
+        text, user_id=17, chat_id=group, chat_type="supergroup", entities=[{"type": "mention", "offset": 0, "length": len(mention)}]
+    )
+    assert "长期注射肉毒素会产生什么副作用" in all_text(replies)
+    via_ask, ask_replies = await bot.ask("/ask 打完瘦脸针一边脸大一边脸小怎么办", user_id=18, chat_id=group, chat_type="supergroup")
+    assert "一边脸大一边脸小" in all_text(ask_replies)
+    bot_message = bot.api.sent[max(bot.api.sent)]
+    _, reply_replies = await bot.ask("那多久能好？", user_id=19, chat_id=group, chat_type="supergroup", reply_to=bot_message)
+    assert reply_replies
+    assert bot.api.replies_to(ignored) == []
+    group_sends = [c for c in bot.api.of("sendMessage") if int(c["params"]["chat_id"]) == group]
+    assert len(group_sends) == len(replies) + len(ask_replies) + len(reply_replies)
+
+
+async def test_sticker_and_photo_get_a_polite_text(bot):
+    sticker = {"sticker": {"file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False}}
+    message = await bot.api.message(None, user_id=20, extra=sticker)
+    assert await bot.api.wait_until(lambda: bot.api.replies_to(message))
+    replies = bot.api.replies_to(message)
+    assert "只能阅读文字" in all_text(replies)
+    assert_valid_and_disclaimed(replies, "zh")
+
+    photo = {"photo": [{"file_id": "p1", "file_unique_id": "pu1", "width": 90, "height": 90}]}
+    message = await bot.api.message(None, user_id=21, language="en", extra=photo)
+    assert await bot.api.wait_until(lambda: bot.api.replies_to(message))
+    assert "only read text" in all_text(bot.api.replies_to(message))
+
+
+async def test_empty_odd_and_long_messages(bot):
+    _, replies = await bot.ask("   \u200b  ", user_id=22)
+    assert "请直接输入" in all_text(replies)
+    assert_valid_and_disclaimed(replies)
+
+    _, replies = await bot.ask("面瘫\x07\x1b[31m 恢复 \u202e要多久", user_id=23)
+    assert_valid_and_disclaimed(replies)
+
+    _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？" + "我真的很担心。" * 300, user_id=24)
+    text = all_text(replies)
+    assert "前 1000 个字" in text
+    assert "📄" in text
+    assert_valid_and_disclaimed(replies)
+
+
+async def test_twenty_simultaneous_users_are_all_answered(bot):
+    questions = ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "打完瘦脸针一边脸大一边脸小怎么办"]
+    started = time.monotonic()
+    messages = await asyncio.gather(*(bot.api.message(questions[i % 4], user_id=3000 + i) for i in range(20)))
+    assert await bot.api.wait_until(lambda: all(bot.api.replies_to(m) for m in messages), timeout=60)
+    print(f"\n20 simultaneous users: all answered in {time.monotonic() - started:.2f} s")
+    for m in messages:
+        assert_valid_and_disclaimed(bot.api.replies_to(m))
+
+
+async def test_a_429_is_retried_and_no_reply_is_lost(bot):
+    bot.api.fail["sendMessage"] = [429]
+    started = time.monotonic()
+    message, replies = await bot.ask("长期打肉毒素有什么副作用？", user_id=25)
+    attempts = [c for c in bot.api.calls if c["method"] == "sendMessage" and int(c["params"]["chat_id"]) == 25]
+    assert [c["status"] for c in attempts][:2] == [429, 200]
+    assert_valid_and_disclaimed(replies)
+    print(f"\n429: retried after {attempts[1]['t'] - attempts[0]['t']:.2f} s; reply delivered {time.monotonic() - started:.2f} s after the question")
+
+
+async def test_a_transient_server_error_is_retried(bot):
+    bot.api.fail["sendMessage"] = [502]
+    _, replies = await bot.ask("长期打肉毒素有什么副作用？", user_id=26)
+    attempts = [c["status"] for c in bot.api.calls if c["method"] == "sendMessage" and int(c["params"]["chat_id"]) == 26]
+    assert attempts[:2] == [502, 200]
+    assert_valid_and_disclaimed(replies)
+
+
+async def test_rate_limit_notice(pipeline, tmp_path):
+    running = await start_bot(pipeline, tmp_path, per_minute=2)
+    try:
+        for _ in range(2):
+            _, replies = await running.ask("瘦脸针会导致面瘫吗", user_id=27)
+            assert "📄" in all_text(replies)
+        _, replies = await running.ask("瘦脸针会导致面瘫吗", user_id=27)
+        assert "请稍等" in all_text(replies)
+        assert_valid_and_disclaimed(replies)
+        # another user is not affected
+        _, other = await running.ask("瘦脸针会导致面瘫吗", user_id=28)
+        assert "📄" in all_text(other)
+    finally:
+        await stop_bot(running)
+
+
+async def test_an_internal_error_gets_a_polite_reply(bot, monkeypatch):
+    def broken(question):
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(bot.app.bot_data["services"].pipeline, "answer", broken)
+    message = await bot.api.message("面瘫怎么办", user_id=29)
+    assert await bot.api.wait_until(lambda: bot.api.texts_to(29))
+    text = bot.api.texts_to(29)[-1]
+    assert "出了点问题" in text and text.endswith(f"<i>{ZH}</i>")
+
+
+async def test_exchanges_are_logged(bot):
+    await bot.ask("长期打肉毒素有什么副作用？", user_id=30)
+    await bot.ask("红烧肉怎么做？", user_id=30)
+    rows = sqlite3.connect(bot.log_path).execute("SELECT channel, lang, question, refused, hits FROM exchanges ORDER BY ts").fetchall()
+    assert [(r[0], r[2], r[3]) for r in rows] == [("telegram", "长期打肉毒素有什么副作用？", 0), ("telegram", "红烧肉怎么做？", 1)]
+    assert json.loads(rows[0][4])["hits"][0]["article"] == "botox-long-term-side-effects.txt"
