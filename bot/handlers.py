@@ -20,6 +20,7 @@ from telegram.ext import ContextTypes
 
 from bot import messages as M
 from bot.exchanges import Exchange, ExchangeLog
+from bot.pipeline import LibraryInfo
 from bot.ratelimit import RateLimiter
 from bot.render import answer_paragraphs, text_paragraphs, with_disclaimer_html
 from retrieval.answer import Pipeline
@@ -30,17 +31,6 @@ log = logging.getLogger(__name__)
 SEND_ATTEMPTS = 3
 SEND_BACKOFF = 0.5  # seconds, doubled per attempt, for transient network errors
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-@dataclass
-class LibraryInfo:
-    """What /start and /about say about the corpus."""
-
-    articles: int
-    chunks: int
-    indexed_at: str
-    model: str
-    titles: list[str]
 
 
 @dataclass
@@ -109,9 +99,14 @@ def _keyboard(exchange_id: str, lang: str, *, choice: str | None = None, more: b
     return InlineKeyboardMarkup(rows)
 
 
-def _has_more(answer: Answer, min_score: float) -> bool:
-    shown = len(answer.passages)
+def _has_more(answer: Answer, shown: int, min_score: float) -> bool:
+    """Whether a relevant hit follows the first `shown` ones (worth a "more" button)."""
     return not answer.refused and len(answer.hits) > shown and answer.hits[shown].score >= min_score
+
+
+def _shows_more_button(message: Message | None) -> bool:
+    markup = message.reply_markup if message else None
+    return bool(markup) and any(b.callback_data.startswith("more:") for row in markup.inline_keyboard for b in row)
 
 
 # --- commands ---------------------------------------------------------------
@@ -220,7 +215,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     if answer.empty:
         answer.lang = lang_of(update)
     exchange_id = secrets.token_hex(6)
-    markup = _keyboard(exchange_id, answer.lang, more=_has_more(answer, svc.pipeline.min_score))
+    markup = _keyboard(exchange_id, answer.lang, more=_has_more(answer, len(answer.passages), svc.pipeline.min_score))
     await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
     svc.log.remember(exchange_id, Exchange(answer.question, answer.lang, len(answer.passages)))
     await asyncio.to_thread(
@@ -251,9 +246,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = exchange.lang if exchange else lang_of(update)
         await asyncio.to_thread(svc.log.feedback, exchange_id, value)
         await query.answer(M.FEEDBACK_THANKS[lang])
-        has_more = any(b.callback_data.startswith("more:") for row in query.message.reply_markup.inline_keyboard for b in row) if query.message and query.message.reply_markup else False
         try:
-            await query.edit_message_reply_markup(_keyboard(exchange_id, lang, choice=value, more=has_more))
+            markup = _keyboard(exchange_id, lang, choice=value, more=_shows_more_button(query.message))
+            await query.edit_message_reply_markup(markup)
         except BadRequest:  # "message is not modified" when the same button is pressed twice
             pass
         return
@@ -269,7 +264,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         exchange.shown += len(answer.passages)
         svc.log.remember(exchange_id, exchange)
         paragraphs = text_paragraphs(M.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
-        more = not answer.refused and len(answer.hits) > exchange.shown and answer.hits[exchange.shown].score >= svc.pipeline.min_score
+        more = _has_more(answer, exchange.shown, svc.pipeline.min_score)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(M.MORE_BUTTON[exchange.lang], callback_data=f"more:{exchange_id}")]]) if more else None
         await send_html(context, query.message.chat_id, paragraphs, exchange.lang, markup=markup)
         return

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.config import Config
-from bot.handlers import LibraryInfo
 from embeddings import SentenceTransformerEncoder
 from retrieval.answer import Pipeline
 from retrieval.index import Index
 from retrieval.search import Searcher
+
+
+@dataclass
+class LibraryInfo:
+    """What /start and /about say about the corpus."""
+
+    articles: int
+    chunks: int
+    indexed_at: str
+    model: str
+    titles: list[str]
 
 
 def open_pipeline(config: Config) -> Pipeline:

@@ -42,5 +42,5 @@ class Pipeline:
 
     def more(self, question: str, lang: str, shown: int) -> Answer:
         """The next passages for a question whose first `shown` hits were already quoted."""
-        hits = self.searcher.search(question, shown + MORE_PAGE)
+        hits = self.searcher.search(question, shown + MORE_PAGE + 1)  # one extra: is there a next page?
         return compose_more(question, hits, lang, self.min_score, skip=shown, page=MORE_PAGE)

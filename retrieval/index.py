@@ -169,10 +169,6 @@ class Index:
         scores, ids = self.faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    @property
-    def indexed_at(self) -> str:
-        return self.meta.created
-
     def close(self) -> None:
         self.store.close()
 

@@ -155,6 +155,9 @@ class FakeBotAPI:
     async def m_deleteWebhook(self, p):
         return True
 
+    async def m_setWebhook(self, p):
+        return True
+
     async def m_setMyCommands(self, p):
         return True
 

@@ -163,6 +163,15 @@ async def test_feedback_buttons_and_more(bot):
     # the passages on the "more" page are new ones
     for quote in page.split("<blockquote>")[1:]:
         assert quote.split("</blockquote>")[0] not in first_page
+    # ...and it has its own "more" button, for the page after it
+    more_page = bot.api.of("sendMessage", chat_id=14)[-1]["params"]
+    assert more_page["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == more
+    before = len(bot.api.texts_to(14))
+    await bot.api.press(bot.api.sent[max(bot.api.sent)], more, user_id=14)
+    assert await bot.api.wait_until(lambda: len(bot.api.texts_to(14)) > before)
+    second = bot.api.texts_to(14)[-1]
+    assert second.endswith(f"<i>{ZH}</i>")
+    assert second != page
 
 
 async def test_html_special_characters_do_not_break_the_reply(bot):
@@ -280,3 +289,47 @@ async def test_exchanges_are_logged(bot):
     rows = sqlite3.connect(bot.log_path).execute("SELECT channel, lang, question, refused, hits FROM exchanges ORDER BY ts").fetchall()
     assert [(r[0], r[2], r[3]) for r in rows] == [("telegram", "长期打肉毒素有什么副作用？", 0), ("telegram", "红烧肉怎么做？", 1)]
     assert json.loads(rows[0][4])["hits"][0]["article"] == "botox-long-term-side-effects.txt"
+
+
+async def test_webhook_mode(pipeline, tmp_path):
+    """Updates posted to the bot's own webhook server (with the secret) are answered; others are refused."""
+    import socket
+
+    import aiohttp
+
+    api = FakeBotAPI()
+    url = await api.start()
+    app = build_application(TelegramSettings(api.token, url, 1000), pipeline, ExchangeLog(tmp_path / "logs.db"), lambda: library_info(pipeline))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    await app.initialize()
+    await app.start()
+    await app.updater.start_webhook(
+        listen="127.0.0.1", port=port, url_path="hook", webhook_url="https://bot.example.org/hook", secret_token="s3cret"
+    )
+    try:
+        assert api.of("setWebhook")[0]["params"]["secret_token"] == "s3cret"
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "chat": {"id": 51, "type": "private"},
+                "from": {"id": 51, "is_bot": False, "first_name": "u", "language_code": "zh-hans"},
+                "text": "长期打肉毒素有什么副作用？",
+            },
+        }
+        async with aiohttp.ClientSession() as http:
+            wrong = await http.post(f"http://127.0.0.1:{port}/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})
+            assert wrong.status == 403
+            ok = await http.post(f"http://127.0.0.1:{port}/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            assert ok.status == 200
+        assert await api.wait_until(lambda: api.texts_to(51))
+        assert "长期注射肉毒素会产生什么副作用" in api.texts_to(51)[0]
+        assert len(api.texts_to(51)) == 1  # the update with the wrong secret was not handled
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await api.stop()
