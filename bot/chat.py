@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TextIO
 
 from retrieval.answer import Pipeline
+from retrieval.compose import Answer
 from retrieval.compose import with_disclaimer
 
 GREETING = (
@@ -14,8 +17,18 @@ GREETING = (
 EXIT_WORDS = {"exit", "quit", "q", "bye", "退出", "再见"}
 
 
-def run_chat(pipeline: Pipeline, stdin: TextIO, stdout: TextIO, *, interactive: bool) -> int:
-    """Read questions until end of input or an exit word; returns the number answered."""
+def run_chat(
+    pipeline: Pipeline,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    interactive: bool,
+    on_answer: Callable[[Answer, int], None] | None = None,
+) -> int:
+    """Read questions until end of input or an exit word; returns the number answered.
+
+    `on_answer(answer, latency_ms)` is called after each reply is printed (the log).
+    """
     print(with_disclaimer(GREETING, "zh"), file=stdout)
     answered = 0
     while True:
@@ -29,6 +42,10 @@ def run_chat(pipeline: Pipeline, stdin: TextIO, stdout: TextIO, *, interactive: 
             break
         if not interactive:
             print(f"\n> {question}", file=stdout)
-        print(pipeline.answer(question).text, file=stdout, flush=True)
+        started = time.monotonic()
+        answer = pipeline.answer(question)
+        print(answer.text, file=stdout, flush=True)
+        if on_answer:
+            on_answer(answer, round((time.monotonic() - started) * 1000))
         answered += 1
     return answered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,9 +95,13 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print the reply and the hits as JSON.")
 def ask(question: str, as_json: bool) -> None:
     """Print exactly the reply the bot would send to QUESTION."""
-    from bot.pipeline import open_pipeline
+    from bot.pipeline import open_log, open_pipeline
 
-    answer = open_pipeline(_config()).answer(question)
+    config = _config()
+    pipeline = open_pipeline(config)
+    started = time.monotonic()
+    answer = pipeline.answer(question)
+    latency_ms = round((time.monotonic() - started) * 1000)
     if as_json:
         hits = [
             {"article": h.article, "title": h.title, "chunk_id": h.chunk_id, "score": round(h.score, 4), "text": h.text}
@@ -105,17 +110,43 @@ def ask(question: str, as_json: bool) -> None:
         click.echo(json.dumps({"reply": answer.text, "refused": answer.refused, "hits": hits}, ensure_ascii=False))
     else:
         click.echo(answer.text)
+    log = open_log(config)
+    if log is not None:
+        log_exchange(log, pipeline, answer, "ask", latency_ms)
+        log.close()
+
+
+def log_exchange(log, pipeline, answer, channel: str, latency_ms: int) -> None:
+    """Record an exchange of the command line (after it was printed; failures only reach stderr)."""
+    from bot.convlog import record_of
+
+    meta = pipeline.searcher.index.meta
+    user = log.user(terminal_user())
+    log.record(record_of(answer, channel=channel, latency_ms=latency_ms, model=meta.model, index_version=meta.version, user_id=user))
+
+
+def terminal_user() -> str:
+    """Who is at the terminal (pseudonymised like any user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "terminal"
 
 
 @main.command()
 def chat() -> None:
     """Chat in the terminal with the same answer pipeline the bot uses."""
     from bot.chat import run_chat
-    from bot.pipeline import open_pipeline
+    from bot.pipeline import open_log, open_pipeline
 
-    pipeline = open_pipeline(_config())
+    config = _config()
+    pipeline = open_pipeline(config)
+    log = open_log(config)
+    on_answer = (lambda answer, ms: log_exchange(log, pipeline, answer, "chat", ms)) if log else None
     try:
-        run_chat(pipeline, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+        run_chat(pipeline, sys.stdin, sys.stdout, interactive=sys.stdin.isatty(), on_answer=on_answer)
     except KeyboardInterrupt:
         click.echo("")
 
@@ -164,8 +195,7 @@ def run_telegram(config: Config, webhook: WebhookOptions | None) -> None:
     """Start the Telegram bot with the configured index (the token never reaches a log line)."""
     import logging
 
-    from bot.exchanges import ExchangeLog
-    from bot.pipeline import library_info, open_pipeline
+    from bot.pipeline import library_info, open_log, open_pipeline
     from bot.telegram_app import TelegramSettings, TelegramStartError, build_application, install_log_redaction
     from bot.telegram_app import run as run_application
 
@@ -176,8 +206,17 @@ def run_telegram(config: Config, webhook: WebhookOptions | None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     pipeline = open_pipeline(config)
     settings = TelegramSettings(token, config.telegram_api_url, config.questions_per_minute)
-    application = build_application(settings, pipeline, ExchangeLog(config.data_dir / "logs.db"), lambda: library_info(pipeline))
+    application = build_application(settings, pipeline, open_log(config), lambda: library_info(pipeline))
     try:
         run_application(application, webhook)
     except TelegramStartError as exc:
         raise click.ClickException(str(exc).replace(token, "[token]")) from None
+
+
+def _add_log_commands() -> None:
+    from bot.logs_cli import logs
+
+    main.add_command(logs)
+
+
+_add_log_commands()

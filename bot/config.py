@@ -41,6 +41,9 @@ class Config:
     telegram_token: str | None
     telegram_api_url: str
     questions_per_minute: int
+    log_url: str | None = None
+    log_salt: str | None = None
+    log_raw_user_ids: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -55,7 +58,19 @@ class Config:
             telegram_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").strip(),
             questions_per_minute=_number(env, "ARTICLEBOT_QUESTIONS_PER_MINUTE", 6, int, minimum=0),
+            log_url=(env.get("ARTICLEBOT_LOG_URL") or "").strip() or None,
+            log_salt=(env.get("ARTICLEBOT_LOG_SALT") or "").strip() or None,
+            log_raw_user_ids=_flag(env, "ARTICLEBOT_LOG_RAW_USER_IDS"),
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1 or 0).")
 
 
 def _number(env: Mapping[str, str], name: str, default, kind, minimum=None):

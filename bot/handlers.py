@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,7 +19,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import ContextTypes
 
 from bot import messages as M
-from bot.exchanges import Exchange, ExchangeLog
+from bot.convlog import ConversationLog, Recent, record_of
 from bot.pipeline import LibraryInfo
 from bot.ratelimit import RateLimiter
 from bot.render import answer_paragraphs, text_paragraphs, with_disclaimer_html
@@ -38,7 +38,7 @@ class Services:
     """What the handlers need, stored in `application.bot_data["services"]`."""
 
     pipeline: Pipeline
-    log: ExchangeLog
+    log: ConversationLog | None
     limiter: RateLimiter
     library: Callable[[], LibraryInfo]
 
@@ -211,25 +211,25 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
     except (NetworkError, BadRequest, Forbidden):
         pass  # only a courtesy
+    started = time.monotonic()
     answer = await asyncio.to_thread(svc.pipeline.answer, question)
     if answer.empty:
         answer.lang = lang_of(update)
-    exchange_id = secrets.token_hex(6)
-    markup = _keyboard(exchange_id, answer.lang, more=_has_more(answer, len(answer.passages), svc.pipeline.min_score))
-    await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
-    svc.log.remember(exchange_id, Exchange(answer.question, answer.lang, len(answer.passages)))
-    await asyncio.to_thread(
-        svc.log.record,
-        exchange_id,
+    meta = svc.pipeline.searcher.index.meta
+    entry = record_of(
+        answer,
         channel="telegram",
+        latency_ms=0,
+        model=meta.model,
+        index_version=meta.version,
+        user_id=svc.log.user(user.id) if svc.log and user else None,
         chat_type=chat.type,
-        lang=answer.lang,
-        question=answer.question,
-        reply=answer.text,
-        refused=answer.refused,
-        hits=[{"chunk_id": h.chunk_id, "article": h.article, "score": round(h.score, 4)} for h in answer.hits],
-        shown=[p.hit.chunk_id for p in answer.passages],
     )
+    markup = _keyboard(entry.id, answer.lang, more=_has_more(answer, len(answer.passages), svc.pipeline.min_score))
+    await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
+    entry.latency_ms = round((time.monotonic() - started) * 1000)
+    if svc.log:
+        await asyncio.to_thread(svc.log.record, entry)  # after the reply: the log never delays or breaks it
 
 
 # --- buttons ----------------------------------------------------------------
@@ -242,9 +242,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     kind, _, rest = (query.data or "").partition(":")
     if kind == "fb":
         exchange_id, _, value = rest.partition(":")
-        exchange = svc.log.recall(exchange_id)
+        exchange = svc.log.recall(exchange_id) if svc.log else None
         lang = exchange.lang if exchange else lang_of(update)
-        await asyncio.to_thread(svc.log.feedback, exchange_id, value)
+        if svc.log and value in ("up", "down"):
+            await asyncio.to_thread(svc.log.feedback, exchange_id, value)
         await query.answer(M.FEEDBACK_THANKS[lang])
         try:
             markup = _keyboard(exchange_id, lang, choice=value, more=_shows_more_button(query.message))
@@ -254,14 +255,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if kind == "more":
         exchange_id = rest
-        exchange = svc.log.recall(exchange_id)
+        exchange = svc.log.recall(exchange_id) if svc.log else None
         if exchange is None:
             lang = lang_of(update)
             await query.answer(M.EXPIRED[lang], show_alert=False)
             return
         await query.answer()
         answer = await asyncio.to_thread(svc.pipeline.more, exchange.question, exchange.lang, exchange.shown)
-        exchange.shown += len(answer.passages)
+        exchange = Recent(exchange.question, exchange.lang, exchange.shown + len(answer.passages))
         svc.log.remember(exchange_id, exchange)
         paragraphs = text_paragraphs(M.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
         more = _has_more(answer, exchange.shown, svc.pipeline.min_score)

@@ -40,3 +40,18 @@ def library_info(pipeline: Pipeline) -> LibraryInfo:
         model=index.meta.model,
         titles=[title or path for path, title, _ in articles],
     )
+
+
+def open_log(config: Config):
+    """The conversation log, or None (with a line on stderr) when it cannot be opened:
+    answering goes on without it."""
+    import sys
+
+    from bot.convlog import ConversationLog, LogError, load_salt, log_url
+
+    try:
+        url = log_url(config.data_dir, config.log_url)
+        return ConversationLog(url, salt=load_salt(config.data_dir, config.log_salt), raw_user_ids=config.log_raw_user_ids)
+    except (LogError, OSError) as exc:
+        print(f"articlebot: conversations will not be logged: {exc}", file=sys.stderr)
+        return None

@@ -19,7 +19,7 @@ from telegram.request import HTTPXRequest
 
 from bot import handlers
 from bot import messages as M
-from bot.exchanges import ExchangeLog
+from bot.convlog import ConversationLog
 from bot.ratelimit import RateLimiter
 from retrieval.answer import Pipeline
 
@@ -63,7 +63,7 @@ def install_log_redaction(token: str) -> None:
         logging.getLogger(name).addFilter(redact)
 
 
-def build_application(settings: TelegramSettings, pipeline: Pipeline, log: ExchangeLog, library) -> Application:
+def build_application(settings: TelegramSettings, pipeline: Pipeline, log: ConversationLog | None, library) -> Application:
     """The Application with every handler registered; `library()` describes the corpus."""
     api = settings.api_url.rstrip("/")
     application = (

@@ -92,3 +92,27 @@ def pipeline(bundled_data, m3e):
     index = Index.load(bundled_data, m3e.name)
     yield Pipeline(Searcher(index, m3e), min_score=MIN_SCORES["m3e-small"])
     index.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test session (skipped only outside CI when not installed)."""
+    from tests.pg import TempPostgres, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's postgresql package.")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); CI runs these tests.")
+    server = TempPostgres(bin_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request, tmp_path) -> str:
+    """An empty conversation-log database: SQLite, then the same tests on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'logs.db'}"
+    return request.getfixturevalue("postgres").new_database()

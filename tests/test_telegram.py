@@ -4,13 +4,12 @@ model, speaking HTTP to a local Bot API server (tests/botapi.py) on 127.0.0.1.""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 
 import pytest
 
-from bot.exchanges import ExchangeLog
+from bot.convlog import ConversationLog
 from bot.pipeline import library_info
 from bot.telegram_app import ALLOWED_UPDATES, TelegramSettings, build_application
 from retrieval.compose import DISCLAIMER, NOT_COVERED
@@ -40,13 +39,12 @@ class Running:
         )
 
 
-async def start_bot(pipeline, tmp_path, *, per_minute: int = 1000, api: FakeBotAPI | None = None) -> Running:
-    api = api or FakeBotAPI()
+async def start_bot(pipeline, tmp_path, *, per_minute: int = 1000, busy_seconds: float = 5.0) -> Running:
+    api = FakeBotAPI()
     url = await api.start()
     log_path = tmp_path / "logs.db"
-    app = build_application(
-        TelegramSettings(api.token, url, per_minute), pipeline, ExchangeLog(log_path), lambda: library_info(pipeline)
-    )
+    log = ConversationLog(f"sqlite:///{log_path}", salt="test-salt", busy_seconds=busy_seconds)
+    app = build_application(TelegramSettings(api.token, url, per_minute), pipeline, log, lambda: library_info(pipeline))
     await app.initialize()
     await app.post_init(app)
     await app.start()
@@ -238,6 +236,33 @@ async def test_twenty_simultaneous_users_are_all_answered(bot):
         assert_valid_and_disclaimed(bot.api.replies_to(m))
 
 
+def logged(log_path) -> int:
+    return sqlite3.connect(log_path).execute("SELECT count(*) FROM exchanges").fetchone()[0]
+
+
+async def test_fifty_users_at_once_are_all_answered_and_logged(bot):
+    messages = await asyncio.gather(*(bot.api.message("瘦脸针会导致面瘫吗", user_id=4000 + i) for i in range(50)))
+    assert await bot.api.wait_until(lambda: all(bot.api.replies_to(m) for m in messages), timeout=90)
+    assert await bot.api.wait_until(lambda: logged(bot.log_path) == 50, timeout=30)
+    users = sqlite3.connect(bot.log_path).execute("SELECT count(DISTINCT user_id) FROM exchanges").fetchone()[0]
+    assert users == 50
+
+
+async def test_a_locked_log_does_not_break_answering(pipeline, tmp_path, capfd):
+    running = await start_bot(pipeline, tmp_path, busy_seconds=0.5)
+    locker = sqlite3.connect(running.log_path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        message, replies = await running.ask("长期打肉毒素有什么副作用？", user_id=31)
+        assert "肌肉萎缩" in all_text(replies)
+        assert_valid_and_disclaimed(replies)
+        assert await running.api.wait_until(lambda: "could not write exchange" in capfd.readouterr().err, timeout=10)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+        await stop_bot(running)
+
+
 async def test_a_429_is_retried_and_no_reply_is_lost(bot):
     bot.api.fail["sendMessage"] = [429]
     started = time.monotonic()
@@ -286,9 +311,15 @@ async def test_an_internal_error_gets_a_polite_reply(bot, monkeypatch):
 async def test_exchanges_are_logged(bot):
     await bot.ask("长期打肉毒素有什么副作用？", user_id=30)
     await bot.ask("红烧肉怎么做？", user_id=30)
-    rows = sqlite3.connect(bot.log_path).execute("SELECT channel, lang, question, refused, hits FROM exchanges ORDER BY ts").fetchall()
-    assert [(r[0], r[2], r[3]) for r in rows] == [("telegram", "长期打肉毒素有什么副作用？", 0), ("telegram", "红烧肉怎么做？", 1)]
-    assert json.loads(rows[0][4])["hits"][0]["article"] == "botox-long-term-side-effects.txt"
+    db = sqlite3.connect(bot.log_path)
+    rows = db.execute("SELECT id, channel, question, refused, user_id, chat_type, lang, latency_ms, model, index_version FROM exchanges ORDER BY ts, rowid").fetchall()
+    assert [(r[1], r[2], r[3]) for r in rows] == [("telegram", "长期打肉毒素有什么副作用？", 0), ("telegram", "红烧肉怎么做？", 1)]
+    first = rows[0]
+    assert first[4] and first[4] != "30"  # pseudonymous, not the raw Telegram id
+    assert first[5] == "private" and first[6] == "zh" and first[7] > 0
+    assert first[8] == "m3e-small" and first[9].startswith("index-")
+    top = db.execute("SELECT article, shown FROM hits WHERE exchange_id = ? ORDER BY rank", (first[0],)).fetchall()
+    assert top[0] == ("botox-long-term-side-effects.txt", 1)
 
 
 async def test_webhook_mode(pipeline, tmp_path):
@@ -299,7 +330,7 @@ async def test_webhook_mode(pipeline, tmp_path):
 
     api = FakeBotAPI()
     url = await api.start()
-    app = build_application(TelegramSettings(api.token, url, 1000), pipeline, ExchangeLog(tmp_path / "logs.db"), lambda: library_info(pipeline))
+    app = build_application(TelegramSettings(api.token, url, 1000), pipeline, ConversationLog(f"sqlite:///{tmp_path / 'logs.db'}", salt="test-salt"), lambda: library_info(pipeline))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -1,0 +1,201 @@
+"""The conversation log on SQLite and on a real PostgreSQL server: migrations,
+recording, feedback, full-text search, concurrency and failures that must not
+break answering."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from bot.convlog import HEAD, ConversationLog, ExchangeRecord, LoggedHit, migrate, pseudonym
+from bot.logreview import Filters, get_exchange, list_exchanges
+
+LEGACY_SCHEMA = """
+CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL);
+INSERT INTO _migrations VALUES ('m001_exchanges', '2026-11-01T10:00:00+00:00');
+CREATE TABLE exchanges (
+    id TEXT PRIMARY KEY, ts TEXT NOT NULL, channel TEXT NOT NULL, chat_type TEXT, lang TEXT NOT NULL,
+    question TEXT NOT NULL, reply TEXT NOT NULL, refused INTEGER NOT NULL, hits TEXT NOT NULL,
+    feedback TEXT, feedback_ts TEXT
+);
+"""
+
+
+def entry(question="打瘦脸针后面瘫多久能恢复？", *, refused=False, ts=None, user="u1", channel="telegram", **kw) -> ExchangeRecord:
+    hits = [] if refused else [LoggedHit("c1", "botox-facial-palsy-recovery.txt", "打瘦脸针面瘫会恢复吗?", 0.91, True),
+                               LoggedHit("c2", "facial-palsy-massage-en.txt", "Facial nerve palsy massage treatment", 0.8, False)]  # fmt: skip
+    extra = {"ts": ts} if ts else {}
+    return ExchangeRecord(channel=channel, lang="zh", question=question, reply="回复……", refused=refused, hits=hits,
+                          latency_ms=42, model="m3e-small", index_version="index-1", user_id=user, chat_type="private",
+                          **extra, **kw)  # fmt: skip
+
+
+def tables(engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_migrations_on_an_empty_database(log_url):
+    log = ConversationLog(log_url)
+    assert {"exchanges", "hits", "alembic_version"} <= tables(log.engine)
+    with log.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
+    ConversationLog(log_url).close()  # opening again is a no-op
+    log.close()
+
+
+def test_migrations_from_the_first_release_schema(tmp_path):
+    """A logs.db written by the first Telegram release (hand-rolled _migrations table) is upgraded."""
+    path = tmp_path / "logs.db"
+    db = sqlite3.connect(path)
+    db.executescript(LEGACY_SCHEMA)
+    hits = {"hits": [{"chunk_id": "c9", "article": "a.txt", "score": 0.9}, {"chunk_id": "c8", "article": "b.txt", "score": 0.7}], "shown": ["c9"]}
+    db.execute("INSERT INTO exchanges VALUES ('abc', '2026-11-01T10:00:00+00:00', 'telegram', 'private', 'zh', '面瘫怎么办', '回复', 0, ?, 'down', '2026-11-01T10:01:00+00:00')", (json.dumps(hits),))
+    db.commit()
+    db.close()
+
+    log = ConversationLog(f"sqlite:///{path}")
+    assert "_migrations" not in tables(log.engine)
+    row = get_exchange(log.engine, "abc")
+    assert row["question"] == "面瘫怎么办" and row["feedback"] == "down"
+    assert row["ts"] == "2026-11-01T10:00:00Z"
+    assert row["refused"] is False and row["emergency"] is False
+    assert [(h["chunk_id"], h["shown"]) for h in row["hits"]] == [("c9", True), ("c8", False)]
+    assert list_exchanges(log.engine, Filters(text="面瘫怎"), 5)[0]["id"] == "abc"  # full-text index backfilled
+
+
+def test_upgrade_from_the_previous_revision_keeps_rows(log_url):
+    """The same migrations serve both databases: rows written under revision 0001 survive the upgrade."""
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.convlog import MIGRATIONS
+
+    engine = sa.create_engine(log_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(sa.text("INSERT INTO exchanges VALUES ('old1', '2026-10-01T00:00:00+00:00', 'telegram', 'group', 'en', 'Can massage help?', 'reply', 1, '{\"hits\": [], \"shown\": []}', NULL, NULL)"))
+    migrate(engine)
+    engine.dispose()
+    log = ConversationLog(log_url)
+    row = get_exchange(log.engine, "old1")
+    assert row["refused"] is True and row["ts"] == "2026-10-01T00:00:00Z" and row["hits"] == []
+
+
+def test_record_feedback_and_recall(log_url):
+    log = ConversationLog(log_url, salt="s")
+    record = entry(user=log.user(123456789))
+    assert log.record(record)
+    assert log.feedback(record.id, "up")
+    assert not log.feedback("nope", "up")
+    row = get_exchange(log.engine, record.id)
+    assert row["feedback"] == "up" and row["feedback_ts"]
+    assert row["user_id"] == pseudonym(123456789, "s") != "123456789"
+    assert row["latency_ms"] == 42 and row["model"] == "m3e-small" and row["index_version"] == "index-1"
+    assert [h["article"] for h in row["hits"]] == ["botox-facial-palsy-recovery.txt", "facial-palsy-massage-en.txt"]
+
+    fresh = ConversationLog(log_url)  # another instance (or after a restart) finds it for "more"
+    recent = fresh.recall(record.id)
+    assert recent.question == record.question and recent.shown == 1
+    assert fresh.recall("missing") is None
+
+
+def test_raw_user_ids_only_when_opted_in(log_url):
+    assert ConversationLog(log_url, salt="s").user(42) != "42"
+    assert ConversationLog(log_url, salt="s", raw_user_ids=True).user(42) == "42"
+
+
+@pytest.mark.parametrize("query,expected", [("面瘫多久", {"a"}), ("面瘫", {"a", "b"}), ("massage", {"c"}), ("MASSAGE", {"c"}), ("回复……", {"a", "b", "c"}), ("100%", set())])
+def test_full_text_search_works_for_chinese(log_url, query, expected):
+    log = ConversationLog(log_url)
+    log.record(entry("打瘦脸针后面瘫多久能恢复？", id="a"))
+    log.record(entry("面瘫可以按摩吗", id="b"))
+    log.record(entry("Does massage help facial palsy?", id="c"))
+    assert {r["id"] for r in list_exchanges(log.engine, Filters(text=query), 10)} == expected
+
+
+def test_fifty_concurrent_writers_lose_nothing(log_url):
+    log = ConversationLog(log_url)
+    barrier = threading.Barrier(50)
+    results: list[bool] = []
+
+    def writer(n: int) -> None:
+        barrier.wait(timeout=30)
+        for k in range(4):
+            results.append(log.record(entry(f"问题 {n}-{k}", user=f"user{n}")))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results == [True] * 200
+    with log.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 200
+        assert conn.execute(sa.text("SELECT count(*) FROM hits")).scalar_one() == 400
+
+
+def test_several_instances_start_and_write_at_once(log_url):
+    """Bot instances sharing one log may open (and migrate) it at the same moment."""
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def instance(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            log = ConversationLog(log_url)
+            assert all(log.record(entry(f"instance {n} question {k}")) for k in range(10))
+            log.close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=instance, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    log = ConversationLog(log_url)
+    with log.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 60
+
+
+def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(log_url, capsys):
+    log = ConversationLog(log_url, busy_seconds=0.5)
+    record = entry()
+    if log_url.startswith("sqlite"):
+        locker = sqlite3.connect(log_url[len("sqlite:///"):], isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+    else:
+        locker = sa.create_engine(log_url).connect()
+        locker.execute(sa.text("LOCK TABLE exchanges IN ACCESS EXCLUSIVE MODE"))
+    try:
+        assert log.record(record) is False
+    finally:
+        locker.rollback() if not isinstance(locker, sqlite3.Connection) else locker.execute("ROLLBACK")
+        locker.close()
+    err = capsys.readouterr().err
+    assert f"could not write exchange {record.id}" in err and "the reply was sent" in err
+    assert json.loads(err.split("Exchange: ", 1)[1])["question"] == record.question  # nothing lost
+    assert log.record(entry()) is True  # and it works again once the lock is gone
+
+
+def test_a_full_disk_is_reported_not_raised(tmp_path, capsys):
+    log = ConversationLog(f"sqlite:///{tmp_path / 'logs.db'}")
+    log.engine.dispose()
+    sa.event.listen(log.engine, "connect", lambda conn, _rec: conn.execute("PRAGMA max_page_count = 1"))
+    assert log.record(entry("占满磁盘的问题" * 500)) is False
+    assert "full" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_one_sentence(tmp_path):
+    from bot.convlog import LogError
+
+    with pytest.raises(LogError, match="Cannot open the conversation log"):
+        ConversationLog(f"postgresql+psycopg://nobody@/nodb?host={tmp_path}&port=1")

@@ -1,0 +1,153 @@
+"""`articlebot logs` over a seeded log, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.convlog import ConversationLog, ExchangeRecord, LoggedHit, utc_stamp
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+PALSY = LoggedHit("c1", "botox-facial-palsy-recovery.txt", "打瘦脸针面瘫会恢复吗?", 0.91, True)
+SIDE = LoggedHit("c2", "botox-long-term-side-effects.txt", "长期注射肉毒素会产生什么副作用", 0.85, True)
+MASSAGE = LoggedHit("c3", "facial-palsy-massage-en.txt", "Facial nerve palsy massage treatment", 0.7, False)
+
+
+def seed(url: str) -> dict[str, str]:
+    """Nine exchanges over three days; returns their ids by name."""
+    log = ConversationLog(url, salt="seed")
+    rows = [
+        ("palsy", "打瘦脸针后面瘫多久能恢复？", False, [PALSY, MASSAGE], 2, "u1", "up", "telegram"),
+        ("palsy2", "瘦脸针面瘫多久能好", False, [PALSY], 2, "u2", "down", "telegram"),
+        ("side", "长期打肉毒素有什么副作用？", False, [SIDE, PALSY], 1, "u1", None, "ask"),
+        ("cook1", "红烧肉怎么做？", True, [], 1, "u3", "down", "telegram"),
+        ("cook2", "红烧肉怎么做才好吃", True, [], 1, "u4", None, "telegram"),
+        ("cook3", "红烧肉的做法", True, [], 0, "u5", None, "chat"),
+        ("weather", "明天北京天气怎么样", True, [], 0, "u3", None, "telegram"),
+        ("massage", "Can massage help facial palsy?", False, [MASSAGE], 0, "u6", "up", "telegram"),
+        ("old", "很久以前的问题", False, [PALSY], 200, "u7", None, "telegram"),
+    ]
+    ids = {}
+    for name, question, refused, hits, days_ago, user, feedback, channel in rows:
+        record = ExchangeRecord(channel=channel, lang="en" if question.isascii() else "zh", question=question,
+                                reply=f"回复：{question}", refused=refused, hits=hits, latency_ms=100,
+                                model="m3e-small", index_version="index-1", user_id=user, chat_type="private",
+                                ts=utc_stamp(NOW - timedelta(days=days_ago, hours=1) + timedelta(minutes=len(ids))))  # fmt: skip
+        log.record(record)
+        if feedback:
+            log.feedback(record.id, feedback)
+        ids[name] = record.id
+    log.close()
+    return ids
+
+
+@pytest.fixture
+def seeded(log_url, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_LOG_URL", log_url)
+    return seed(log_url)
+
+
+def logs(*args: str):
+    result = CliRunner().invoke(main, ["logs", *args], catch_exceptions=False)
+    return result
+
+
+def listed(*args: str) -> list[str]:
+    result = logs(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return [row["id"] for row in json.loads(result.output)]
+
+
+def test_list_is_the_default_and_newest_first(seeded):
+    plain = logs()
+    assert plain.exit_code == 0
+    assert plain.output.splitlines()[0].startswith(seeded["massage"])
+    assert len(plain.output.splitlines()) == 9
+    assert listed("-n", "2") == [seeded["massage"], seeded["weather"]]
+    assert logs("-n", "3").output.count("\n") == 3  # options work without naming `list`
+
+
+def test_filters(seeded):
+    s = seeded
+    assert set(listed("--refused")) == {s["cook1"], s["cook2"], s["cook3"], s["weather"]}
+    assert set(listed("--negative")) == {s["palsy2"], s["cook1"]}
+    assert set(listed("--refused", "--negative")) == {s["cook1"]}
+    assert set(listed("--since", "1d")) == {s["cook3"], s["weather"], s["massage"]}
+    assert set(listed("--until", "100d")) == {s["old"]}
+    assert set(listed("--user", "u1")) == {s["palsy"], s["side"]}
+    assert set(listed("-q", "红烧肉")) == {s["cook1"], s["cook2"], s["cook3"]}
+    assert set(listed("-q", "面瘫多久")) == {s["palsy"], s["palsy2"]}
+    assert set(listed("-q", "MASSAGE")) == {s["massage"]}
+    since = (NOW - timedelta(days=2, hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert s["old"] not in listed("--since", since, "-n", "100")
+
+
+def test_show(seeded):
+    result = logs("show", seeded["palsy"])
+    assert result.exit_code == 0
+    assert "打瘦脸针后面瘫多久能恢复？" in result.output
+    assert "0.910  botox-facial-palsy-recovery.txt" in result.output and "quoted" in result.output
+    data = json.loads(logs("show", seeded["palsy"][:8], "--json").output)  # a prefix is enough
+    assert data["feedback"] == "up"
+    assert [h["article"] for h in data["hits"]] == ["botox-facial-palsy-recovery.txt", "facial-palsy-massage-en.txt"]
+
+
+def test_stats(seeded):
+    data = json.loads(logs("stats", "--json").output)
+    assert data["exchanges"] == 9
+    assert data["refused"] == 4 and data["refusal_rate"] == round(4 / 9, 4)
+    assert data["feedback"]["up"] == 2 and data["feedback"]["down"] == 2 and data["feedback"]["positive_ratio"] == 0.5
+    assert sum(d["exchanges"] for d in data["per_day"]) == 9 and len(data["per_day"]) == 4
+    gaps = data["unanswered"]
+    assert gaps[0]["count"] == 3 and "红烧肉" in gaps[0]["question"]  # the three cooking questions are one gap
+    assert gaps[1] == {"question": "明天北京天气怎么样", "count": 1, "variants": ["明天北京天气怎么样"]}
+    assert data["most_cited"][0] == {"article": "botox-facial-palsy-recovery.txt", "title": "打瘦脸针面瘫会恢复吗?", "times_quoted": 4}
+    assert all(a["article"] != "facial-palsy-massage-en.txt" for a in data["most_cited"])  # retrieved, never quoted
+
+    text = logs("stats").output
+    assert "Exchanges: 9" in text and "3 × " in text and "Most cited articles" in text
+    recent = json.loads(logs("stats", "--since", "7d", "--json").output)
+    assert recent["exchanges"] == 8
+
+
+def test_export_csv_and_jsonl(seeded, tmp_path):
+    rows = [json.loads(line) for line in logs("export").output.splitlines()]
+    assert len(rows) == 9 and rows[0]["id"] == seeded["old"]  # oldest first
+    assert rows[-1]["hits"][0]["article"] == "facial-palsy-massage-en.txt"
+
+    out = tmp_path / "refused.csv"
+    result = logs("export", "--format", "csv", "--refused", "-o", str(out))
+    assert result.exit_code == 0
+    table = list(csv.DictReader(io.StringIO(out.read_text("utf-8"))))
+    assert len(table) == 4 and {r["refused"] for r in table} == {"True"}
+    assert "question" in table[0] and "quoted_articles" in table[0]
+
+
+def test_purge(seeded):
+    result = json.loads(logs("purge", "--older-than", "90d", "--json").output)
+    assert result["deleted"] == 1
+    assert seeded["old"] not in listed("-n", "100")
+    assert json.loads(logs("stats", "--json").output)["exchanges"] == 8
+
+
+def test_errors_are_one_sentence(seeded):
+    for args in (["--since", "last tuesday"], ["show", "nope"], ["purge", "--older-than", "soon"]):
+        result = logs(*args)
+        assert result.exit_code != 0
+        assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_missing_sqlite_log_is_one_sentence(tmp_path):
+    result = logs("list")
+    assert result.exit_code == 1
+    assert "No conversation log" in result.output and "Traceback" not in result.output
+
+
+def test_path(tmp_path):
+    assert logs("path").output.strip() == str(tmp_path / "data" / "logs.db")
