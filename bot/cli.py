@@ -67,18 +67,27 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
     from embeddings import SentenceTransformerEncoder
     from retrieval.build import build_index
 
+    from retrieval.index import check_reindex_lock
+
     config = _config()
     corpus_dir = corpus_dir or config.corpus_dir
+    check_reindex_lock(config.data_dir)  # say so now rather than after loading the model
     encoder = SentenceTransformerEncoder(config.model)
     report = build_index(corpus_dir, config.data_dir, encoder, full=full, progress=_progress() and not as_json)
     if as_json:
-        click.echo(json.dumps({"articles": report.articles, "chunks": report.chunks, "embedded": report.embedded, "seconds": report.seconds}))
+        click.echo(json.dumps(report_figures(report)))
         return
     click.echo(
-        f"Indexed {report.articles} articles into {report.chunks} chunks "
-        f"({report.embedded} embedded, the rest unchanged) in {report.seconds:.1f} s "
+        f"Indexed {report.articles} articles into {report.chunks} chunks in {report.seconds:.1f} s "
         f"with {config.model} -> {config.data_dir / report.version}"
     )
+    click.echo(
+        f"  articles: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged; chunks: {report.embedded} embedded, {report.chunks - report.embedded} reused"
+    )
+    for kind in ("added", "changed", "removed"):
+        for path in getattr(report, kind):
+            click.echo(f"  {kind} {path}")
     for problem in report.problems:
         click.echo(f"  skipped {problem.path}: {problem.reason}")
     if verbose:
@@ -88,6 +97,21 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
             click.echo(f"\n{article.path} — “{article.title}”: removed {summary}")
             for removed in article.removed:
                 click.echo(f"    [{removed.reason}] {removed.text[:70]}")
+
+
+def report_figures(report) -> dict:
+    """The `index --json` object: the contract's four figures plus what changed."""
+    return {
+        "articles": report.articles,
+        "chunks": report.chunks,
+        "embedded": report.embedded,
+        "seconds": report.seconds,
+        "added": len(report.added),
+        "changed": len(report.changed),
+        "removed": len(report.removed),
+        "unchanged": len(report.unchanged),
+        "skipped": [{"path": p.path, "reason": p.reason} for p in report.problems],
+    }
 
 
 @main.command()
@@ -205,7 +229,7 @@ def run_telegram(config: Config, webhook: WebhookOptions | None) -> None:
     for noisy in ("faiss", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     pipeline = open_pipeline(config)
-    settings = TelegramSettings(token, config.telegram_api_url, config.questions_per_minute)
+    settings = TelegramSettings(token, config.telegram_api_url, config.questions_per_minute, config.admins)
     application = build_application(settings, pipeline, open_log(config), lambda: library_info(pipeline))
     try:
         run_application(application, webhook)

@@ -44,6 +44,7 @@ class Config:
     log_url: str | None = None
     log_salt: str | None = None
     log_raw_user_ids: bool = False
+    admins: frozenset[int] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -61,7 +62,16 @@ class Config:
             log_url=(env.get("ARTICLEBOT_LOG_URL") or "").strip() or None,
             log_salt=(env.get("ARTICLEBOT_LOG_SALT") or "").strip() or None,
             log_raw_user_ids=_flag(env, "ARTICLEBOT_LOG_RAW_USER_IDS"),
+            admins=_ids(env, "ARTICLEBOT_ADMINS"),
         )
+
+
+def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
+    raw = env.get(name) or ""
+    try:
+        return frozenset(int(part) for part in raw.replace(",", " ").split())
+    except ValueError:
+        raise ConfigError(f"{name} must list Telegram user ids (numbers) separated by commas.") from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -7,7 +7,9 @@ Every message sent from here goes through `send_html` with paragraphs built by
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 import re
 import time
 from dataclasses import dataclass
@@ -41,6 +43,8 @@ class Services:
     log: ConversationLog | None
     limiter: RateLimiter
     library: Callable[[], LibraryInfo]
+    admins: frozenset[int] = frozenset()
+    reindex_command: tuple[str, ...] = (sys.executable, "-m", "bot", "index", "--json")
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -146,6 +150,30 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await send_html(context, message.chat_id, text_paragraphs(M.ASK_USAGE[lang]), lang, reply_to=message.message_id)
         return
     await answer_question(update, context, question)
+
+
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex (operators only): re-index the corpus in a separate process; the bot switches when it is done."""
+    svc = services(context)
+    lang = lang_of(update)
+    chat_id = update.effective_chat.id
+    user = update.effective_user
+    if not user or user.id not in svc.admins:
+        await send_html(context, chat_id, text_paragraphs(M.REINDEX_DENIED[lang]), lang)
+        return
+    await send_html(context, chat_id, text_paragraphs(M.REINDEX_STARTED[lang]), lang)
+    proc = await asyncio.create_subprocess_exec(
+        *svc.reindex_command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    if proc.returncode == 0:
+        figures = json.loads(out.decode().strip().splitlines()[-1])
+        await asyncio.to_thread(svc.pipeline.searcher.refresh, force=True)
+        text = M.REINDEX_DONE[lang].format(**figures)
+    else:
+        lines = err.decode(errors="replace").strip().splitlines() or ["unknown error"]
+        text = M.REINDEX_FAILED[lang].format(reason=lines[-1].removeprefix("Error: "))
+    await send_html(context, chat_id, text_paragraphs(text), lang)
 
 
 # --- messages ---------------------------------------------------------------

@@ -64,6 +64,23 @@ EXPIRED = {
     "en": "This answer has expired; please ask again.",
 }
 
+REINDEX_DENIED = {
+    "zh": "抱歉，只有管理员可以重建索引。",
+    "en": "Sorry, only the operators can re-index the articles.",
+}
+REINDEX_STARTED = {
+    "zh": "正在重建索引，完成后会通知您……",
+    "en": "Re-indexing; I will tell you when it is done…",
+}
+REINDEX_DONE = {
+    "zh": "索引已更新：{articles} 篇文章，{chunks} 个段落（新增 {added}、修改 {changed}、删除 {removed}、未变 {unchanged}；重新计算 {embedded} 个段落的向量，用时 {seconds} 秒）。",
+    "en": "Index updated: {articles} articles, {chunks} passages ({added} added, {changed} changed, {removed} removed, {unchanged} unchanged; {embedded} passages embedded in {seconds} s).",
+}
+REINDEX_FAILED = {
+    "zh": "重建索引失败，旧索引仍在使用：{reason}",
+    "en": "Re-indexing failed; the previous index is still in use: {reason}",
+}
+
 FEEDBACK_THANKS = {"zh": "谢谢您的反馈！", "en": "Thanks for the feedback!"}
 MORE_BUTTON = {"zh": "更多 ▾", "en": "More ▾"}
 

@@ -26,11 +26,13 @@ def open_pipeline(config: Config) -> Pipeline:
     """Load the live index (checking its model first, which is cheap) and then the model."""
     index = Index.load(config.data_dir, config.model)
     encoder = SentenceTransformerEncoder(config.model)
-    return Pipeline(Searcher(index, encoder), min_score=config.min_score, top_k=config.top_k)
+    searcher = Searcher(index, encoder, data_dir=config.data_dir)  # follows re-indexes while running
+    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k)
 
 
 def library_info(pipeline: Pipeline) -> LibraryInfo:
     """What the live index holds (for /start and /about)."""
+    pipeline.searcher.refresh(force=True)
     index = pipeline.searcher.index
     articles = index.store.articles()
     return LibraryInfo(

@@ -34,6 +34,7 @@ class TelegramSettings:
     token: str
     api_url: str = DEFAULT_API_URL
     questions_per_minute: int = 6
+    admins: frozenset[int] = frozenset()
 
 
 class RedactToken(logging.Filter):
@@ -83,12 +84,14 @@ def build_application(settings: TelegramSettings, pipeline: Pipeline, log: Conve
         log=log,
         limiter=RateLimiter(settings.questions_per_minute, 60.0),
         library=library,
+        admins=settings.admins,
     )
     only_messages = filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler("start", handlers.start, filters=only_messages))
     application.add_handler(CommandHandler("help", handlers.help_command, filters=only_messages))
     application.add_handler(CommandHandler("about", handlers.about, filters=only_messages))
     application.add_handler(CommandHandler("ask", handlers.ask_command, filters=only_messages))
+    application.add_handler(CommandHandler("reindex", handlers.reindex, filters=only_messages))
     application.add_handler(MessageHandler(only_messages & filters.COMMAND, handlers.on_unknown_command))
     application.add_handler(MessageHandler(only_messages & filters.TEXT & ~filters.COMMAND, handlers.on_text))
     application.add_handler(

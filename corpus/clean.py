@@ -18,6 +18,8 @@ of page furniture rather than the wording of particular pages:
    documents of the corpus (a site's notice, a doctor's byline, a slogan) is
    boilerplate, not content. Only documents of a few lines or more are compared,
    so that short one-paragraph corpora (question-answer sets) do not lose answers.
+   The index remembers these lines, so removing a page later does not turn its
+   siblings' boilerplate back into content.
 4. **Line kinds**, each a pattern of shape:
    navigation (breadcrumbs with `>` separators or "当前位置", menus of very short
    words, lines that repeat a breadcrumb's parts or start with its site name);
@@ -84,7 +86,10 @@ _AD_RE = re.compile(
 )
 _AD_MAX_LEN = 40
 _REPRINT_RE = re.compile(
-    r"转载|版权所有|版权归|版权声明|未经(许可|授权)|原文(链接|地址|出处)|本文来源|copyright|©|all\s+rights\s+reserved",
+    r"转载|版权所有|版权归|版权声明|未经(许可|授权)|原文(链接|地址|出处)|本文来源|copyright|©|all\s+rights\s+reserved|"
+    # the site's own disclaimer about its content ("本内容不能代替面诊", "仅供参考")
+    r"(本内容|本文内容|以上内容|本站内容|文章内容|本文).{0,12}(仅供参考|不能代替|不可代替|不构成|不作为)|"
+    r"(this|the)\s+(content|article|information)\s+(is\s+)?(not|for\s+information\s+only)",
     re.I,
 )
 _META_RE = re.compile(
@@ -114,9 +119,14 @@ _HEADING_MAX_CHARS = {"zh": 40, "en": 90}
 _TITLE_MAX_CHARS = 120
 
 
-def clean_documents(docs: list[Document]) -> list[Article]:
-    """Clean a corpus; lines repeated across its documents are treated as boilerplate."""
-    repeated = _repeated_lines(docs)
+def clean_documents(docs: list[Document], known_boilerplate: set[str] | frozenset[str] = frozenset()) -> list[Article]:
+    """Clean a corpus; lines repeated across its documents are treated as boilerplate.
+
+    `known_boilerplate` (keys from `repeated_lines` of an earlier build) keeps a
+    line boilerplate after the other pages that carried it are removed, so that
+    removing one article never changes how another is cleaned.
+    """
+    repeated = repeated_lines(docs) | set(known_boilerplate)
     articles = []
     for doc in docs:
         article = clean_document(doc, repeated)
@@ -125,7 +135,8 @@ def clean_documents(docs: list[Document]) -> list[Article]:
     return articles
 
 
-def _repeated_lines(docs: list[Document]) -> set[str]:
+def repeated_lines(docs: list[Document]) -> set[str]:
+    """Comparison keys of lines that occur in two or more documents of a corpus."""
     seen: Counter[str] = Counter()
     for doc in docs:
         if len(doc.lines) < _REPEAT_MIN_LINES:
@@ -231,7 +242,7 @@ def _line_kind(text: str, crumbs: set[str], site_names: set[str]) -> str | None:
     if any(text.startswith(name) and len(text) <= 60 and text != name for name in site_names):
         return "navigation"
     if len(text) <= 200 and _REPRINT_RE.search(text):
-        return "reprint notice"
+        return "notice (reprint, copyright, disclaimer)"
     if len(text) <= 80 and (_META_RE.match(text) or _BY_RE.match(text)):
         return "byline/metadata"
     if _is_menu(text):

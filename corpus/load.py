@@ -158,30 +158,37 @@ def read_document(path: Path, root: Path) -> Document:
     return doc
 
 
-def read_documents(root: Path) -> tuple[list[Document], list[LoadProblem]]:
+def read_documents(root: Path, *, progress: bool = False) -> tuple[list[Document], list[LoadProblem]]:
     """Read every article file under `root`; unusable files become problems, not errors."""
+    from tqdm import tqdm
+
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"The corpus folder {root} does not exist.")
     docs: list[Document] = []
     problems: list[LoadProblem] = []
-    for path in iter_article_files(root):
+    for path in tqdm(list(iter_article_files(root)), desc="articles", unit="file", disable=not progress):
         rel = path.relative_to(root).as_posix()
         try:
             docs.append(read_document(path, root))
         except (OSError, ValueError) as exc:
             problems.append(LoadProblem(rel, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a parser failing on one odd file must not stop the rest
+            problems.append(LoadProblem(rel, f"could not be parsed ({type(exc).__name__}: {exc})"))
     return docs, problems
+
+
+def clean_loaded(docs: list[Document], known_boilerplate: set[str] | frozenset[str] = frozenset()) -> tuple[list[Article], list[LoadProblem]]:
+    """Clean read documents; those with nothing left become problems."""
+    from corpus.clean import clean_documents
+
+    articles = clean_documents(docs, known_boilerplate)
+    kept = {a.path for a in articles}
+    return articles, [LoadProblem(d.path, "nothing left after cleaning") for d in docs if d.path not in kept]
 
 
 def load_corpus(root: Path) -> tuple[list[Article], list[LoadProblem]]:
     """Read, then clean, every article under `root`."""
-    from corpus.clean import clean_documents
-
     docs, problems = read_documents(root)
-    articles = clean_documents(docs)
-    kept = {a.path for a in articles}
-    for doc in docs:
-        if doc.path not in kept:
-            problems.append(LoadProblem(doc.path, "nothing left after cleaning"))
-    return articles, problems
+    articles, empty = clean_loaded(docs)
+    return articles, problems + empty

@@ -1,8 +1,12 @@
-"""Build (or rebuild) the index from a corpus folder: load, clean, chunk, embed, write, publish.
+"""Build or update the index from a corpus folder: load, clean, chunk, embed, write, publish.
 
-Embeddings of chunks whose content hash is already in the live index (built by the
-same model) are reused rather than recomputed, so re-running `articlebot index`
-after a small change only embeds what changed. `full=True` ignores them.
+Re-indexing is incremental where it costs: every article's bytes are hashed and
+compared with the live index, and the embeddings of chunks whose content hash is
+already there (same model) are reused, so only new or changed text is embedded
+(about 15 passages a second with m3e-small on two cores). The new version is
+written beside the live one and published atomically (see index.py); chunks of
+changed or removed articles simply are not in it. One re-index at a time per data
+directory (`reindex_lock`). `full=True` re-embeds everything.
 """
 
 from __future__ import annotations
@@ -14,10 +18,20 @@ from pathlib import Path
 import numpy as np
 
 from corpus import Article, Chunk, CorpusError, Document, LoadProblem, chunk_articles, read_documents
-from corpus.clean import clean_documents
+from corpus.clean import repeated_lines
+from corpus.load import clean_loaded
 from embeddings import Encoder
-from retrieval.index import IndexMeta, current_version, discard, new_version_dir, publish, utc_now, write_faiss
-from retrieval.store import read_vectors_by_hash, write_store
+from retrieval.index import (
+    IndexMeta,
+    current_version,
+    discard,
+    new_version_dir,
+    publish,
+    reindex_lock,
+    utc_now,
+    write_faiss,
+)
+from retrieval.store import read_article_hashes, read_boilerplate, read_vectors_by_hash, write_store
 
 EMBED_BATCH = 32
 
@@ -31,6 +45,10 @@ class BuildReport:
     embedded: int
     seconds: float
     version: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
     cleaned: list[Article] = field(default_factory=list)
 
@@ -44,34 +62,45 @@ def build_index(
     progress: bool = False,
 ) -> BuildReport:
     """Index every article under `corpus_dir` into a new version in `data_dir`, then publish it."""
-    docs, problems = read_documents(Path(corpus_dir))
-    if not docs:
-        raise CorpusError(f"No usable articles (.txt, .md, .html) in {corpus_dir}.")
-    return build_from_documents(docs, data_dir, encoder, full=full, progress=progress, problems=problems)
+    with reindex_lock(data_dir):
+        started = time.monotonic()
+        docs, problems = read_documents(Path(corpus_dir), progress=progress)
+        if not docs:
+            reasons = f" ({len(problems)} files skipped)" if problems else ""
+            raise CorpusError(f"No usable articles (.txt, .md, .html) in {corpus_dir}{reasons}.")
+        return _build(docs, data_dir, encoder, full=full, progress=progress, problems=problems, started=started)
 
 
 def build_from_documents(
+    docs: list[Document], data_dir: Path, encoder: Encoder, *, full: bool = False, progress: bool = False
+) -> BuildReport:
+    """Clean, chunk, embed and publish already-read documents (used by evaluation)."""
+    with reindex_lock(data_dir):
+        return _build(docs, data_dir, encoder, full=full, progress=progress, problems=[], started=time.monotonic())
+
+
+def _build(
     docs: list[Document],
     data_dir: Path,
     encoder: Encoder,
     *,
-    full: bool = False,
-    progress: bool = False,
-    problems: list[LoadProblem] | None = None,
+    full: bool,
+    progress: bool,
+    problems: list[LoadProblem],
+    started: float,
 ) -> BuildReport:
-    """Clean, chunk, embed and publish already-read documents."""
-    started = time.monotonic()
-    problems = list(problems or [])
-    articles = clean_documents(docs)
-    kept = {a.path for a in articles}
-    problems += [LoadProblem(d.path, "nothing left after cleaning") for d in docs if d.path not in kept]
+    live = current_version(data_dir)
+    before = read_article_hashes(live / "chunks.sqlite") if live else {}
+    boilerplate = repeated_lines(docs) | (read_boilerplate(live / "chunks.sqlite") if live else set())
+    articles, empty = clean_loaded(docs, boilerplate)
+    problems = problems + empty
     if not articles:
         raise CorpusError("No article has any text left after cleaning.")
     chunks = chunk_articles(articles)
-    vectors, embedded = embed_chunks(chunks, encoder, data_dir, reuse=not full, progress=progress)
+    vectors, embedded = embed_chunks(chunks, encoder, live, reuse=not full, progress=progress)
     folder = new_version_dir(data_dir)
     try:
-        ids = write_store(folder / "chunks.sqlite", articles, chunks, vectors)
+        ids = write_store(folder / "chunks.sqlite", articles, chunks, vectors, boilerplate)
         write_faiss(folder, ids, vectors, encoder.dim)
         IndexMeta(
             model=encoder.name,
@@ -85,24 +114,28 @@ def build_from_documents(
     except BaseException:
         discard(folder)
         raise
+    now = {a.path: a.source_hash for a in articles}
     return BuildReport(
         articles=len(articles),
         chunks=len(chunks),
         embedded=embedded,
         seconds=round(time.monotonic() - started, 2),
         version=folder.name,
+        added=sorted(p for p in now if p not in before),
+        changed=sorted(p for p in now if p in before and before[p] != now[p]),
+        removed=sorted(p for p in before if p not in now),
+        unchanged=sorted(p for p in now if before.get(p) == now[p]),
         problems=problems,
         cleaned=articles,
     )
 
 
 def embed_chunks(
-    chunks: list[Chunk], encoder: Encoder, data_dir: Path, *, reuse: bool, progress: bool
+    chunks: list[Chunk], encoder: Encoder, live: Path | None, *, reuse: bool, progress: bool
 ) -> tuple[np.ndarray, int]:
-    """Vectors for `chunks`, reusing the live index's vectors by content hash; returns (vectors, embedded)."""
+    """Vectors for `chunks`, reusing the live version's vectors by content hash; returns (vectors, embedded)."""
     known: dict[str, np.ndarray] = {}
-    live = current_version(data_dir) if reuse else None
-    if live is not None and IndexMeta.read(live).model == encoder.name:
+    if reuse and live is not None and IndexMeta.read(live).model == encoder.name:
         known = read_vectors_by_hash(live / "chunks.sqlite", encoder.dim)
     vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
     todo = [i for i, c in enumerate(chunks) if c.content_hash not in known]
@@ -110,6 +143,5 @@ def embed_chunks(
         if chunk.content_hash in known:
             vectors[i] = known[chunk.content_hash]
     if todo:
-        fresh = encoder.encode([chunks[i].embed_text for i in todo], batch_size=EMBED_BATCH, progress=progress)
-        vectors[todo] = fresh
+        vectors[todo] = encoder.encode([chunks[i].embed_text for i in todo], batch_size=EMBED_BATCH, progress=progress)
     return vectors, len(todo)

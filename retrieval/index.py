@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +35,6 @@ from retrieval.store import ChunkStore
 
 FORMAT = 1
 POINTER = "CURRENT"
-KEEP_VERSIONS = 2
 
 
 class IndexProblem(Exception):
@@ -103,16 +103,65 @@ def write_faiss(folder: Path, ids: list[int], vectors: np.ndarray, dim: int) -> 
 
 
 def publish(data_dir: Path, folder: Path) -> None:
-    """Make `folder` the live version (atomic), then drop versions older than the previous one."""
+    """Make `folder` the live version (atomic rename of the pointer), then remove every
+    other version but the one it replaces (a bot may still be answering from that one),
+    including half-written folders left by a build that was killed."""
     data_dir = Path(data_dir)
+    previous = current_version(data_dir)
     tmp = data_dir / f"{POINTER}.{os.getpid()}.tmp"
     tmp.write_text(folder.name + "\n", "utf-8")
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, data_dir / POINTER)
-    versions = sorted(p for p in data_dir.glob("index-*") if p.is_dir() and p != folder)
-    for old in versions[: max(0, len(versions) - (KEEP_VERSIONS - 1))]:
-        shutil.rmtree(old, ignore_errors=True)
+    keep = {folder, previous}
+    for old in data_dir.glob("index-*"):
+        if old.is_dir() and old not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+class ReindexRunning(IndexProblem):
+    """Another process is re-indexing the same data directory."""
+
+
+def check_reindex_lock(data_dir: Path) -> None:
+    """Fail early (before loading a model) when another re-index holds the lock."""
+    if (Path(data_dir) / "reindex.lock").exists():
+        with reindex_lock(data_dir):
+            pass
+
+
+@contextmanager
+def reindex_lock(data_dir: Path):
+    """Hold the data directory's re-index lock, or fail saying which process holds it.
+
+    An flock on `reindex.lock`: the kernel releases it when the holder exits, even
+    on SIGKILL, so a crash never leaves a stale lock behind.
+    """
+    import fcntl
+
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(data_dir / "reindex.lock", "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise ReindexRunning(f"Another re-index of {data_dir} is running ({holder}); wait for it to finish.") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {utc_now()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
 
 
 def discard(folder: Path) -> None:

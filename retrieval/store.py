@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     content_hash TEXT NOT NULL,
     vector BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS boilerplate (
+    line TEXT PRIMARY KEY  -- comparison key of a line seen on several pages of a site
+);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(content_hash);
 """
@@ -57,7 +60,9 @@ class StoredChunk:
     url: str | None
 
 
-def write_store(path: Path, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray) -> list[int]:
+def write_store(
+    path: Path, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray, boilerplate: set[str] = frozenset()
+) -> list[int]:
     """Create the database at `path`; returns the integer ids given to `chunks`, in order."""
     counts: dict[str, int] = {}
     for chunk in chunks:
@@ -69,6 +74,7 @@ def write_store(path: Path, articles: list[Article], chunks: list[Chunk], vector
             "INSERT INTO articles (path, title, url, date, lang, source_hash, chunks) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(a.path, a.title, a.url, a.date, a.lang, a.source_hash, counts.get(a.path, 0)) for a in articles],
         )
+        conn.executemany("INSERT INTO boilerplate (line) VALUES (?)", [(line,) for line in sorted(boilerplate)])
         ids = list(range(1, len(chunks) + 1))
         conn.executemany(
             "INSERT INTO chunks (id, chunk_id, article, title, heading, text, ordinal, content_hash, vector)"
@@ -82,6 +88,26 @@ def write_store(path: Path, articles: list[Article], chunks: list[Chunk], vector
     finally:
         conn.close()
     return ids
+
+
+def read_boilerplate(path: Path) -> set[str]:
+    """The boilerplate line keys an index version was cleaned with."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in conn.execute("SELECT line FROM boilerplate")}
+    except sqlite3.OperationalError:  # a version written before the table existed
+        return set()
+    finally:
+        conn.close()
+
+
+def read_article_hashes(path: Path) -> dict[str, str]:
+    """Article path -> source hash in an index version."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT path, source_hash FROM articles"))
+    finally:
+        conn.close()
 
 
 def read_vectors_by_hash(path: Path, dim: int) -> dict[str, np.ndarray]:

@@ -131,7 +131,7 @@ def test_repeated_answer_is_kept_once(bundled):
 
 def test_removed_lines_are_reported_with_reasons(bundled):
     reasons = {r.reason for r in bundled["botox-facial-palsy-recovery.txt"].removed}
-    assert {"navigation", "contact/ad", "reprint notice", "comments/teasers (dated blocks)"} <= reasons
+    assert {"navigation", "contact/ad", "notice (reprint, copyright, disclaimer)", "comments/teasers (dated blocks)"} <= reasons
     assert any(r.startswith("related/comments section") for r in reasons)
 
 

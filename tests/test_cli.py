@@ -40,13 +40,16 @@ def test_index_json_contract(tmp_path):
     result = run("index", "--json")
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
-    assert set(figures) == {"articles", "chunks", "embedded", "seconds"}
+    assert {"articles", "chunks", "embedded", "seconds"} <= set(figures)  # the contract other tools rely on
     assert figures["articles"] == 5
     assert isinstance(figures["chunks"], int) and figures["chunks"] == figures["embedded"] > 10
     assert isinstance(figures["seconds"], float)
+    assert (figures["added"], figures["changed"], figures["removed"], figures["unchanged"]) == (5, 0, 0, 0)
+    assert figures["skipped"] == []
 
     again = json.loads(run("index", "--json").output)
     assert again["embedded"] == 0 and again["chunks"] == figures["chunks"]
+    assert (again["added"], again["unchanged"]) == (0, 5)
 
 
 def test_index_summary_reports_skipped_files_and_cleaning(tmp_path):
