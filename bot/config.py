@@ -10,11 +10,26 @@ from pathlib import Path
 from corpus import DEFAULT_CORPUS
 from embeddings import DEFAULT_MODEL
 
-# Relevance threshold (cosine of question and passage) below which the bot says the
-# articles do not cover the question. Measured per model on on-/off-topic questions
-# about the bundled corpus; other models fall back to DEFAULT_MIN_SCORE.
-MIN_SCORES = {"m3e-small": 0.74, "moka-ai/m3e-small": 0.74}
-DEFAULT_MIN_SCORE = 0.5
+# Relevance threshold (retrieval.search.relevance: cosine + 0.5 x IDF-weighted term
+# coverage) below which the bot says the articles do not cover the question.
+# Calibrated per model with `articlebot calibrate tests/data/calibration.jsonl`
+# (55 on-topic, 55 off-topic questions); other models fall back to DEFAULT_MIN_SCORE
+# and should be calibrated the same way.
+MIN_SCORES = {"m3e-small": 0.85, "moka-ai/m3e-small": 0.85}
+DEFAULT_MIN_SCORE = 0.6
+
+
+# Models trained with a query instruction get it in front of every question.
+BGE_ZH_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
+BGE_EN_INSTRUCTION = "Represent this sentence for searching relevant passages: "
+
+
+def default_query_prefix(model: str) -> str:
+    """The query instruction a model family expects (bge: yes; m3e, MiniLM: none)."""
+    name = model.lower()
+    if "bge" in name:
+        return BGE_ZH_INSTRUCTION if "zh" in name else BGE_EN_INSTRUCTION
+    return ""
 
 
 class ConfigError(Exception):
@@ -45,6 +60,7 @@ class Config:
     log_salt: str | None = None
     log_raw_user_ids: bool = False
     admins: frozenset[int] = frozenset()
+    query_prefix: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -63,7 +79,15 @@ class Config:
             log_salt=(env.get("ARTICLEBOT_LOG_SALT") or "").strip() or None,
             log_raw_user_ids=_flag(env, "ARTICLEBOT_LOG_RAW_USER_IDS"),
             admins=_ids(env, "ARTICLEBOT_ADMINS"),
+            query_prefix=_query_prefix(env, model),
         )
+
+
+def _query_prefix(env: Mapping[str, str], model: str) -> str:
+    raw = env.get("ARTICLEBOT_QUERY_PREFIX")
+    if raw is None:
+        return default_query_prefix(model)
+    return "" if raw.strip().lower() in ("", "none") else raw
 
 
 def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:

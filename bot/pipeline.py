@@ -22,10 +22,15 @@ class LibraryInfo:
     titles: list[str]
 
 
+def make_encoder(config: Config) -> SentenceTransformerEncoder:
+    """The configured embedding model, with its query instruction."""
+    return SentenceTransformerEncoder(config.model, query_prefix=config.query_prefix)
+
+
 def open_pipeline(config: Config) -> Pipeline:
     """Load the live index (checking its model first, which is cheap) and then the model."""
     index = Index.load(config.data_dir, config.model)
-    encoder = SentenceTransformerEncoder(config.model)
+    encoder = make_encoder(config)
     searcher = Searcher(index, encoder, data_dir=config.data_dir)  # follows re-indexes while running
     return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k)
 

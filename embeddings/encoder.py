@@ -47,6 +47,7 @@ class Encoder(Protocol):
 
     name: str
     dim: int
+    query_prefix: str  # put in front of questions (not passages) by the searcher
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed texts into an (n, dim) float32 array of unit vectors."""
@@ -100,8 +101,9 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEncoder:
     """A sentence-transformers model on the CPU, loaded once, offline."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu"):
+    def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu", query_prefix: str = ""):
         self.name = name
+        self.query_prefix = query_prefix
         # One encode at a time: the fast tokenizer is not safe to share between threads
         # ("Already borrowed"), and two cores gain nothing from parallel encodes anyway.
         self._lock = threading.Lock()

@@ -31,6 +31,7 @@ from retrieval.index import (
     utc_now,
     write_faiss,
 )
+from retrieval.lexical import LexicalIndex
 from retrieval.store import read_article_hashes, read_boilerplate, read_vectors_by_hash, write_store
 
 EMBED_BATCH = 32
@@ -102,6 +103,7 @@ def _build(
     try:
         ids = write_store(folder / "chunks.sqlite", articles, chunks, vectors, boilerplate)
         write_faiss(folder, ids, vectors, encoder.dim)
+        LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
         IndexMeta(
             model=encoder.name,
             dim=encoder.dim,

@@ -130,7 +130,7 @@ def compose(question: str, hits: list[Hit], lang: str, min_score: float, *, note
     relevant = [h for h in hits if h.score >= min_score]
     if not relevant:
         return Answer(question, lang, refused=True, hits=hits, note=note)
-    best = relevant[0].score
+    best = max(h.score for h in relevant)
     chosen = [h for h in relevant if h.score >= best - SECOND_PASSAGE_MARGIN][:MAX_PASSAGES]
     limit = EXCERPT_CHARS["en" if all(_is_latin(h.text) for h in chosen) else "zh"]
     passages = [Passage(h, excerpt(h.text, question, limit)) for h in chosen]

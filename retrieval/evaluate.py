@@ -42,8 +42,12 @@ def passages_as_documents(records: list[dict]) -> list[Document]:
     return docs
 
 
-def evaluate(folder: Path, encoder: Encoder, *, progress: bool = False) -> dict:
-    """Index the set's passages in a temporary folder and score its queries."""
+def evaluate(folder: Path, encoder: Encoder, *, modes: tuple[str, ...] = ("hybrid",), progress: bool = False) -> dict:
+    """Index the set's passages in a temporary folder and score its queries, per search mode.
+
+    Returns {mode: figures}; figures also carry "latency_ms": the mean time per
+    question of each search stage (embed, dense, lexical, fuse).
+    """
     folder = Path(folder)
     corpus_file, queries_file = folder / "corpus.jsonl", folder / "queries.jsonl"
     for f in (corpus_file, queries_file):
@@ -51,21 +55,31 @@ def evaluate(folder: Path, encoder: Encoder, *, progress: bool = False) -> dict:
             raise CorpusError(f"{f} is missing; an eval folder needs corpus.jsonl and queries.jsonl.")
     docs = passages_as_documents(read_jsonl(corpus_file))
     queries = [q for q in read_jsonl(queries_file) if q.get("relevant")]
+    relevant = [set(q["relevant"]) for q in queries]
+    results = {}
     with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
         build_from_documents(docs, Path(tmp), encoder, full=True, progress=progress)
         index = Index.load(Path(tmp), encoder.name)
         try:
             searcher = Searcher(index, encoder)
-            rankings = [rank_passages(searcher, q["text"]) for q in queries]
+            for mode in modes:
+                rankings, stages = [], {}
+                for q in queries:
+                    rankings.append(rank_passages(searcher, q["text"], mode=mode))
+                    for stage, seconds in searcher.last_timings.items():
+                        stages[stage] = stages.get(stage, 0.0) + seconds
+                figures = score(rankings, relevant)
+                figures["latency_ms"] = {s: round(1000 * t / max(len(queries), 1), 2) for s, t in stages.items()}
+                results[mode] = figures
         finally:
             index.close()
-    return score(rankings, [set(q["relevant"]) for q in queries])
+    return results
 
 
-def rank_passages(searcher: Searcher, question: str, depth: int = max(CUTOFFS)) -> list[str]:
+def rank_passages(searcher: Searcher, question: str, depth: int = max(CUTOFFS), mode: str = "hybrid") -> list[str]:
     """Distinct passage ids for a question, best first (a passage counts by its best chunk)."""
     ranked: list[str] = []
-    for hit in searcher.search(question, CHUNKS_PER_QUERY, distinct=False):
+    for hit in searcher.search(question, CHUNKS_PER_QUERY, distinct=False, mode=mode):
         if hit.article not in ranked:
             ranked.append(hit.article)
         if len(ranked) == depth:

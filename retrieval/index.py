@@ -8,6 +8,7 @@ Layout of the data directory::
         meta.json              model name, dimension, counts, build time
         vectors.faiss          IndexIDMap2(IndexFlatIP): FAISS ids are chunk row ids
         chunks.sqlite          text and metadata (see store.py)
+        bm25/                  the lexical index over the same chunks (see lexical.py)
 
 A build writes a new version folder in full, then replaces CURRENT with
 ``os.replace``: a reader sees the old version or the new one, never half of one,
@@ -31,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.lexical import LexicalIndex
 from retrieval.store import ChunkStore
 
-FORMAT = 1
+FORMAT = 2  # 2: a BM25 index (bm25/) beside the vectors
 POINTER = "CURRENT"
 
 
@@ -172,11 +174,12 @@ def discard(folder: Path) -> None:
 class Index:
     """A loaded, read-only index version: FAISS vectors plus the chunk store."""
 
-    def __init__(self, folder: Path, meta: IndexMeta, faiss_index, store: ChunkStore):
+    def __init__(self, folder: Path, meta: IndexMeta, faiss_index, store: ChunkStore, lexical: LexicalIndex):
         self.folder = folder
         self.meta = meta
         self.faiss = faiss_index
         self.store = store
+        self.lexical = lexical
 
     @classmethod
     def load(cls, data_dir: Path, model: str | None = None) -> Index:
@@ -200,7 +203,7 @@ class Index:
         vectors = faiss.read_index(str(folder / "vectors.faiss"))
         if vectors.d != meta.dim:
             raise IndexMismatchError(f"The index in {data_dir} is damaged (dimension {vectors.d} != {meta.dim}); rebuild it with `articlebot index --full`.")
-        return cls(folder, meta, vectors, ChunkStore(folder / "chunks.sqlite"))
+        return cls(folder, meta, vectors, ChunkStore(folder / "chunks.sqlite"), LexicalIndex.load(folder / "bm25"))
 
     def check_encoder(self, dim: int) -> None:
         """Fail clearly if an encoder's dimension does not match the index."""

@@ -1,4 +1,22 @@
-"""Dense search: embed the question, take the nearest passages, drop repeats."""
+"""Hybrid search: dense (FAISS) and lexical (BM25) rankings fused, then diversified.
+
+Ranking. The question is embedded (with the model's query instruction, if it has
+one) and searched in FAISS; it is also searched with BM25. The two candidate lists
+are fused with reciprocal rank fusion, score(p) = sum over lists of 1/(RRF_K + rank).
+Measured on the medqa set, plain RRF with equal weights and k=60 did as well as any
+weighting or score-normalised linear fusion we tried (see the closing notes).
+
+Relevance ("is this good enough to quote?"). Rank fusion says which passage is
+best, not whether it is good enough, so every hit also gets a relevance score:
+its cosine similarity to the question plus COVERAGE_WEIGHT times the IDF-weighted
+share of the question's terms that occur in it (lexical.coverage). The threshold
+on that score is calibrated on on-/off-topic questions (tests/data/calibration.jsonl,
+`articlebot calibrate`). Cosine alone cannot separate an off-topic question from an
+English on-topic one with a Chinese-only model; coverage can.
+
+Diversity. No two hits with near-identical text, and at most MAX_PER_ARTICLE hits
+from one article among the first ones, unless nothing else is relevant.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +33,22 @@ from retrieval.index import Index, current_version
 log = logging.getLogger(__name__)
 
 OVERFETCH = 3  # candidates fetched per wanted hit, so that dropping repeats still leaves k
+CANDIDATES = 50  # from each of the dense and lexical searches
+RRF_K = 60
+COVERAGE_WEIGHT = 0.5
 DUPLICATE_THRESHOLD = 0.8
+MAX_PER_ARTICLE = 2
+MODES = ("hybrid", "dense", "lexical")
+
+
+def relevance(cosine: float, coverage: float) -> float:
+    """How well a passage answers a question (what the refusal threshold applies to)."""
+    return cosine + COVERAGE_WEIGHT * coverage
 
 
 @dataclass
 class Hit:
-    """One retrieved passage with its cosine similarity to the question."""
+    """One retrieved passage: `score` is its relevance; the parts it is made of are kept too."""
 
     chunk_id: str
     article: str
@@ -29,6 +57,9 @@ class Hit:
     heading: str | None
     text: str
     score: float
+    dense: float = 0.0
+    coverage: float = 0.0
+    fused: float = 0.0
 
 
 class Searcher:
@@ -48,6 +79,7 @@ class Searcher:
         self.data_dir = data_dir
         self._checked = time.monotonic()
         self._loading = threading.Lock()
+        self.last_timings: dict[str, float] = {}
 
     def refresh(self, *, force: bool = False) -> bool:
         """Swap in a newer published index version, if there is one; True when it did."""
@@ -72,29 +104,62 @@ class Searcher:
         finally:
             self._loading.release()
 
-    def search(self, question: str, k: int = 5, *, distinct: bool = True) -> list[Hit]:
+    def search(self, question: str, k: int = 5, *, distinct: bool = True, mode: str = "hybrid") -> list[Hit]:
         """The top `k` passages for `question`, best first.
 
-        With `distinct` (what replies use) no two hits have near-identical text;
-        evaluation ranks every passage and turns it off.
+        `mode` "dense" or "lexical" ranks by one list only (for comparisons). With
+        `distinct` (what replies use) no two hits have near-identical text and one
+        article fills at most MAX_PER_ARTICLE of the first places; evaluation turns it off.
         """
         self.refresh()
         index = self.index  # one version for the whole search, even if a swap happens meanwhile
-        vector = self.encoder.encode([question])[0]
-        found = index.search(vector, k * OVERFETCH)
-        rows = index.store.get([i for i, _ in found])
-        hits: list[Hit] = []
-        kept: list[set[str]] = []
-        for row_id, score in found:
+        timings = {}
+        started = time.perf_counter()
+        vector = self.encoder.encode([getattr(self.encoder, "query_prefix", "") + question])[0]
+        timings["embed"] = time.perf_counter() - started
+        depth = max(CANDIDATES, k * OVERFETCH)
+        lap = time.perf_counter()
+        dense = index.search(vector, depth) if mode != "lexical" else []
+        timings["dense"] = time.perf_counter() - lap
+        lap = time.perf_counter()
+        lexical = index.lexical.search(question, depth) if mode != "dense" else []
+        timings["lexical"] = time.perf_counter() - lap
+        lap = time.perf_counter()
+        fused: dict[int, float] = {}
+        for ranking in (dense, lexical):
+            for rank, (row_id, _) in enumerate(ranking, 1):
+                fused[row_id] = fused.get(row_id, 0.0) + 1.0 / (RRF_K + rank)
+        order = sorted(fused, key=lambda i: -fused[i])[: k * OVERFETCH if distinct else k]
+        rows = index.store.get(order)
+        hits = []
+        for row_id in order:
             row = rows.get(row_id)
             if row is None:
                 continue
-            if distinct:
-                grams = shingles(row.text)
-                if any(near_duplicate(grams, other, DUPLICATE_THRESHOLD) for other in kept):
-                    continue
-                kept.append(grams)
-            hits.append(Hit(row.chunk_id, row.article, row.title, row.url, row.heading, row.text, score))
-            if len(hits) == k:
-                break
+            cosine = float(vector @ row.vector)
+            coverage = index.lexical.coverage(question, row.embed_text)
+            hits.append(
+                Hit(row.chunk_id, row.article, row.title, row.url, row.heading, row.text,
+                    relevance(cosine, coverage), cosine, coverage, fused[row_id])  # fmt: skip
+            )
+        hits = diversify(hits, k) if distinct else hits[:k]
+        timings["fuse"] = time.perf_counter() - lap
+        self.last_timings = timings
         return hits
+
+
+def diversify(hits: list[Hit], k: int) -> list[Hit]:
+    """Drop near-identical texts; keep at most MAX_PER_ARTICLE per article ahead of the rest."""
+    kept: list[Hit] = []
+    grams: list[set[str]] = []
+    for hit in hits:
+        g = shingles(hit.text)
+        if any(near_duplicate(g, other, DUPLICATE_THRESHOLD) for other in grams):
+            continue
+        kept.append(hit)
+        grams.append(g)
+    first, later, per_article = [], [], {}
+    for hit in kept:
+        per_article[hit.article] = per_article.get(hit.article, 0) + 1
+        (first if per_article[hit.article] <= MAX_PER_ARTICLE else later).append(hit)
+    return (first + later)[:k]

@@ -58,6 +58,13 @@ class StoredChunk:
     heading: str | None
     text: str
     url: str | None
+    vector: np.ndarray
+
+    @property
+    def embed_text(self) -> str:
+        from corpus.chunk import embed_text
+
+        return embed_text(self.title, self.heading, self.text)
 
 
 def write_store(
@@ -144,11 +151,11 @@ class ChunkStore:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._conn.execute(
-                "SELECT c.id, c.chunk_id, c.article, c.title, c.heading, c.text, a.url"
+                "SELECT c.id, c.chunk_id, c.article, c.title, c.heading, c.text, a.url, c.vector"
                 f" FROM chunks c JOIN articles a ON a.path = c.article WHERE c.id IN ({marks})",
                 [int(i) for i in ids],
             ).fetchall()
-        return {row[0]: StoredChunk(*row) for row in rows}
+        return {row[0]: StoredChunk(*row[:7], np.frombuffer(row[7], dtype=np.float32)) for row in rows}
 
     def articles(self) -> list[tuple[str, str, int]]:
         """(path, title, chunk count) of every indexed article."""

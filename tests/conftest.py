@@ -43,6 +43,7 @@ class FakeEncoder:
     def __init__(self, name: str = "fake-bigrams", dim: int = 64):
         self.name = name
         self.dim = dim
+        self.query_prefix = ""
         self.calls = 0
         self.texts = 0
 

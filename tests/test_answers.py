@@ -67,3 +67,42 @@ def test_odd_input_gets_a_polite_reply(pipeline):
 def test_replies_are_short_enough_for_a_phone(pipeline):
     for question, _ in ON_TOPIC:
         assert len(pipeline.answer(question).text) < 1200
+
+
+def test_refusal_threshold_is_calibrated_on_labelled_questions(pipeline):
+    """The configured threshold on tests/data/calibration.jsonl (55 on-topic, 55 off-topic)."""
+    from pathlib import Path
+
+    from retrieval.calibrate import evaluate_threshold, read_labelled, score_questions
+    from retrieval.search import COVERAGE_WEIGHT
+
+    labelled = read_labelled(Path(__file__).parent / "data" / "calibration.jsonl")
+    assert sum(1 for q in labelled if q["article"]) >= 50 and sum(1 for q in labelled if not q["article"]) >= 50
+    figures = evaluate_threshold(score_questions(pipeline.searcher, labelled), COVERAGE_WEIGHT, pipeline.min_score)
+    assert figures["refusal_precision"] >= 0.95
+    assert figures["refusal_recall"] >= 0.95
+    assert figures["on_topic_answered"] >= 0.95
+    assert figures["on_topic_right_article"] >= 0.75
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Can massage help facial nerve palsy?", "Is massage therapy effective for facial paralysis?", "What causes facial nerve palsy?"],
+)
+def test_english_questions_are_answered_from_the_english_article(pipeline, question):
+    answer = pipeline.answer(question)
+    assert not answer.refused
+    assert answer.passages[0].hit.article == "facial-palsy-massage-en.txt"
+    assert answer.lang == "en"
+
+
+def test_no_reply_quotes_near_identical_passages_or_three_from_one_article(pipeline):
+    from corpus.text import near_duplicate, shingles
+
+    for question in ["打完瘦脸针一边脸大一边脸小怎么办", "打瘦脸针后面瘫多久能恢复？"]:
+        hits = pipeline.searcher.search(question, 5)
+        for i, a in enumerate(hits):
+            for b in hits[i + 1 :]:
+                assert not near_duplicate(shingles(a.text), shingles(b.text))
+        first_three = [h.article for h in hits[:3]]
+        assert max(first_three.count(a) for a in first_three) <= 2

@@ -1,0 +1,105 @@
+"""Lexical search: BM25 (bm25s) over Chinese character bigrams and English words.
+
+Tokenisation was chosen by measurement on the medqa retrieval set
+(`articlebot eval --compare`): character bigrams matched or beat jieba words,
+jieba + bigrams and unigrams + bigrams once fused with dense search, and need no
+dictionary. The index is built with the rest of an index version and saved in
+its folder (`bm25/`), never rebuilt per question.
+
+Besides BM25 scores it gives the *coverage* of a question by a passage: the share
+of the question's terms, weighted by IDF, that occur in the passage. Terms the
+corpus never uses count fully against coverage, which is what makes an off-topic
+question look off-topic (see compose.relevance).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+_TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z]+|\d+")
+_EN_STOP = {
+    "the", "and", "for", "are", "but", "not", "you", "all", "can", "her", "was", "one", "our", "out", "has",
+    "his", "how", "its", "may", "who", "did", "get", "what", "when", "which", "with", "this", "that", "from",
+    "have", "does", "will", "your", "they", "them", "there", "their", "about", "would", "should", "could",
+}  # fmt: skip
+
+
+def tokenize(text: str) -> list[str]:
+    """Character bigrams of Chinese runs (a lone character stays itself), lower-case English words of 2+ letters, numbers."""
+    tokens: list[str] = []
+    for run in _TOKEN_RE.findall(text.lower()):
+        if run[0] > "\u3000":  # a Chinese run
+            if len(run) == 1:
+                tokens.append(run)
+            else:
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        elif len(run) >= 2 and run not in _EN_STOP:
+            tokens.append(run)
+    return tokens
+
+
+class LexicalIndex:
+    """BM25 over an index version's chunks; positions are chunk row ids minus one."""
+
+    def __init__(self, bm25, idf: dict[str, float], num_docs: int):
+        self.bm25 = bm25
+        self.idf = idf
+        self.num_docs = num_docs
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        import bm25s
+
+        token_lists = [tokenize(t) for t in texts]
+        bm25 = bm25s.BM25()
+        bm25.index(token_lists, show_progress=False)
+        df: dict[str, int] = {}
+        for tokens in token_lists:
+            for token in set(tokens):
+                df[token] = df.get(token, 0) + 1
+        n = len(texts)
+        idf = {t: _idf(n, d) for t, d in df.items()}
+        return cls(bm25, idf, n)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(folder))
+        (folder / "idf.json").write_text(json.dumps({"num_docs": self.num_docs, "idf": self.idf}, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        meta = json.loads((folder / "idf.json").read_text("utf-8"))
+        return cls(bm25s.BM25.load(str(folder)), meta["idf"], meta["num_docs"])
+
+    def search(self, question: str, k: int) -> list[tuple[int, float]]:
+        """(chunk row id, BM25 score) of the k best-scoring chunks with any term in common."""
+        tokens = [t for t in tokenize(question) if t in self.idf]
+        if not tokens or self.num_docs == 0:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(i) + 1, float(scores[i])) for i in top if scores[i] > 0]
+
+    def coverage(self, question: str, text: str) -> float:
+        """IDF-weighted share of the question's distinct terms found in `text` (0..1)."""
+        q_terms = set(tokenize(question))
+        if not q_terms:
+            return 0.0
+        unseen = _idf(self.num_docs, 0)
+        present = set(tokenize(text))
+        total = sum(self.idf.get(t, unseen) for t in q_terms)
+        found = sum(self.idf.get(t, unseen) for t in q_terms & present)
+        return found / total if total else 0.0
+
+
+def _idf(num_docs: int, df: int) -> float:
+    return math.log(1 + (num_docs - df + 0.5) / (df + 0.5))
