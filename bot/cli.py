@@ -15,12 +15,13 @@ from bot.config import Config, ConfigError, load_dotenv_file
 from corpus import CorpusError
 from embeddings import EmbeddingModelError
 from retrieval.index import IndexProblem, current_version
+from retrieval.safety import RulesError
 
 if TYPE_CHECKING:
     from bot.telegram_app import WebhookOptions
 
 # Problems a user can act on: shown as one sentence, never a traceback.
-USER_ERRORS = (ConfigError, CorpusError, EmbeddingModelError, IndexProblem)
+USER_ERRORS = (ConfigError, CorpusError, EmbeddingModelError, IndexProblem, RulesError)
 
 
 def _config() -> Config:
@@ -131,7 +132,8 @@ def ask(question: str, as_json: bool) -> None:
             {"article": h.article, "title": h.title, "chunk_id": h.chunk_id, "score": round(h.score, 4), "text": h.text}
             for h in answer.hits
         ]
-        click.echo(json.dumps({"reply": answer.text, "refused": answer.refused, "hits": hits}, ensure_ascii=False))
+        reply = {"reply": answer.text, "refused": answer.refused, "emergency": bool(answer.emergency), "hits": hits}
+        click.echo(json.dumps(reply, ensure_ascii=False))
     else:
         click.echo(answer.text)
     log = open_log(config)

@@ -61,6 +61,7 @@ class Config:
     log_raw_user_ids: bool = False
     admins: frozenset[int] = frozenset()
     query_prefix: str = ""
+    redflags: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -80,6 +81,7 @@ class Config:
             log_raw_user_ids=_flag(env, "ARTICLEBOT_LOG_RAW_USER_IDS"),
             admins=_ids(env, "ARTICLEBOT_ADMINS"),
             query_prefix=_query_prefix(env, model),
+            redflags=Path(env["ARTICLEBOT_REDFLAGS"]) if env.get("ARTICLEBOT_REDFLAGS") else None,
         )
 
 

@@ -230,6 +230,7 @@ def record_of(answer, *, channel: str, latency_ms: int, model: str | None, index
         index_version=index_version,
         user_id=user_id,
         chat_type=chat_type,
+        emergency=bool(answer.emergency),
     )
 
 

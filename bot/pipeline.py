@@ -8,6 +8,7 @@ from bot.config import Config
 from embeddings import SentenceTransformerEncoder
 from retrieval.answer import Pipeline
 from retrieval.index import Index
+from retrieval.safety import RedFlags
 from retrieval.search import Searcher
 
 
@@ -32,7 +33,8 @@ def open_pipeline(config: Config) -> Pipeline:
     index = Index.load(config.data_dir, config.model)
     encoder = make_encoder(config)
     searcher = Searcher(index, encoder, data_dir=config.data_dir)  # follows re-indexes while running
-    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k)
+    red_flags = RedFlags.load(config.redflags) if config.redflags else RedFlags.load()
+    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags)
 
 
 def library_info(pipeline: Pipeline) -> LibraryInfo:

@@ -46,16 +46,21 @@ def answer_paragraphs(answer: Answer, *, more: bool = False) -> list[str]:
     """The HTML paragraphs of an answer, disclaimer excluded."""
     lang = answer.lang
     paragraphs: list[str] = []
+    if answer.emergency_notice and not more:
+        paragraphs.append(f"<b>{esc(answer.emergency_notice)}</b>")
     if answer.note:
         paragraphs.append(f"<i>{esc(answer.note)}</i>")
     if answer.empty:
         paragraphs.append(esc(EMPTY_QUESTION[lang]))
     elif answer.refused:
-        paragraphs.append(esc(NOT_COVERED[lang]))
+        if not answer.emergency:
+            paragraphs.append(esc(NOT_COVERED[lang]))
     else:
         if not more:
             paragraphs.append(esc(INTRO[lang]))
         paragraphs.extend(passage_html(p) for p in answer.passages)
+    if answer.advice_notice:
+        paragraphs.append(f"<i>{esc(answer.advice_notice)}</i>")
     return paragraphs
 
 

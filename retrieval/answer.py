@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from corpus.text import detect_language, normalize_space, strip_controls
 from retrieval.compose import TRUNCATED_NOTE, Answer, compose, compose_more
+from retrieval.safety import RedFlags
 from retrieval.search import Searcher
 
 MAX_QUESTION_CHARS = 1000
@@ -26,6 +27,11 @@ class Pipeline:
     searcher: Searcher
     min_score: float
     top_k: int = 5
+    red_flags: RedFlags | None = None
+
+    def __post_init__(self):
+        if self.red_flags is None:
+            self.red_flags = RedFlags.load()
 
     def answer(self, raw_question: str) -> Answer:
         """Answer one question (never raises for odd input: empty, huge, odd Unicode)."""
@@ -38,7 +44,14 @@ class Pipeline:
             question = question[:MAX_QUESTION_CHARS]
             note = TRUNCATED_NOTE[lang].format(n=MAX_QUESTION_CHARS)
         hits = self.searcher.search(question, self.top_k)
-        return compose(question, hits, lang, self.min_score, note=note)
+        answer = compose(question, hits, lang, self.min_score, note=note)
+        safety = self.red_flags.assess(question)
+        if safety.emergency:
+            answer.emergency = safety.emergency
+            answer.emergency_notice = safety.notices[lang]
+        if safety.advice:
+            answer.advice_notice = self.red_flags.advice_notice(lang)
+        return answer
 
     def more(self, question: str, lang: str, shown: int) -> Answer:
         """The next passages for a question whose first `shown` hits were already quoted."""

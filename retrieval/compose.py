@@ -72,6 +72,9 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     note: str | None = None  # e.g. the long-message notice, shown before the passages
     empty: bool = False
+    emergency: str | None = None  # red-flag category (retrieval.safety); its notice comes first
+    emergency_notice: str | None = None
+    advice_notice: str | None = None  # "no personal advice", after the passages
 
     @property
     def text(self) -> str:
@@ -149,12 +152,15 @@ def render_text(answer: Answer) -> str:
     """Plain-text rendering of an answer (terminal and CLI)."""
     lang = answer.lang
     parts: list[str] = []
+    if answer.emergency_notice:
+        parts.append(answer.emergency_notice)
     if answer.note:
         parts.append(answer.note)
     if answer.empty:
         parts.append(EMPTY_QUESTION[lang])
     elif answer.refused:
-        parts.append(NOT_COVERED[lang])
+        if not answer.emergency:  # after an emergency notice, "not covered" would only distract
+            parts.append(NOT_COVERED[lang])
     else:
         parts.append(INTRO[lang])
         for passage in answer.passages:
@@ -163,4 +169,6 @@ def render_text(answer: Answer) -> str:
             if hit.url:
                 lines.append(f"🔗 {hit.url}")
             parts.append("\n".join(lines))
+    if answer.advice_notice:
+        parts.append(answer.advice_notice)
     return with_disclaimer("\n\n".join(parts), lang)

@@ -68,8 +68,8 @@ def test_ask_json_contract(use_bundled):
     result = run("ask", "--json", "打瘦脸针后面瘫多久能恢复？")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"reply", "refused", "hits"}
-    assert data["refused"] is False
+    assert set(data) == {"reply", "refused", "emergency", "hits"}
+    assert data["refused"] is False and data["emergency"] is False
     assert data["reply"].endswith(DISCLAIMER["zh"])
     assert data["hits"]
     for hit in data["hits"]:
@@ -84,6 +84,12 @@ def test_ask_prints_exactly_the_reply(use_bundled):
     plain = run("ask", question).output
     reply = json.loads(run("ask", "--json", question).output)["reply"]
     assert plain == reply + "\n"
+
+
+def test_ask_json_flags_emergencies(use_bundled):
+    data = json.loads(run("ask", "--json", "我妈突然嘴歪了，说话也含糊不清").output)
+    assert data["emergency"] is True
+    assert data["reply"].startswith("⚠️") and data["reply"].endswith(DISCLAIMER["zh"])
 
 
 def test_ask_refuses_off_topic(use_bundled):

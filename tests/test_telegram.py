@@ -57,6 +57,14 @@ async def stop_bot(running: Running) -> None:
     await running.app.stop()
     await running.app.shutdown()
     await running.api.stop()
+    assert_every_message_ends_with_the_disclaimer(running.api)
+
+
+def assert_every_message_ends_with_the_disclaimer(api: FakeBotAPI) -> None:
+    """Whatever path sent it (answer, more, refusal, emergency, error, notice, /start...)."""
+    for call in api.of("sendMessage"):
+        text = call["params"]["text"]
+        assert text.endswith(f"<i>{ZH}</i>") or text.endswith(f"<i>{EN}</i>"), text[-80:]
 
 
 @pytest.fixture
@@ -364,3 +372,33 @@ async def test_webhook_mode(pipeline, tmp_path):
         await app.stop()
         await app.shutdown()
         await api.stop()
+
+
+async def test_every_path_that_sends_a_message_carries_the_disclaimer(bot):
+    """The rarer paths; the check itself runs for every test in stop_bot."""
+    await bot.api.message("/ask", user_id=80)  # usage
+    await bot.api.message("/nonsense", user_id=81)  # unknown command -> help
+    await bot.api.message("/reindex", user_id=82)  # not an operator
+    for user in (80, 81, 82):
+        assert await bot.api.wait_until(lambda user=user: bot.api.texts_to(user))
+    _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？", user_id=83)
+    more = next(b["callback_data"] for row in replies[-1]["params"]["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("more:"))
+    for n in range(1, 6):  # page until there is nothing more
+        await bot.api.press(bot.api.sent[max(bot.api.sent)], more, user_id=83)
+        assert await bot.api.wait_until(lambda n=n: len(bot.api.texts_to(83)) > len(replies) + n - 1)
+        if "没有更多相关的段落了" in bot.api.texts_to(83)[-1]:
+            break
+    assert "没有更多相关的段落了" in bot.api.texts_to(83)[-1]
+    assert_every_message_ends_with_the_disclaimer(bot.api)
+
+
+async def test_emergency_messages_get_the_instruction_first_in_both_languages(bot):
+    _, replies = await bot.ask("打完瘦脸针喉咙发紧，喘不上气", user_id=90)
+    first = replies[0]["params"]["text"]
+    assert first.startswith("<b>⚠️") and "120" in first.split("</b>")[0]
+    _, replies = await bot.ask("I want to kill myself", user_id=91, language="en")
+    first = replies[0]["params"]["text"]
+    assert first.startswith("<b>⚠️") and "988" in first.split("</b>")[0]
+    assert_valid_and_disclaimed(replies, "en")
+    flags = sqlite3.connect(bot.log_path).execute("SELECT question, emergency FROM exchanges ORDER BY rowid").fetchall()
+    assert flags == [("打完瘦脸针喉咙发紧，喘不上气", 1), ("I want to kill myself", 1)]

@@ -1,0 +1,106 @@
+"""Red flags: emergencies are escalated first, ordinary questions are not, and
+personal-advice requests get the caveat. The phrasings live in tests/data/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.compose import DISCLAIMER
+from retrieval.safety import RedFlags, RulesError, normalise
+
+DATA = Path(__file__).parent / "data"
+RED = [json.loads(line) for line in (DATA / "redflags.jsonl").read_text("utf-8").splitlines() if line.strip()]
+ORDINARY = [json.loads(line) for line in (DATA / "ordinary.jsonl").read_text("utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def rules() -> RedFlags:
+    return RedFlags.load()
+
+
+def test_the_sets_are_big_enough_and_bilingual():
+    assert len(RED) >= 40 and len(ORDINARY) >= 100
+    assert sum(m["message"].isascii() for m in RED) >= 10
+    assert sum(not m["message"].isascii() for m in RED) >= 10
+
+
+def test_red_flags_are_escalated_and_ordinary_questions_are_not(rules):
+    escalated = [m for m in RED if rules.assess(m["message"]).emergency]
+    false_alarms = [m for m in ORDINARY if rules.assess(m["message"]).emergency]
+    detection = len(escalated) / len(RED)
+    false_rate = len(false_alarms) / len(ORDINARY)
+    print(f"\nred flags escalated: {len(escalated)}/{len(RED)} = {detection:.1%}; "
+          f"ordinary falsely escalated: {len(false_alarms)}/{len(ORDINARY)} = {false_rate:.1%}")  # fmt: skip
+    assert detection >= 0.95
+    assert false_rate <= 0.05
+
+
+def test_categories_are_the_expected_ones(rules):
+    wrong = [(m["message"], rules.assess(m["message"]).emergency) for m in RED if rules.assess(m["message"]).emergency != m["category"]]
+    assert len(wrong) <= 2, wrong
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["没有呼吸困难，只是脸有点肿", "I have no chest pain, just a sore jaw", "我没有胸痛", "She is not unconscious, just tired"],
+)
+def test_negations_do_not_escalate(rules, message):
+    assert rules.assess(message).emergency is None
+
+
+def test_question_forms_are_not_negations(rules):
+    assert rules.assess("我妈是不是中风了？").emergency == "stroke"
+    assert rules.assess("有没有可能是心梗").emergency == "chest_pain"
+
+
+def test_normalisation_handles_width_case_and_spacing():
+    assert normalise("ＣＨＥＳＴ  Pain!!") == " chest pain "
+    assert normalise("胸 口 痛") == " 胸口痛 "
+
+
+@pytest.mark.parametrize("message", ["我该打多少单位瘦脸针", "给我开点药吧", "我这是不是面瘫", "How many units should I get?", "Do I have Bell's palsy?"])
+def test_personal_advice_requests_are_flagged(rules, message):
+    assert rules.assess(message).advice
+
+
+def test_rules_are_data_an_operator_can_edit(tmp_path):
+    custom = tmp_path / "rules.toml"
+    custom.write_text(
+        '[numbers]\nzh_emergency = "112"\nen_emergency = "112"\n'
+        '[emergency.burn]\nzh_notice = "请拨打 {zh_emergency}"\nen_notice = "Call {en_emergency}"\nphrases = ["烧伤 + 大面积|严重", "severe burn"]\n'
+    )
+    rules = RedFlags.load(custom)
+    found = rules.assess("手臂大面积烧伤")
+    assert found.emergency == "burn" and found.notices["zh"] == "请拨打 112"
+    assert rules.assess("手臂有点烧伤").emergency is None
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[emergency.x]\nphrases = [")
+    with pytest.raises(RulesError):
+        RedFlags.load(broken)
+
+
+def test_emergency_replies_put_the_instruction_first(pipeline):
+    zh = pipeline.answer("打完瘦脸针喉咙发紧，喘不上气")
+    assert zh.emergency == "anaphylaxis"
+    assert zh.text.startswith("⚠️") and "120" in zh.text.split("\n")[0]
+    assert zh.text.endswith(DISCLAIMER["zh"])
+
+    en = pipeline.answer("My dad's face is suddenly drooping on one side and his speech is slurred")
+    assert en.emergency == "stroke" and en.lang == "en"
+    assert en.text.startswith("⚠️ Sudden drooping") and en.text.endswith(DISCLAIMER["en"])
+
+    # the relevant passage, when there is one, follows the instruction
+    palsy = pipeline.answer("打瘦脸针后突然面瘫了，说话也不清楚，多久能恢复？")
+    assert palsy.emergency == "stroke"
+    lines = palsy.text.split("\n\n")
+    assert lines[0].startswith("⚠️") and any("📄" in part for part in lines[1:])
+
+
+def test_personal_advice_gets_the_caveat_after_the_articles(pipeline):
+    answer = pipeline.answer("我这是不是面瘫？打完瘦脸针一边脸动不了")
+    assert answer.advice_notice and "不能给出针对个人的诊断" in answer.text
+    assert answer.text.index("不能给出") < answer.text.index(DISCLAIMER["zh"])
+    assert not answer.emergency
