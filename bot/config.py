@@ -62,6 +62,8 @@ class Config:
     admins: frozenset[int] = frozenset()
     query_prefix: str = ""
     redflags: Path | None = None
+    backend: str = "onnx-int8"
+    model_cache: Path = Path("~/.cache/articlebot/models").expanduser()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -82,6 +84,8 @@ class Config:
             admins=_ids(env, "ARTICLEBOT_ADMINS"),
             query_prefix=_query_prefix(env, model),
             redflags=Path(env["ARTICLEBOT_REDFLAGS"]) if env.get("ARTICLEBOT_REDFLAGS") else None,
+            backend=(env.get("ARTICLEBOT_BACKEND") or "onnx-int8").strip().lower(),
+            model_cache=Path(env.get("ARTICLEBOT_MODEL_CACHE") or "~/.cache/articlebot/models").expanduser(),
         )
 
 

@@ -25,7 +25,9 @@ class LibraryInfo:
 
 def make_encoder(config: Config) -> SentenceTransformerEncoder:
     """The configured embedding model, with its query instruction."""
-    return SentenceTransformerEncoder(config.model, query_prefix=config.query_prefix)
+    return SentenceTransformerEncoder(
+        config.model, query_prefix=config.query_prefix, backend=config.backend, cache_dir=config.model_cache
+    )
 
 
 def open_pipeline(config: Config) -> Pipeline:

@@ -18,7 +18,11 @@ commands that do not embed start instantly.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,11 +102,61 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
-class SentenceTransformerEncoder:
-    """A sentence-transformers model on the CPU, loaded once, offline."""
+BACKENDS = ("torch", "onnx", "onnx-int8")
+ONNX_INT8_FILE = "onnx/model_quint8_avx2.onnx"
 
-    def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu", query_prefix: str = ""):
+
+def onnx_model_dir(location: Path | str, cache_dir: Path, name: str, backend: str) -> Path:
+    """An ONNX (optionally int8-quantised) copy of a model, exported once into `cache_dir`.
+
+    sentence-transformers exports the PyTorch weights with optimum (locally, nothing
+    is downloaded) and dynamic int8 quantisation rewrites the graph; the result is
+    saved so that later starts only load it.
+    """
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    target = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{backend}"
+    wanted = target / (ONNX_INT8_FILE if backend == "onnx-int8" else "onnx/model.onnx")
+    if wanted.is_file():
+        return target
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    model = SentenceTransformer(str(location), device="cpu", backend="onnx")
+    model.save(str(tmp))
+    config_path = tmp / "config.json"
+    config = json.loads(config_path.read_text("utf-8"))
+    if "model_type" not in config and "BertModel" in config.get("architectures", []):
+        config["model_type"] = "bert"  # m3e-small's config names the class only; optimum needs the type
+        config_path.write_text(json.dumps(config, indent=2), "utf-8")
+    if backend == "onnx-int8":
+        export_dynamic_quantized_onnx_model(model, "avx2", str(tmp))
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished the same export first: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model on the CPU, loaded once, offline.
+
+    `backend` is "torch" (default), "onnx", or "onnx-int8" (dynamic int8
+    quantisation); the ONNX ones are exported once into `cache_dir`.
+    """
+
+    def __init__(
+        self,
+        name: str = DEFAULT_MODEL,
+        *,
+        device: str = "cpu",
+        query_prefix: str = "",
+        backend: str = "torch",
+        cache_dir: Path | None = None,
+    ):
+        if backend not in BACKENDS:
+            raise EmbeddingModelError(f"Unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}.")
         self.name = name
+        self.backend = backend
         self.query_prefix = query_prefix
         # One encode at a time: the fast tokenizer is not safe to share between threads
         # ("Already borrowed"), and two cores gain nothing from parallel encodes anyway.
@@ -118,7 +172,12 @@ class SentenceTransformerEncoder:
             hf_logging.set_verbosity_error()
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(str(location), device=device)
+            if backend == "torch":
+                self._model = SentenceTransformer(str(location), device=device)
+            else:
+                folder = onnx_model_dir(location, cache_dir or Path(tempfile.gettempdir()) / "articlebot-models", name, backend)
+                kwargs = {"file_name": ONNX_INT8_FILE} if backend == "onnx-int8" else {"file_name": "onnx/model.onnx"}
+                self._model = SentenceTransformer(str(folder), device=device, backend="onnx", model_kwargs=kwargs)
         except Exception as exc:  # noqa: BLE001 - any loader failure is the same one sentence to the user
             raise EmbeddingModelError(f"Cannot load the embedding model {name!r} from {location}: {exc}") from exc
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension

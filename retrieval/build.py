@@ -102,7 +102,7 @@ def _build(
     folder = new_version_dir(data_dir)
     try:
         ids = write_store(folder / "chunks.sqlite", articles, chunks, vectors, boilerplate)
-        write_faiss(folder, ids, vectors, encoder.dim)
+        kind = write_faiss(folder, ids, vectors, encoder.dim)
         LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
         IndexMeta(
             model=encoder.name,
@@ -111,6 +111,7 @@ def _build(
             chunks=len(chunks),
             created=utc_now(),
             version=folder.name,
+            kind=kind,
         ).write(folder)
         publish(data_dir, folder)
     except BaseException:

@@ -62,6 +62,7 @@ class IndexMeta:
     created: str
     version: str
     format: int = FORMAT
+    kind: str = "flat"  # FAISS index type: "flat" (exact) or "hnsw"
 
     @classmethod
     def read(cls, folder: Path) -> IndexMeta:
@@ -94,14 +95,31 @@ def new_version_dir(data_dir: Path) -> Path:
     return folder
 
 
-def write_faiss(folder: Path, ids: list[int], vectors: np.ndarray, dim: int) -> None:
-    """Write the vectors, keyed by chunk row id, into `folder`/vectors.faiss."""
+# Index type by size. Exact (flat) search is cheap below this many chunks and has
+# perfect recall; above it, HNSW keeps a question's search time nearly flat as the
+# corpus grows (see bench/bench.py for the figures this was chosen on). HNSW cannot
+# delete ids, which never matters here: every re-index writes a new version.
+HNSW_FROM_CHUNKS = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+
+def write_faiss(folder: Path, ids: list[int], vectors: np.ndarray, dim: int, kind: str | None = None) -> str:
+    """Write the vectors, keyed by chunk row id, into `folder`/vectors.faiss; returns the index kind."""
     import faiss
 
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    kind = kind or ("hnsw" if len(ids) >= HNSW_FROM_CHUNKS else "flat")
+    if kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        inner = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIDMap2(inner)
     if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
     faiss.write_index(index, str(folder / "vectors.faiss"))
+    return kind
 
 
 def publish(data_dir: Path, folder: Path) -> None:
@@ -200,7 +218,12 @@ class Index:
                 f"The index in {data_dir} was built with the model {meta.model!r}, not the configured"
                 f" {model!r}; rebuild it with `articlebot index --full` (or set ARTICLEBOT_MODEL={meta.model})."
             )
-        vectors = faiss.read_index(str(folder / "vectors.faiss"))
+        # Memory-mapped: the vectors stay in the page cache, shared between processes.
+        # Never add to an index loaded this way (FAISS aborts); versions are read-only.
+        vectors = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        inner = faiss.downcast_index(vectors.index) if hasattr(vectors, "index") else vectors
+        if hasattr(inner, "hnsw"):
+            inner.hnsw.efSearch = HNSW_EF_SEARCH
         if vectors.d != meta.dim:
             raise IndexMismatchError(f"The index in {data_dir} is damaged (dimension {vectors.d} != {meta.dim}); rebuild it with `articlebot index --full`.")
         return cls(folder, meta, vectors, ChunkStore(folder / "chunks.sqlite"), LexicalIndex.load(folder / "bm25"))

@@ -15,6 +15,7 @@ question look off-topic (see compose.relevance).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -27,6 +28,9 @@ _EN_STOP = {
     "his", "how", "its", "may", "who", "did", "get", "what", "when", "which", "with", "this", "that", "from",
     "have", "does", "will", "your", "they", "them", "there", "their", "about", "would", "should", "could",
 }  # fmt: skip
+
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def tokenize(text: str) -> list[str]:
@@ -76,7 +80,7 @@ class LexicalIndex:
         import bm25s
 
         meta = json.loads((folder / "idf.json").read_text("utf-8"))
-        return cls(bm25s.BM25.load(str(folder)), meta["idf"], meta["num_docs"])
+        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False), meta["idf"], meta["num_docs"])
 
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         """(chunk row id, BM25 score) of the k best-scoring chunks with any term in common."""

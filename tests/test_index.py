@@ -144,3 +144,27 @@ def test_a_crash_while_writing_leaves_no_half_version(tmp_path, fake_encoder, mo
         build_index(DEFAULT_CORPUS, data, fake_encoder, full=True)
     assert current_version(data) == before
     assert [p.name for p in data.glob("index-*")] == [before.name]
+
+
+def test_hnsw_index_finds_what_exact_search_finds(tmp_path):
+    """Large corpora get HNSW; on the same vectors its neighbours match exact search."""
+    from retrieval.index import write_faiss
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(3000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = list(range(1, 3001))
+    for kind in ("flat", "hnsw"):
+        (tmp_path / kind).mkdir()
+        assert write_faiss(tmp_path / kind, ids, vectors, 32, kind=kind) == kind
+    import faiss
+
+    flat = faiss.read_index(str(tmp_path / "flat" / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
+    hnsw = faiss.read_index(str(tmp_path / "hnsw" / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
+    faiss.downcast_index(hnsw.index).hnsw.efSearch = 128
+    queries = vectors[:100] + rng.normal(scale=0.3, size=(100, 32)).astype(np.float32)
+    _, exact = flat.search(queries, 10)
+    _, approx = hnsw.search(queries, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.95
+    assert set(exact.ravel()) <= set(ids)

@@ -1,0 +1,294 @@
+"""articlebot benchmark: indexing throughput, question latency at scale, the bot under
+load, and memory. Prints a table, or one JSON object with --json.
+
+    .venv/bin/python bench/bench.py [--json] [--medqa ../shared/eval/medqa]
+
+- Indexing: chunks embedded per second when indexing the bundled corpus and the
+  medqa passages (when the folder is given and exists), with the configured model
+  and backend (ARTICLEBOT_MODEL, ARTICLEBOT_BACKEND).
+- Question latency (embed + search + compose, the whole `Pipeline.answer`) at
+  10,000 and 100,000 chunks. Larger corpora are a synthetic scale-up of the real
+  passages: their texts repeated with a marker, their vectors repeated with a
+  little noise, so that FAISS, BM25 and SQLite work at full size.
+- HNSW recall against exact search on the medqa questions at the largest size.
+- The Telegram bot with 50 simultaneous users against the local Bot API server
+  the tests use (127.0.0.1): how many were answered, and the p95 time from a
+  message arriving to the reply.
+- Peak memory (VmHWM) of a real `articlebot run` process serving the largest index.
+
+Nothing here asserts a time; it measures and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import Config  # noqa: E402
+from bot.pipeline import make_encoder  # noqa: E402
+from corpus import DEFAULT_CORPUS  # noqa: E402
+from corpus.article import Article  # noqa: E402
+from corpus.chunk import Chunk  # noqa: E402
+from corpus.text import sha256  # noqa: E402
+from retrieval.answer import Pipeline  # noqa: E402
+from retrieval.build import build_from_documents, build_index  # noqa: E402
+from retrieval.evaluate import passages_as_documents, read_jsonl  # noqa: E402
+from retrieval.index import Index, IndexMeta, current_version, new_version_dir, publish, utc_now, write_faiss  # noqa: E402
+from retrieval.lexical import LexicalIndex  # noqa: E402
+from retrieval.search import Searcher  # noqa: E402
+from retrieval.store import write_store  # noqa: E402
+
+
+class TimedEncoder:
+    """Wraps the encoder to measure time spent embedding."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.query_prefix = getattr(inner, "query_prefix", "")
+        self.seconds = 0.0
+        self.texts = 0
+
+    def encode(self, texts, **kw):
+        started = time.perf_counter()
+        out = self.inner.encode(texts, **kw)
+        self.seconds += time.perf_counter() - started
+        self.texts += len(texts)
+        return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(values), p)) if values else float("nan")
+
+
+def indexing(encoder, medqa: Path | None, work: Path) -> dict:
+    out = {}
+    timed = TimedEncoder(encoder)
+    build_index(DEFAULT_CORPUS, work / "bundled", timed, full=True)
+    out["bundled"] = {"chunks": timed.texts, "seconds": round(timed.seconds, 2), "chunks_per_s": round(timed.texts / timed.seconds, 1)}
+    if medqa:
+        timed = TimedEncoder(encoder)
+        docs = passages_as_documents(read_jsonl(medqa / "corpus.jsonl"))
+        build_from_documents(docs, work / "medqa", timed, full=True)
+        out["medqa"] = {"chunks": timed.texts, "seconds": round(timed.seconds, 2), "chunks_per_s": round(timed.texts / timed.seconds, 1)}
+    return out
+
+
+def base_chunks(work: Path, medqa: Path | None) -> tuple[list[str], np.ndarray]:
+    """Texts and vectors of the real chunks the scale-up repeats."""
+    import sqlite3
+
+    source = current_version(work / ("medqa" if medqa else "bundled"))
+    conn = sqlite3.connect(source / "chunks.sqlite")
+    rows = conn.execute("SELECT text, vector FROM chunks ORDER BY id").fetchall()
+    conn.close()
+    return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+
+def scaled_index(data: Path, size: int, texts: list[str], vectors: np.ndarray, model: str, kind: str | None = None) -> dict:
+    """Write an index version of `size` chunks built from the real ones; returns build timings."""
+    rng = np.random.default_rng(size)
+    n = len(texts)
+    picks = np.arange(size) % n
+    vecs = vectors[picks] + rng.normal(scale=0.02, size=(size, vectors.shape[1])).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    per_article = 10
+    chunks, articles = [], []
+    for i in range(size):
+        path = f"synthetic/{i // per_article:06d}.txt"
+        if i % per_article == 0:
+            articles.append(Article(path, f"合成文章 {i // per_article}", [], sha256(path)))
+        text = f"{texts[picks[i]]}（第{i}段）"
+        chunks.append(Chunk(f"s{i:08d}", path, articles[-1].title, None, text, i % per_article, sha256(text)))
+    folder = new_version_dir(data)
+    timings = {}
+    started = time.perf_counter()
+    ids = write_store(folder / "chunks.sqlite", articles, chunks, vecs)
+    timings["sqlite_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    kind = write_faiss(folder, ids, vecs, vecs.shape[1], kind=kind)
+    timings["faiss_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
+    timings["bm25_s"] = round(time.perf_counter() - started, 1)
+    IndexMeta(model=model, dim=vecs.shape[1], articles=len(articles), chunks=size, created=utc_now(), version=folder.name, kind=kind).write(folder)
+    publish(data, folder)
+    timings["kind"] = kind
+    return timings
+
+
+def query_latency(data: Path, encoder, questions: list[str], min_score: float) -> dict:
+    index = Index.load(data, encoder.name)
+    pipeline = Pipeline(Searcher(index, encoder), min_score=min_score)
+    for q in questions[:5]:
+        pipeline.answer(q)  # warm-up
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        pipeline.answer(q)
+        times.append((time.perf_counter() - started) * 1000)
+    index.close()
+    return {"p50": round(percentile(times, 50), 1), "p95": round(percentile(times, 95), 1)}
+
+
+def hnsw_recall(data: Path, encoder, questions: list[str]) -> dict:
+    """Top-10 overlap of the HNSW index with exact search over the same vectors."""
+    import faiss
+
+    index = Index.load(data, encoder.name)
+    inner = faiss.downcast_index(index.faiss.index)
+    if not hasattr(inner, "hnsw"):
+        return {"kind": "flat", "recall_at_10": 1.0}
+    flat = faiss.IndexFlatIP(index.meta.dim)
+    flat.add(inner.storage.reconstruct_n(0, inner.ntotal))
+    queries = encoder.encode(questions)
+    times = {}
+    started = time.perf_counter()
+    _, exact = flat.search(queries, 10)
+    times["flat_ms"] = round((time.perf_counter() - started) * 1000 / len(questions), 2)
+    started = time.perf_counter()
+    _, approx = inner.search(queries, 10)
+    times["hnsw_ms"] = round((time.perf_counter() - started) * 1000 / len(questions), 2)
+    recall = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
+    index.close()
+    return {"kind": "hnsw", "recall_at_10": round(recall, 4), **times}
+
+
+async def bot_load(data: Path, encoder, questions: list[str], users: int, min_score: float) -> dict:
+    from bot.convlog import ConversationLog
+    from bot.pipeline import library_info
+    from bot.telegram_app import ALLOWED_UPDATES, TelegramSettings, build_application
+    from tests.botapi import FakeBotAPI
+
+    api = FakeBotAPI()
+    url = await api.start()
+    pipeline = Pipeline(Searcher(Index.load(data, encoder.name), encoder), min_score=min_score)
+    log = ConversationLog(f"sqlite:///{data / 'bench-logs.db'}", salt="bench")
+    app = build_application(TelegramSettings(api.token, url, 0), pipeline, log, lambda: library_info(pipeline))
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+    try:
+        sent_at = {}
+        messages = []
+        for i in range(users):
+            message = await api.message(questions[i % len(questions)], user_id=50_000 + i)
+            sent_at[message["message_id"]] = time.monotonic()
+            messages.append(message)
+        await api.wait_until(lambda: all(api.replies_to(m) for m in messages), timeout=120)
+        latencies = []
+        for m in messages:
+            replies = api.replies_to(m)
+            if replies:
+                latencies.append((replies[0]["t"] - sent_at[m["message_id"]]) * 1000)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await api.stop()
+    return {"users": users, "answered": len(latencies), "p95_ms": round(percentile(latencies, 95), 1), "p50_ms": round(percentile(latencies, 50), 1)}
+
+
+def bot_memory(data: Path, questions: list[str]) -> dict:
+    """Peak RSS of a real `articlebot run` process answering from `data`."""
+    from tests.botapi import FakeBotAPI, ServerThread
+
+    api = FakeBotAPI()
+    thread = ServerThread(api)
+    with thread:
+        env = {**os.environ, "ARTICLEBOT_DATA": str(data), "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.url, "HF_HUB_OFFLINE": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not api.of("getUpdates"):
+                time.sleep(0.2)
+            messages = [thread.call(api.message(q, user_id=70_000 + i)) for i, q in enumerate(questions[:20])]
+            while time.monotonic() < deadline and not all(api.replies_to(m) for m in messages):
+                time.sleep(0.2)
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            fields = {line.split(":")[0]: line.split(":")[1].strip() for line in status.splitlines() if ":" in line}
+            answered = sum(1 for m in messages if api.replies_to(m))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    kb = lambda key: int(fields.get(key, "0 kB").split()[0])  # noqa: E731
+    return {"rss_mb": round(kb("VmRSS") / 1024, 1), "peak_rss_mb": round(kb("VmHWM") / 1024, 1), "answered": answered}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--medqa", type=Path, default=ROOT.parent / "shared" / "eval" / "medqa", help="the medqa folder (used only when it exists)")
+    parser.add_argument("--sizes", default="10000,100000", help="chunk counts for the latency test")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--flat", action="store_true", help="force exact (flat) FAISS indexes at every size, for comparison")
+    args = parser.parse_args(argv)
+    config = Config.from_env()
+    medqa = args.medqa if (args.medqa / "corpus.jsonl").is_file() else None
+    questions = [q["text"] for q in read_jsonl(medqa / "queries.jsonl")][: args.queries] if medqa else ["打瘦脸针后面瘫多久能恢复？"] * args.queries
+    encoder = make_encoder(config)
+    encoder.encode(["预热"])  # load and warm up before anything is timed
+    sizes = [int(s) for s in args.sizes.split(",")]
+    report: dict = {"cores": os.cpu_count(), "model": config.model, "backend": getattr(encoder, "backend", "torch")}
+    with tempfile.TemporaryDirectory(prefix="articlebot-bench-") as tmp:
+        work = Path(tmp)
+        log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+        log("indexing ...")
+        report["indexing"] = indexing(encoder, medqa, work)
+        report["index_chunks_per_s"] = report["indexing"].get("medqa", report["indexing"]["bundled"])["chunks_per_s"]
+        texts, vectors = base_chunks(work, medqa)
+        report["query_ms"], report["scale_build"] = {}, {}
+        for size in sizes:
+            log(f"{size} chunks ...")
+            kind = "flat" if args.flat else None
+            report["scale_build"][str(size)] = scaled_index(work / f"n{size}", size, texts, vectors, encoder.name, kind)
+            report["query_ms"][str(size)] = query_latency(work / f"n{size}", encoder, questions, config.min_score)
+        report["hnsw"] = hnsw_recall(work / f"n{sizes[-1]}", encoder, questions)
+        log("bot under load ...")
+        report["bot"] = asyncio.run(bot_load(work / "bundled", encoder, ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "Can massage help facial nerve palsy?"], args.users, config.min_score))
+        log("memory ...")
+        memory = bot_memory(work / f"n{sizes[-1]}", questions)
+        report["memory"] = memory
+        report[f"rss_mb_{sizes[-1] // 1000}k"] = memory["peak_rss_mb"]
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print_table(report)
+    return report
+
+
+def print_table(r: dict) -> None:
+    print(f"articlebot benchmark — {r['cores']} cores, model {r['model']} ({r['backend']})")
+    for name, f in r["indexing"].items():
+        print(f"  indexing {name:<8} {f['chunks']:>6} chunks  {f['chunks_per_s']:>6.1f} chunks/s")
+    for size, f in r["query_ms"].items():
+        build = r["scale_build"][size]
+        print(f"  question at {int(size):>7} chunks ({build['kind']:<4}) p50 {f['p50']:>6.1f} ms  p95 {f['p95']:>6.1f} ms")
+    h = r["hnsw"]
+    if h["kind"] == "hnsw":
+        print(f"  HNSW recall@10 vs exact {h['recall_at_10']:.3f}; search {h['hnsw_ms']} ms vs exact {h['flat_ms']} ms")
+    b = r["bot"]
+    print(f"  bot: {b['users']} simultaneous users, {b['answered']} answered, p50 {b['p50_ms']} ms, p95 {b['p95_ms']} ms")
+    m = r["memory"]
+    print(f"  bot process at {list(r['query_ms'])[-1]} chunks: peak RSS {m['peak_rss_mb']} MB (now {m['rss_mb']} MB), {m['answered']} answered")
+
+
+if __name__ == "__main__":
+    main()
