@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
