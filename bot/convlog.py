@@ -236,11 +236,11 @@ def record_of(answer, *, channel: str, latency_ms: int, model: str | None, index
 
 @dataclass
 class Recent:
-    """What the "more" button needs: the question, its language, how many hits were shown."""
+    """What the "more" button needs: the question, its language, the chunks already quoted."""
 
     question: str
     lang: str
-    shown: int
+    shown: tuple[str, ...]
 
 
 class ConversationLog:
@@ -271,7 +271,10 @@ class ConversationLog:
 
     def record(self, entry: ExchangeRecord) -> bool:
         """Store one exchange with its hits; on failure say so on stderr (with the exchange) and return False."""
-        self.remember(entry.id, Recent(entry.question, entry.lang, sum(h.shown for h in entry.hits)))
+        with self._lock:
+            known = entry.id in self._recent  # a "more" press may already have moved it on
+        if not known:
+            self.remember(entry.id, Recent(entry.question, entry.lang, tuple(h.chunk_id for h in entry.hits if h.shown)))
         row = {k: v for k, v in asdict(entry).items() if k != "hits"}
         try:
             with self.engine.begin() as conn:
@@ -323,11 +326,11 @@ class ConversationLog:
                 if row is None:
                     return None
                 shown = conn.execute(
-                    sa.select(sa.func.count()).select_from(hits).where(hits.c.exchange_id == exchange_id, hits.c.shown)
-                ).scalar_one()
+                    sa.select(hits.c.chunk_id).where(hits.c.exchange_id == exchange_id, hits.c.shown).order_by(hits.c.rank)
+                ).scalars().all()
         except SQLAlchemyError:
             return None
-        return Recent(row.question, row.lang, int(shown))
+        return Recent(row.question, row.lang, tuple(shown))
 
 
 def _first_line(exc: BaseException) -> str:

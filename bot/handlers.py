@@ -103,9 +103,9 @@ def _keyboard(exchange_id: str, lang: str, *, choice: str | None = None, more: b
     return InlineKeyboardMarkup(rows)
 
 
-def _has_more(answer: Answer, shown: int, min_score: float) -> bool:
-    """Whether a relevant hit follows the first `shown` ones (worth a "more" button)."""
-    return not answer.refused and len(answer.hits) > shown and answer.hits[shown].score >= min_score
+def _has_more(answer: Answer, shown: tuple[str, ...], min_score: float) -> bool:
+    """Whether a relevant hit not quoted yet remains (worth a "more" button)."""
+    return not answer.refused and any(h.chunk_id not in shown and h.score >= min_score for h in answer.hits)
 
 
 def _shows_more_button(message: Message | None) -> bool:
@@ -253,7 +253,11 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         user_id=svc.log.user(user.id) if svc.log and user else None,
         chat_type=chat.type,
     )
-    markup = _keyboard(entry.id, answer.lang, more=_has_more(answer, len(answer.passages), svc.pipeline.min_score))
+    shown = tuple(p.hit.chunk_id for p in answer.passages)
+    more = svc.log is not None and _has_more(answer, shown, svc.pipeline.min_score)  # "more" recalls from the log
+    if more:
+        svc.log.remember(entry.id, Recent(answer.question, answer.lang, shown))  # before the button can be pressed
+    markup = _keyboard(entry.id, answer.lang, more=more)
     await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
     entry.latency_ms = round((time.monotonic() - started) * 1000)
     if svc.log:
@@ -290,7 +294,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         await query.answer()
         answer = await asyncio.to_thread(svc.pipeline.more, exchange.question, exchange.lang, exchange.shown)
-        exchange = Recent(exchange.question, exchange.lang, exchange.shown + len(answer.passages))
+        exchange = Recent(exchange.question, exchange.lang, exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
         svc.log.remember(exchange_id, exchange)
         paragraphs = text_paragraphs(M.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
         more = _has_more(answer, exchange.shown, svc.pipeline.min_score)

@@ -4,6 +4,7 @@ tidy the question, search, compose."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from corpus.text import detect_language, normalize_space, strip_controls
@@ -53,7 +54,7 @@ class Pipeline:
             answer.advice_notice = self.red_flags.advice_notice(lang)
         return answer
 
-    def more(self, question: str, lang: str, shown: int) -> Answer:
-        """The next passages for a question whose first `shown` hits were already quoted."""
-        hits = self.searcher.search(question, shown + MORE_PAGE + 1)  # one extra: is there a next page?
-        return compose_more(question, hits, lang, self.min_score, skip=shown, page=MORE_PAGE)
+    def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
+        """The next relevant passages for a question, skipping the chunks already quoted."""
+        hits = self.searcher.search(question, len(shown) + 2 * MORE_PAGE + 1)  # enough to tell if a page follows
+        return compose_more(question, hits, lang, self.min_score, shown=set(shown), page=MORE_PAGE)

@@ -140,9 +140,9 @@ def compose(question: str, hits: list[Hit], lang: str, min_score: float, *, note
     return Answer(question, lang, refused=False, hits=hits, passages=passages, note=note)
 
 
-def compose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, skip: int, page: int) -> Answer:
-    """The next `page` relevant passages after the first `skip` hits ("more")."""
-    rest = [h for h in hits[skip:] if h.score >= min_score][:page]
+def compose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, shown: set[str], page: int) -> Answer:
+    """The next `page` relevant passages not quoted yet ("more")."""
+    rest = [h for h in hits if h.chunk_id not in shown and h.score >= min_score][:page]
     limit = EXCERPT_CHARS["en" if all(_is_latin(h.text) for h in rest) else "zh"]
     passages = [Passage(h, excerpt(h.text, question, limit)) for h in rest]
     return Answer(question, lang, refused=not passages, hits=hits, passages=passages)

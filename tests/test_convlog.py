@@ -102,7 +102,7 @@ def test_record_feedback_and_recall(log_url):
 
     fresh = ConversationLog(log_url)  # another instance (or after a restart) finds it for "more"
     recent = fresh.recall(record.id)
-    assert recent.question == record.question and recent.shown == 1
+    assert recent.question == record.question and recent.shown == ("c1",)
     assert fresh.recall("missing") is None
 
 

@@ -383,12 +383,14 @@ async def test_every_path_that_sends_a_message_carries_the_disclaimer(bot):
         assert await bot.api.wait_until(lambda user=user: bot.api.texts_to(user))
     _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？", user_id=83)
     more = next(b["callback_data"] for row in replies[-1]["params"]["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("more:"))
-    for n in range(1, 6):  # page until there is nothing more
+    for n in range(1, 16):  # page until there is nothing more (bounded)
         await bot.api.press(bot.api.sent[max(bot.api.sent)], more, user_id=83)
         assert await bot.api.wait_until(lambda n=n: len(bot.api.texts_to(83)) > len(replies) + n - 1)
         if "没有更多相关的段落了" in bot.api.texts_to(83)[-1]:
             break
     assert "没有更多相关的段落了" in bot.api.texts_to(83)[-1]
+    quotes = [q.split("</blockquote>")[0] for text in bot.api.texts_to(83) for q in text.split("<blockquote>")[1:]]
+    assert len(quotes) == len(set(quotes)) > 2  # "more" never repeats a passage
     assert_every_message_ends_with_the_disclaimer(bot.api)
 
 
