@@ -253,6 +253,7 @@ class ConversationLog:
         self.salt = salt
         self.raw_user_ids = raw_user_ids
         self._recent: OrderedDict[str, Recent] = OrderedDict()
+        self._pending_feedback: OrderedDict[str, tuple[str, str]] = OrderedDict()  # for rows not written yet
         self._lock = threading.Lock()
         try:
             self.engine = _engine(url, busy_seconds)
@@ -276,6 +277,10 @@ class ConversationLog:
         if not known:
             self.remember(entry.id, Recent(entry.question, entry.lang, tuple(h.chunk_id for h in entry.hits if h.shown)))
         row = {k: v for k, v in asdict(entry).items() if k != "hits"}
+        with self._lock:  # a 👍/👎 that arrived before this row was written
+            pending = self._pending_feedback.pop(entry.id, None)
+        if pending:
+            row["feedback"], row["feedback_ts"] = pending
         try:
             with self.engine.begin() as conn:
                 conn.execute(exchanges.insert(), row)
@@ -294,12 +299,24 @@ class ConversationLog:
             return False
 
     def feedback(self, exchange_id: str, value: str) -> bool:
-        """Attach 👍 ("up") or 👎 ("down") to an exchange; the latest choice wins."""
+        """Attach 👍 ("up") or 👎 ("down") to an exchange; the latest choice wins.
+
+        If the exchange is not written yet (the press came first), the choice is
+        kept and written with it.
+        """
+        stamp = utc_stamp()
         try:
             with self.engine.begin() as conn:
                 done = conn.execute(
-                    exchanges.update().where(exchanges.c.id == exchange_id).values(feedback=value, feedback_ts=utc_stamp())
+                    exchanges.update().where(exchanges.c.id == exchange_id).values(feedback=value, feedback_ts=stamp)
                 ).rowcount
+            if done == 0:
+                with self._lock:
+                    if exchange_id in self._recent:  # answered here, row still to come
+                        self._pending_feedback[exchange_id] = (value, stamp)
+                        while len(self._pending_feedback) > self.MEMORY:
+                            self._pending_feedback.popitem(last=False)
+                        return True
             return done == 1
         except SQLAlchemyError as exc:
             print(f"articlebot: could not record feedback {value} for {exchange_id}: {_first_line(exc)}", file=sys.stderr)

@@ -12,8 +12,8 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
@@ -82,12 +82,12 @@ async def send_html(
     for n, part in enumerate(parts):
         last = n == len(parts) - 1
         sent = await _retry(
-            lambda part=part, last=last: context.bot.send_message(
+            lambda part=part, last=last, first=(n == 0): context.bot.send_message(
                 chat_id,
                 part,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if last else None,
-                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and n == 0 else None,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and first else None,
                 link_preview_options=NO_PREVIEW,
             )
         )
@@ -255,8 +255,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     )
     shown = tuple(p.hit.chunk_id for p in answer.passages)
     more = svc.log is not None and _has_more(answer, shown, svc.pipeline.min_score)  # "more" recalls from the log
-    if more:
-        svc.log.remember(entry.id, Recent(answer.question, answer.lang, shown))  # before the button can be pressed
+    if svc.log:
+        svc.log.remember(entry.id, Recent(answer.question, answer.lang, shown))  # before any button can be pressed
     markup = _keyboard(entry.id, answer.lang, more=more)
     await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
     entry.latency_ms = round((time.monotonic() - started) * 1000)

@@ -108,15 +108,18 @@ def get_exchange(engine: sa.Engine, exchange_id: str) -> dict | None:
         if len(rows) != 1:
             return None
         out = dict(rows[0]._mapping)
-        out["hits"] = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(hits.c.rank, hits.c.chunk_id, hits.c.article, hits.c.title, hits.c.score, hits.c.shown)
-                .where(hits.c.exchange_id == out["id"])
-                .order_by(hits.c.rank)
-            )
-        ]
+        out["hits"] = _hits_of(conn, out["id"])
     return out
+
+
+def _hits_of(conn: sa.Connection, exchange_id: str) -> list[dict]:
+    """An exchange's retrieved passages, in rank order."""
+    query = (
+        sa.select(hits.c.rank, hits.c.chunk_id, hits.c.article, hits.c.title, hits.c.score, hits.c.shown)
+        .where(hits.c.exchange_id == exchange_id)
+        .order_by(hits.c.rank)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def iter_exchanges(engine: sa.Engine, f: Filters):
@@ -125,14 +128,7 @@ def iter_exchanges(engine: sa.Engine, f: Filters):
     with engine.connect() as conn:
         for row in conn.execute(query).fetchall():
             item = dict(row._mapping)
-            item["hits"] = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(hits.c.rank, hits.c.chunk_id, hits.c.article, hits.c.title, hits.c.score, hits.c.shown)
-                    .where(hits.c.exchange_id == item["id"])
-                    .order_by(hits.c.rank)
-                )
-            ]
+            item["hits"] = _hits_of(conn, item["id"])
             yield item
 
 

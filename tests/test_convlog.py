@@ -106,6 +106,17 @@ def test_record_feedback_and_recall(log_url):
     assert fresh.recall("missing") is None
 
 
+def test_feedback_that_arrives_before_its_exchange_is_kept(log_url):
+    from bot.convlog import Recent
+
+    log = ConversationLog(log_url)
+    record = entry()
+    log.remember(record.id, Recent(record.question, record.lang, ()))  # answered, not yet written
+    assert log.feedback(record.id, "down")
+    assert log.record(record)
+    assert get_exchange(log.engine, record.id)["feedback"] == "down"
+
+
 def test_raw_user_ids_only_when_opted_in(log_url):
     assert ConversationLog(log_url, salt="s").user(42) != "42"
     assert ConversationLog(log_url, salt="s", raw_user_ids=True).user(42) == "42"

@@ -310,7 +310,7 @@ async def test_an_internal_error_gets_a_polite_reply(bot, monkeypatch):
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(bot.app.bot_data["services"].pipeline, "answer", broken)
-    message = await bot.api.message("面瘫怎么办", user_id=29)
+    await bot.api.message("面瘫怎么办", user_id=29)
     assert await bot.api.wait_until(lambda: bot.api.texts_to(29))
     text = bot.api.texts_to(29)[-1]
     assert "出了点问题" in text and text.endswith(f"<i>{ZH}</i>")
@@ -319,6 +319,7 @@ async def test_an_internal_error_gets_a_polite_reply(bot, monkeypatch):
 async def test_exchanges_are_logged(bot):
     await bot.ask("长期打肉毒素有什么副作用？", user_id=30)
     await bot.ask("红烧肉怎么做？", user_id=30)
+    assert await bot.api.wait_until(lambda: logged(bot.log_path) == 2, timeout=10)  # written just after the reply
     db = sqlite3.connect(bot.log_path)
     rows = db.execute("SELECT id, channel, question, refused, user_id, chat_type, lang, latency_ms, model, index_version FROM exchanges ORDER BY ts, rowid").fetchall()
     assert [(r[1], r[2], r[3]) for r in rows] == [("telegram", "长期打肉毒素有什么副作用？", 0), ("telegram", "红烧肉怎么做？", 1)]
@@ -402,5 +403,6 @@ async def test_emergency_messages_get_the_instruction_first_in_both_languages(bo
     first = replies[0]["params"]["text"]
     assert first.startswith("<b>⚠️") and "988" in first.split("</b>")[0]
     assert_valid_and_disclaimed(replies, "en")
+    assert await bot.api.wait_until(lambda: logged(bot.log_path) == 2, timeout=10)
     flags = sqlite3.connect(bot.log_path).execute("SELECT question, emergency FROM exchanges ORDER BY rowid").fetchall()
     assert flags == [("打完瘦脸针喉咙发紧，喘不上气", 1), ("I want to kill myself", 1)]
