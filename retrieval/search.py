@@ -38,7 +38,6 @@ RRF_K = 60
 COVERAGE_WEIGHT = 0.5
 DUPLICATE_THRESHOLD = 0.8
 MAX_PER_ARTICLE = 2
-MODES = ("hybrid", "dense", "lexical")
 
 
 def relevance(cosine: float, coverage: float) -> float:
