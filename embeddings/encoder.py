@@ -103,7 +103,7 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-ONNX_INT8_FILE = "onnx/model_quint8_avx2.onnx"
+ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quint8_avx2.onnx"}
 
 
 def onnx_model_dir(location: Path | str, cache_dir: Path, name: str, backend: str) -> Path:
@@ -117,8 +117,7 @@ def onnx_model_dir(location: Path | str, cache_dir: Path, name: str, backend: st
 
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     target = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{backend}"
-    wanted = target / (ONNX_INT8_FILE if backend == "onnx-int8" else "onnx/model.onnx")
-    if wanted.is_file():
+    if (target / ONNX_FILES[backend]).is_file():
         return target
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     model = SentenceTransformer(str(location), device="cpu", backend="onnx")
@@ -176,7 +175,7 @@ class SentenceTransformerEncoder:
                 self._model = SentenceTransformer(str(location), device=device)
             else:
                 folder = onnx_model_dir(location, cache_dir or Path(tempfile.gettempdir()) / "articlebot-models", name, backend)
-                kwargs = {"file_name": ONNX_INT8_FILE} if backend == "onnx-int8" else {"file_name": "onnx/model.onnx"}
+                kwargs = {"file_name": ONNX_FILES[backend]}
                 self._model = SentenceTransformer(str(folder), device=device, backend="onnx", model_kwargs=kwargs)
         except Exception as exc:  # noqa: BLE001 - any loader failure is the same one sentence to the user
             raise EmbeddingModelError(f"Cannot load the embedding model {name!r} from {location}: {exc}") from exc

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.search import Searcher
+from retrieval.search import Searcher, relevance
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -56,13 +56,13 @@ def evaluate_threshold(scored: list[Scored], weight: float, threshold: float) ->
     off_total = sum(1 for s in scored if s.article is None)
     on_total = len(scored) - off_total
     for s in scored:
-        relevant = [(c + weight * v, art) for c, v, art in s.parts if c + weight * v >= threshold]
+        relevant = [art for c, v, art in s.parts if relevance(c, v, weight) >= threshold]
         refused = not relevant
         if s.article is None:
             refused_off += refused
         else:
             refused_on += refused
-            answered_right += (not refused) and relevant[0][1] == s.article
+            answered_right += (not refused) and relevant[0] == s.article
     refused_total = refused_off + refused_on
     return {
         "weight": weight,
@@ -79,7 +79,7 @@ def calibrate(scored: list[Scored], weights: tuple[float, ...] = WEIGHTS) -> lis
     """For each coverage weight: the best threshold and its figures."""
     rows = []
     for weight in weights:
-        best = [max((c + weight * v for c, v, _ in s.parts), default=0.0) for s in scored]
+        best = [max((relevance(c, v, weight) for c, v, _ in s.parts), default=0.0) for s in scored]
         on = [b for b, s in zip(best, scored) if s.article is not None]
         off = [b for b, s in zip(best, scored) if s.article is None]
         rows.append(evaluate_threshold(scored, weight, best_threshold(on, off)))

@@ -135,17 +135,19 @@ def compose(question: str, hits: list[Hit], lang: str, min_score: float, *, note
         return Answer(question, lang, refused=True, hits=hits, note=note)
     best = max(h.score for h in relevant)
     chosen = [h for h in relevant if h.score >= best - SECOND_PASSAGE_MARGIN][:MAX_PASSAGES]
-    limit = EXCERPT_CHARS["en" if all(_is_latin(h.text) for h in chosen) else "zh"]
-    passages = [Passage(h, excerpt(h.text, question, limit)) for h in chosen]
-    return Answer(question, lang, refused=False, hits=hits, passages=passages, note=note)
+    return Answer(question, lang, refused=False, hits=hits, passages=quote(chosen, question), note=note)
 
 
 def compose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, shown: set[str], page: int) -> Answer:
     """The next `page` relevant passages not quoted yet ("more")."""
     rest = [h for h in hits if h.chunk_id not in shown and h.score >= min_score][:page]
-    limit = EXCERPT_CHARS["en" if all(_is_latin(h.text) for h in rest) else "zh"]
-    passages = [Passage(h, excerpt(h.text, question, limit)) for h in rest]
-    return Answer(question, lang, refused=not passages, hits=hits, passages=passages)
+    return Answer(question, lang, refused=not rest, hits=hits, passages=quote(rest, question))
+
+
+def quote(hits: list[Hit], question: str) -> list[Passage]:
+    """The hits as passages, each trimmed to the part that answers the question."""
+    limit = EXCERPT_CHARS["en" if all(_is_latin(h.text) for h in hits) else "zh"]
+    return [Passage(h, excerpt(h.text, question, limit)) for h in hits]
 
 
 def render_text(answer: Answer) -> str:

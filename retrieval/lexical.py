@@ -93,16 +93,15 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top])]
         return [(int(i) + 1, float(scores[i])) for i in top if scores[i] > 0]
 
-    def coverage(self, question: str, text: str) -> float:
-        """IDF-weighted share of the question's distinct terms found in `text` (0..1)."""
+    def coverage(self, question: str, texts: list[str]) -> list[float]:
+        """For each text, the IDF-weighted share of the question's distinct terms it contains (0..1)."""
         q_terms = set(tokenize(question))
-        if not q_terms:
-            return 0.0
         unseen = _idf(self.num_docs, 0)
-        present = set(tokenize(text))
-        total = sum(self.idf.get(t, unseen) for t in q_terms)
-        found = sum(self.idf.get(t, unseen) for t in q_terms & present)
-        return found / total if total else 0.0
+        weights = {t: self.idf.get(t, unseen) for t in q_terms}
+        total = sum(weights.values())
+        if not total:
+            return [0.0] * len(texts)
+        return [sum(weights[t] for t in q_terms.intersection(tokenize(text))) / total for text in texts]
 
 
 def _idf(num_docs: int, df: int) -> float:

@@ -40,9 +40,9 @@ DUPLICATE_THRESHOLD = 0.8
 MAX_PER_ARTICLE = 2
 
 
-def relevance(cosine: float, coverage: float) -> float:
+def relevance(cosine: float, coverage: float, weight: float = COVERAGE_WEIGHT) -> float:
     """How well a passage answers a question (what the refusal threshold applies to)."""
-    return cosine + COVERAGE_WEIGHT * coverage
+    return cosine + weight * coverage
 
 
 @dataclass
@@ -130,13 +130,11 @@ class Searcher:
                 fused[row_id] = fused.get(row_id, 0.0) + 1.0 / (RRF_K + rank)
         order = sorted(fused, key=lambda i: -fused[i])[: k * OVERFETCH if distinct else k]
         rows = index.store.get(order)
+        found = [(row_id, rows[row_id]) for row_id in order if row_id in rows]
+        coverages = index.lexical.coverage(question, [row.embed_text for _, row in found])
         hits = []
-        for row_id in order:
-            row = rows.get(row_id)
-            if row is None:
-                continue
+        for (row_id, row), coverage in zip(found, coverages):
             cosine = float(vector @ row.vector)
-            coverage = index.lexical.coverage(question, row.embed_text)
             hits.append(
                 Hit(row.chunk_id, row.article, row.title, row.url, row.heading, row.text,
                     relevance(cosine, coverage), cosine, coverage, fused[row_id])  # fmt: skip
