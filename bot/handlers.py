@@ -224,6 +224,26 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
         await help_command(update, context)
 
 
+TYPING_AFTER = 1.0  # seconds before "typing…" is shown; most answers are sent sooner
+
+
+async def _with_typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, work):
+    """Await `work`, showing "typing…" only if it takes a while.
+
+    Every API call counts against Telegram's ~30 requests a second (AIORateLimiter
+    enforces it), so a chat action before each quick answer would halve how many
+    users are answered per second under load.
+    """
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER)
+    if not done:
+        try:
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except (NetworkError, BadRequest, Forbidden):
+            pass  # only a courtesy
+    return await task
+
+
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     """Search off the event loop and reply with passages, buttons and the disclaimer."""
     svc = services(context)
@@ -235,12 +255,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         lang = lang_of(update, question)
         await send_html(context, chat.id, text_paragraphs(M.RATE_LIMITED[lang].format(seconds=wait)), lang, reply_to=message.message_id)
         return
-    try:
-        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
-    except (NetworkError, BadRequest, Forbidden):
-        pass  # only a courtesy
     started = time.monotonic()
-    answer = await asyncio.to_thread(svc.pipeline.answer, question)
+    answer = await _with_typing(context, chat.id, asyncio.to_thread(svc.pipeline.answer, question))
     if answer.empty:
         answer.lang = lang_of(update)
     meta = svc.pipeline.searcher.index.meta

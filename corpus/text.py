@@ -15,6 +15,7 @@ import unicodedata
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RE = re.compile(f"[{_CJK}]")
 LATIN_RE = re.compile(r"[A-Za-z]")
+_NOT_ALNUM_RE = re.compile(r"[\W_]+")  # what str.isalnum() rejects
 
 # Control and format characters that must never reach the index or a reply
 # (keeps \n and \t, which callers handle themselves).
@@ -40,8 +41,7 @@ def normalize_space(text: str) -> str:
 
 def fold(text: str) -> str:
     """A comparison key: NFKC, lower case, letters and digits only."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in text if ch.isalnum())
+    return _NOT_ALNUM_RE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
 def detect_language(text: str) -> str:

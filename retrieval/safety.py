@@ -20,6 +20,7 @@ diagnosis match the [advice] rule.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -53,10 +54,17 @@ class Part:
         return any(_occurs(alt, text) for alt in self.alternatives)
 
 
-def _occurs(needle: str, text: str) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _pattern(needle: str) -> tuple[re.Pattern, bool]:
     chinese = bool(re.search(f"[{_CJK}]", needle))
-    pattern = re.escape(needle) if chinese else r"(?<![a-z0-9'])" + re.escape(needle)
-    for match in re.finditer(pattern, text):
+    return re.compile(re.escape(needle) if chinese else r"(?<![a-z0-9'])" + re.escape(needle)), chinese
+
+
+def _occurs(needle: str, text: str) -> bool:
+    if needle not in text:  # the common case, and much cheaper than the regex
+        return False
+    pattern, chinese = _pattern(needle)
+    for match in pattern.finditer(text):
         before = text[: match.start()]
         if chinese:
             # "是不是", "会不会", "有没有" ask a question; they do not negate

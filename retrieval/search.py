@@ -28,6 +28,7 @@ from pathlib import Path
 
 from corpus.text import near_duplicate, shingles
 from embeddings import Encoder
+from embeddings.batching import QueryBatcher
 from retrieval.index import Index, current_version
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Searcher:
         index.check_encoder(encoder.dim)
         self.index = index
         self.encoder = encoder
+        self.queries = QueryBatcher(encoder)  # questions asked at the same time are embedded together
         self.data_dir = data_dir
         self._checked = time.monotonic()
         self._loading = threading.Lock()
@@ -114,7 +116,7 @@ class Searcher:
         index = self.index  # one version for the whole search, even if a swap happens meanwhile
         timings = {}
         started = time.perf_counter()
-        vector = self.encoder.encode([getattr(self.encoder, "query_prefix", "") + question])[0]
+        vector = self.queries.encode_one(getattr(self.encoder, "query_prefix", "") + question)
         timings["embed"] = time.perf_counter() - started
         depth = max(CANDIDATES, k * OVERFETCH)
         lap = time.perf_counter()

@@ -1,11 +1,19 @@
-"""The embedding backends: torch, ONNX and int8-quantised ONNX give the same vectors."""
+"""The embedding backends: torch, ONNX and int8-quantised ONNX give the same vectors;
+the ONNX ones run without torch; concurrent questions are embedded in shared batches."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from embeddings import EmbeddingModelError, SentenceTransformerEncoder
+from embeddings.batching import QueryBatcher
+from embeddings.encoder import onnx_file, onnx_model_dir, quantization_target, resolve_model
 
 TEXTS = ["打瘦脸针后面瘫多久能恢复？", "长期注射肉毒素可能出现肌肉萎缩、抗体产生等副作用。", "Facial nerve palsy massage treatment"]
 
@@ -24,7 +32,7 @@ def test_onnx_backends_agree_with_torch(m3e, tmp_path, backend, least):
     cosines = np.sum(encoder.encode(TEXTS) * m3e.encode(TEXTS), axis=1)
     assert cosines.min() >= least
     exported = list(tmp_path.iterdir())
-    assert len(exported) == 1 and (exported[0] / "onnx").is_dir()  # exported once, kept for the next start
+    assert len(exported) == 1 and (exported[0] / onnx_file(backend)).is_file()  # exported once, kept for the next start
     again = SentenceTransformerEncoder("m3e-small", backend=backend, cache_dir=tmp_path)
     assert np.allclose(again.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
 
@@ -32,3 +40,114 @@ def test_onnx_backends_agree_with_torch(m3e, tmp_path, backend, least):
 def test_unknown_backend_is_one_sentence():
     with pytest.raises(EmbeddingModelError, match="Unknown embedding backend"):
         SentenceTransformerEncoder("m3e-small", backend="tpu")
+
+
+LONG = "长期注射肉毒素可能出现肌肉萎缩、抗体产生等副作用，" * 40  # beyond the 512-token limit: truncated alike
+
+
+def test_onnx_runner_gives_sentence_transformers_vectors(tmp_path):
+    """Our onnxruntime path and sentence-transformers' own ONNX backend, same exported file."""
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceTransformerEncoder("m3e-small", backend="onnx-int8", cache_dir=tmp_path)
+    assert encoder._runner is not None  # the torch-free path, not the fallback
+    folder = onnx_model_dir(resolve_model("m3e-small"), tmp_path, "m3e-small", "onnx-int8")
+    reference = SentenceTransformer(str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": onnx_file("onnx-int8")})
+    texts = [*TEXTS, LONG, "", "🙂 Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ"]
+    ours = encoder.encode(texts)
+    theirs = np.concatenate([reference.encode([t], normalize_embeddings=True) for t in texts])
+    assert np.allclose(ours, theirs, atol=1e-5)
+    # Int8 activations are quantised per run: the runner embeds one text per run so that
+    # a text's vector never depends on what else is embedded with it.
+    assert np.allclose(encoder.encode(texts[::-1], batch_size=3)[::-1], ours, atol=1e-6)
+    assert np.allclose(encoder.encode([LONG]), ours[3], atol=1e-6)
+
+
+def test_onnx_backend_serves_without_torch(tmp_path):
+    """The export needs torch (in a child process, once); answering questions never loads it."""
+    code = (
+        "import sys\n"
+        "from embeddings import SentenceTransformerEncoder\n"
+        "e = SentenceTransformerEncoder('m3e-small', backend='onnx-int8', cache_dir=sys.argv[1])\n"
+        "print(e.encode(['打瘦脸针后面瘫多久能恢复？']).shape, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    for _ in range(2):  # first run exports, second only loads
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["(1,", "512)", "False", "False"]
+
+
+def test_quantisation_follows_the_cpu():
+    assert quantization_target() in ("avx2", "avx512", "avx512_vnni", "arm64")
+    flags = open("/proc/cpuinfo").read()
+    if " avx512_vnni" in flags:
+        assert onnx_file("onnx-int8") == "onnx/model_qint8_avx512_vnni.onnx"
+    elif " avx2" in flags and " avx512bw" not in flags:
+        assert onnx_file("onnx-int8") == "onnx/model_quint8_avx2.onnx"
+
+
+def test_a_failed_export_is_one_sentence(tmp_path):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    with pytest.raises(EmbeddingModelError, match="Cannot export"):
+        SentenceTransformerEncoder(str(broken), backend="onnx", cache_dir=tmp_path / "cache")
+
+
+class SlowEncoder:
+    """Records the batches it is given; each run takes a while, like a real model."""
+
+    name, dim, query_prefix = "slow", 4, ""
+
+    def __init__(self, fail_on: str | None = None):
+        self.batches: list[list[str]] = []
+        self.fail_on = fail_on
+
+    def encode(self, texts, *, batch_size: int = 32, progress: bool = False):
+        self.batches.append(list(texts))
+        time.sleep(0.05)
+        if self.fail_on in texts:
+            raise RuntimeError("model failed")
+        return np.array([[len(t), 1, 0, 0] for t in texts], dtype=np.float32)
+
+
+def ask_together(batcher: QueryBatcher, texts: list[str]) -> dict[str, object]:
+    results: dict[str, object] = {}
+    start = threading.Barrier(len(texts))
+
+    def ask(text):
+        start.wait()
+        try:
+            results[text] = batcher.encode_one(text)
+        except RuntimeError as exc:
+            results[text] = exc
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def test_questions_asked_together_share_batches():
+    encoder = SlowEncoder()
+    batcher = QueryBatcher(encoder)
+    texts = ["问" * n for n in range(1, 31)]
+    results = ask_together(batcher, texts)
+    assert all(results[t][0] == len(t) for t in texts)  # everyone gets their own vector
+    assert sorted(t for b in encoder.batches for t in b) == sorted(texts)  # each embedded once
+    assert len(encoder.batches) < len(texts) / 3 and batcher.largest > 1
+    assert batcher.encode_one("单独")[0] == 2 and encoder.batches[-1] == ["单独"]  # idle again: at once, alone
+
+
+def test_a_failed_batch_fails_only_its_questions():
+    encoder = SlowEncoder(fail_on="坏")
+    batcher = QueryBatcher(encoder)
+    results = ask_together(batcher, ["坏", *("问" * n for n in range(1, 10))])
+    failed = {t for t, r in results.items() if isinstance(r, RuntimeError)}
+    assert "坏" in failed
+    assert all(t in failed for b in encoder.batches if "坏" in b for t in b)
+    assert all(results[t][0] == len(t) for b in encoder.batches if "坏" not in b for t in b)
+    assert batcher.encode_one("好的")[0] == 2  # and it keeps working

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from bot import handlers
 from bot.convlog import ConversationLog
 from bot.pipeline import library_info
 from bot.telegram_app import ALLOWED_UPDATES, TelegramSettings, build_application
@@ -119,9 +120,23 @@ async def test_chinese_question_answered_from_the_right_article(bot):
     assert '<a href="https://www.jiaozhiliu.org.cn/show-181930.html">打瘦脸针面瘫会恢复吗?</a>' in text
     assert "3个月内完全恢复" in text
     assert_valid_and_disclaimed(replies, "zh")
-    # "typing" was shown before the reply
-    typing = bot.api.of("sendChatAction", chat_id=11)
+    assert not bot.api.of("sendChatAction", chat_id=11)  # a quick answer needs no "typing…" (it costs an API call)
+
+
+async def test_a_slow_answer_shows_typing_first(bot, monkeypatch):
+    pipeline = bot.app.bot_data["services"].pipeline
+    quick = pipeline.answer
+
+    def slow(question):
+        time.sleep(handlers.TYPING_AFTER + 0.5)
+        return quick(question)
+
+    monkeypatch.setattr(handlers, "TYPING_AFTER", 0.3)
+    monkeypatch.setattr(pipeline, "answer", slow)
+    _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？", user_id=10)
+    typing = bot.api.of("sendChatAction", chat_id=10)
     assert typing and typing[0]["params"]["action"] == "typing" and typing[0]["t"] <= replies[0]["t"]
+    assert_valid_and_disclaimed(replies, "zh")
 
 
 async def test_english_question_answered_in_english(bot):

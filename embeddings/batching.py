@@ -1,0 +1,79 @@
+"""Embed questions that arrive at the same time in one batch.
+
+When many users ask at once, one batch of n short questions costs far less than
+n separate model runs (the per-run overhead dominates for short inputs, and two
+cores cannot run two models faster than one). There is no timer and no waiting
+for a batch to fill: a question asked when the model is idle is embedded at once,
+alone; questions that arrive while it is busy queue up and go together in the
+next batch. Whoever's question heads the queue runs that batch, so no extra
+thread is needed and an error reaches exactly the callers whose batch failed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from embeddings.encoder import Encoder
+
+
+class _Request:
+    __slots__ = ("text", "vector", "error", "wake", "done")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.wake = threading.Event()  # finished, or asked to run the next batch
+        self.done = False
+
+
+class QueryBatcher:
+    """Thread-safe `encode_one(text)` over an encoder, batching concurrent calls."""
+
+    def __init__(self, encoder: Encoder, *, max_batch: int = 64, batch_size: int = 16):
+        self.encoder = encoder
+        self.max_batch = max_batch
+        self.batch_size = batch_size  # the encoder sorts by length and pads per batch of this size
+        self._lock = threading.Lock()
+        self._queue: list[_Request] = []
+        self._busy = False  # invariant: when False, the queue is empty
+        self.batches = 0  # counters, for tests and the benchmark
+        self.largest = 0
+
+    def encode_one(self, text: str) -> np.ndarray:
+        request = _Request(text)
+        with self._lock:
+            self._queue.append(request)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            request.wake.wait()
+        if not request.done:  # idle model, or handed the lead: this request heads the queue
+            self._run_batch()
+        if request.error is not None:
+            raise request.error
+        return request.vector
+
+    def _run_batch(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        try:
+            vectors = self.encoder.encode([r.text for r in batch], batch_size=self.batch_size)
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller in the batch
+            for r in batch:
+                r.error = exc
+        else:
+            for r, v in zip(batch, vectors):
+                r.vector = v
+        self.batches += 1
+        self.largest = max(self.largest, len(batch))
+        with self._lock:
+            if self._queue:
+                self._queue[0].wake.set()  # the next batch is run by its first caller
+            else:
+                self._busy = False
+        for r in batch:
+            r.done = True
+            r.wake.set()
