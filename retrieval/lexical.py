@@ -93,15 +93,25 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top])]
         return [(int(i) + 1, float(scores[i])) for i in top if scores[i] > 0]
 
-    def coverage(self, question: str, texts: list[str]) -> list[float]:
-        """For each text, the IDF-weighted share of the question's distinct terms it contains (0..1)."""
-        q_terms = set(tokenize(question))
+    def coverage(self, question: str) -> np.ndarray:
+        """For every chunk (by position), the IDF-weighted share of the question's distinct terms it contains (0..1).
+
+        Read from the BM25 postings (which chunks contain each term) rather than by
+        tokenising passages, so it costs about as much as the BM25 search itself.
+        """
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        terms = set(tokenize(question))
         unseen = _idf(self.num_docs, 0)
-        weights = {t: self.idf.get(t, unseen) for t in q_terms}
-        total = sum(weights.values())
-        if not total:
-            return [0.0] * len(texts)
-        return [sum(weights[t] for t in q_terms.intersection(tokenize(text))) / total for text in texts]
+        total = sum(self.idf.get(t, unseen) for t in terms)
+        if not total or self.num_docs == 0:
+            return out
+        vocab, postings = self.bm25.vocab_dict, self.bm25.scores
+        indptr, indices = postings["indptr"], postings["indices"]
+        for term in terms:
+            tid = vocab.get(term)
+            if tid is not None and term in self.idf:
+                out[indices[indptr[tid] : indptr[tid + 1]]] += self.idf[term]
+        return out / total
 
 
 def _idf(num_docs: int, df: int) -> float:

@@ -2,9 +2,13 @@
 
 Ranking. The question is embedded (with the model's query instruction, if it has
 one) and searched in FAISS; it is also searched with BM25. The two candidate lists
-are fused with reciprocal rank fusion, score(p) = sum over lists of 1/(RRF_K + rank).
-Measured on the medqa set, plain RRF with equal weights and k=60 did as well as any
-weighting or score-normalised linear fusion we tried (see the closing notes).
+are fused with reciprocal rank fusion, score(p) = sum over lists of 1/(RRF_K + rank),
+plus COVERAGE_RANK_WEIGHT times the passage's term coverage (below), which mostly
+reorders passages whose fused scores are nearly tied. Measured on the medqa set,
+plain RRF with equal weights and k=60 did as well as any weighting or
+score-normalised linear fusion we tried; the coverage term raised MRR@10 from
+0.348 to 0.363 (R@10 0.515 to 0.520), and chosen on one half of the questions it
+held on the other half (see the closing notes).
 
 Relevance ("is this good enough to quote?"). Rank fusion says which passage is
 best, not whether it is good enough, so every hit also gets a relevance score:
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 OVERFETCH = 3  # candidates fetched per wanted hit, so that dropping repeats still leaves k
 CANDIDATES = 50  # from each of the dense and lexical searches
 RRF_K = 60
+COVERAGE_RANK_WEIGHT = 0.01  # term coverage added to the fused score: breaks near-ties in favour of passages with the question's terms
 COVERAGE_WEIGHT = 0.5
 DUPLICATE_THRESHOLD = 0.8
 MAX_PER_ARTICLE = 2
@@ -126,20 +131,24 @@ class Searcher:
         lexical = index.lexical.search(question, depth) if mode != "dense" else []
         timings["lexical"] = time.perf_counter() - lap
         lap = time.perf_counter()
+        coverage = index.lexical.coverage(question)
         fused: dict[int, float] = {}
         for ranking in (dense, lexical):
             for rank, (row_id, _) in enumerate(ranking, 1):
                 fused[row_id] = fused.get(row_id, 0.0) + 1.0 / (RRF_K + rank)
+        if mode == "hybrid":
+            for row_id in fused:
+                fused[row_id] += COVERAGE_RANK_WEIGHT * float(coverage[row_id - 1])
         order = sorted(fused, key=lambda i: -fused[i])[: k * OVERFETCH if distinct else k]
         rows = index.store.get(order)
         found = [(row_id, rows[row_id]) for row_id in order if row_id in rows]
-        coverages = index.lexical.coverage(question, [row.embed_text for _, row in found])
         hits = []
-        for (row_id, row), coverage in zip(found, coverages):
+        for row_id, row in found:
             cosine = float(vector @ row.vector)
+            covered = float(coverage[row_id - 1])
             hits.append(
                 Hit(row.chunk_id, row.article, row.title, row.url, row.heading, row.text,
-                    relevance(cosine, coverage), cosine, coverage, fused[row_id])  # fmt: skip
+                    relevance(cosine, covered), cosine, covered, fused[row_id])  # fmt: skip
             )
         hits = diversify(hits, k) if distinct else hits[:k]
         timings["fuse"] = time.perf_counter() - lap
