@@ -12,11 +12,13 @@ Models are named in configuration and resolved here:
   already in the local Hugging Face cache (nothing is ever downloaded).
 
 torch and sentence-transformers are imported only when a model is loaded, so
-commands that do not embed start instantly.
+commands that do not embed start instantly. With the ONNX backends (the default is
+int8) they are imported only by the one-time export, in a child process.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import platform
@@ -106,8 +108,10 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+EXPORT_TIMEOUT = 1800  # seconds; a small model exports in about 15
 
 
+@functools.lru_cache(maxsize=1)
 def quantization_target() -> str:
     """The int8 kernel family of this CPU, as sentence-transformers names its quantisation configs.
 
@@ -150,7 +154,10 @@ def onnx_model_dir(location: Path | str, cache_dir: Path, name: str, backend: st
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "embeddings.export", str(location), str(target), backend, quantization_target()]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=EXPORT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise EmbeddingModelError(f"Exporting {name} to ONNX ({backend}) took over {EXPORT_TIMEOUT} s; gave up.") from None
     if done.returncode != 0 or not (target / onnx_file(backend)).is_file():
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise EmbeddingModelError(f"Cannot export {name} to ONNX ({backend}): {detail}")
@@ -171,7 +178,8 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model on the CPU, loaded once, offline.
 
     `backend` is "torch" (default), "onnx", or "onnx-int8" (dynamic int8
-    quantisation); the ONNX ones are exported once into `cache_dir`.
+    quantisation); the ONNX ones are exported once into `cache_dir` and then run
+    with onnxruntime directly (embeddings/onnx_runtime.py), without torch.
     """
 
     def __init__(
@@ -204,6 +212,10 @@ class SentenceTransformerEncoder:
                     self._runner = OnnxRunner(folder, onnx_file(backend), one_at_a_time=backend == "onnx-int8")
                 except UnsupportedModel:  # e.g. a Dense module: let sentence-transformers run the graph
                     self._model = _load_sentence_transformer(str(folder), device, backend="onnx", model_kwargs={"file_name": onnx_file(backend)})
+                except Exception as exc:  # noqa: BLE001
+                    raise EmbeddingModelError(
+                        f"Cannot load the exported model in {folder} ({exc}); delete that folder to export it again."
+                    ) from exc
             else:
                 self._model = _load_sentence_transformer(str(location), device)
         except EmbeddingModelError:
