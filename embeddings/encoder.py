@@ -164,7 +164,8 @@ def onnx_model_dir(location: Path | str, cache_dir: Path, name: str, backend: st
     return target
 
 
-def _load_sentence_transformer(location: str, device: str, **kwargs):
+def load_sentence_transformer(location: str, device: str, **kwargs):
+    """A SentenceTransformer, quietly (no progress bars or notices from transformers)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -211,13 +212,13 @@ class SentenceTransformerEncoder:
                 try:
                     self._runner = OnnxRunner(folder, onnx_file(backend), one_at_a_time=backend == "onnx-int8")
                 except UnsupportedModel:  # e.g. a Dense module: let sentence-transformers run the graph
-                    self._model = _load_sentence_transformer(str(folder), device, backend="onnx", model_kwargs={"file_name": onnx_file(backend)})
+                    self._model = load_sentence_transformer(str(folder), device, backend="onnx", model_kwargs={"file_name": onnx_file(backend)})
                 except Exception as exc:  # noqa: BLE001
                     raise EmbeddingModelError(
                         f"Cannot load the exported model in {folder} ({exc}); delete that folder to export it again."
                     ) from exc
             else:
-                self._model = _load_sentence_transformer(str(location), device)
+                self._model = load_sentence_transformer(str(location), device)
         except EmbeddingModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - any loader failure is the same one sentence to the user

@@ -17,18 +17,17 @@ import shutil
 import sys
 from pathlib import Path
 
+from embeddings.encoder import load_sentence_transformer
+
 
 def export(location: str, target: Path, backend: str, quantization: str = "avx2") -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    model = SentenceTransformer(str(location), device="cpu", backend="onnx")
+    model = load_sentence_transformer(str(location), "cpu", backend="onnx")
+    from sentence_transformers import export_dynamic_quantized_onnx_model
+
     model.save(str(tmp))
     config_path = tmp / "config.json"
     config = json.loads(config_path.read_text("utf-8"))

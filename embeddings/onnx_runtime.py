@@ -75,7 +75,8 @@ class OnnxRunner:
         kinds = [_module_kind(m["type"]) for m in modules]
         if kinds[:2] != [TRANSFORMER, POOLING] or kinds[2:] not in ([], [NORMALIZE]):
             raise UnsupportedModel(" -> ".join(kinds))
-        self.pooling = _pooling_mode(_read_json(folder / modules[1]["path"] / "config.json"))
+        pooling = _read_json(folder / modules[1]["path"] / "config.json")
+        self.pooling = _pooling_mode(pooling)
         st_config = _read_json(folder / "sentence_bert_config.json")
         tok_config = _read_json(folder / "tokenizer_config.json")
         model_config = _read_json(folder / "config.json")
@@ -100,7 +101,7 @@ class OnnxRunner:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / file_name), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self.dim = int(_read_json(folder / modules[1]["path"] / "config.json").get("embedding_dimension") or model_config["hidden_size"])
+        self.dim = int(pooling.get("embedding_dimension") or model_config["hidden_size"])
 
     def run(self, texts: Sequence[str]) -> np.ndarray:
         """Pooled (not yet normalised) embeddings of one batch."""
