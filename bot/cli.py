@@ -91,6 +91,8 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
             click.echo(f"  {kind} {path}")
     for problem in report.problems:
         click.echo(f"  skipped {problem.path}: {problem.reason}")
+    for path, twin in sorted(report.duplicates.items()):
+        click.echo(f"  duplicate {path}: same text as {twin}, which is quoted instead")
     if verbose:
         for article in report.cleaned:
             reasons = Counter(r.reason for r in article.removed)
@@ -112,6 +114,7 @@ def report_figures(report) -> dict:
         "removed": len(report.removed),
         "unchanged": len(report.unchanged),
         "skipped": [{"path": p.path, "reason": p.reason} for p in report.problems],
+        "duplicates": [{"path": path, "same_as": twin} for path, twin in sorted(report.duplicates.items())],
     }
 
 
@@ -195,10 +198,16 @@ def eval_(folder: Path, compare: bool, as_json: bool) -> None:
         else:
             figures = dict(results["hybrid"])
             figures.pop("latency_ms")
+            figures.pop("relevant_collapsed")
             click.echo(json.dumps(figures))
         return
     first = next(iter(results.values()))
     click.echo(f"{first['queries']} queries, model {config.model}")
+    if first["relevant_collapsed"]:
+        click.echo(
+            f"  {first['relevant_collapsed']} of them have an answer whose text another passage holds; "
+            "that passage counts for it (it is what search returns)"
+        )
     click.echo(f"  {'search':<8} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7}   latency per question (ms)")
     for mode, f in results.items():
         stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in f["latency_ms"].items())

@@ -163,33 +163,53 @@ def _join(sentences: list[str]) -> str:
     return out
 
 
-def chunk_articles(articles: list[Article], min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS) -> list[Chunk]:
-    """Chunks of a corpus, with near-duplicate passages (within or across articles) collapsed."""
+def chunk_articles(
+    articles: list[Article],
+    min_chars: int = MIN_CHARS,
+    max_chars: int = MAX_CHARS,
+    duplicates: dict[str, str] | None = None,
+) -> list[Chunk]:
+    """Chunks of a corpus, with near-duplicate passages (within or across articles) collapsed.
+
+    When `duplicates` is given, it receives every article none of whose chunks was
+    kept because another article holds the same text: {its path: that article's path}.
+    """
     kept: list[Chunk] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # content hash or chunk id -> index of the kept chunk
     kept_shingles: list[set[str]] = []
     by_sample: dict[str, list[int]] = {}  # sampled shingle -> kept chunks that have it
+    same_text_as: dict[str, str] = {}  # article -> first other article a chunk of it was collapsed into
     for article in articles:
         for chunk in chunk_article(article, min_chars, max_chars):
-            if chunk.content_hash in seen or chunk.chunk_id in seen:
-                continue
-            grams = shingles(chunk.text)
-            sample = _sample(grams)
-            candidates = {i for g in sample for i in by_sample.get(g, ())}
-            if any(
-                near_duplicate(
-                    grams,
-                    kept_shingles[i],
-                    DUPLICATE_THRESHOLD if kept[i].article == chunk.article else DUPLICATE_ACROSS_ARTICLES,
+            twin = seen.get(chunk.content_hash, seen.get(chunk.chunk_id))
+            if twin is None:
+                grams = shingles(chunk.text)
+                sample = _sample(grams)
+                candidates = sorted({i for g in sample for i in by_sample.get(g, ())})
+                twin = next(
+                    (
+                        i
+                        for i in candidates
+                        if near_duplicate(
+                            grams,
+                            kept_shingles[i],
+                            DUPLICATE_THRESHOLD if kept[i].article == chunk.article else DUPLICATE_ACROSS_ARTICLES,
+                        )
+                    ),
+                    None,
                 )
-                for i in candidates
-            ):
+            if twin is not None:
+                if kept[twin].article != chunk.article:
+                    same_text_as.setdefault(chunk.article, kept[twin].article)
                 continue
-            seen.update((chunk.content_hash, chunk.chunk_id))
+            seen[chunk.content_hash] = seen[chunk.chunk_id] = len(kept)
             for g in sample:
                 by_sample.setdefault(g, []).append(len(kept))
             kept.append(chunk)
             kept_shingles.append(grams)
+    if duplicates is not None:
+        indexed = {c.article for c in kept}
+        duplicates.update({path: twin for path, twin in same_text_as.items() if path not in indexed})
     return kept
 
 

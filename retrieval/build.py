@@ -52,6 +52,8 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
     cleaned: list[Article] = field(default_factory=list)
+    # articles with no passage of their own: {path: the article that holds the same text}
+    duplicates: dict[str, str] = field(default_factory=dict)
 
 
 def build_index(
@@ -97,7 +99,8 @@ def _build(
     problems = problems + empty
     if not articles:
         raise CorpusError("No article has any text left after cleaning.")
-    chunks = chunk_articles(articles)
+    duplicates: dict[str, str] = {}
+    chunks = chunk_articles(articles, duplicates=duplicates)
     vectors, embedded = embed_chunks(chunks, encoder, live, reuse=not full, progress=progress)
     folder = new_version_dir(data_dir)
     try:
@@ -130,6 +133,7 @@ def _build(
         unchanged=sorted(p for p in now if before.get(p) == now[p]),
         problems=problems,
         cleaned=articles,
+        duplicates=duplicates,
     )
 
 

@@ -6,6 +6,12 @@ indexed with the same pipeline as articles (clean, chunk, embed) in a temporary
 folder; a passage is ranked by its best chunk. Recall@k is the share of a
 question's relevant passages found in the top k, averaged over questions;
 MRR@10 is the mean reciprocal rank of the first relevant passage (0 past 10).
+
+Indexing collapses a passage whose text another passage already holds (95% of
+its character trigrams, see `corpus.chunk`): the other one is what search returns
+and what a reply quotes. A relevant passage collapsed that way is therefore found
+when the passage that holds its text is found; the figures say how many questions
+that concerns ("relevant_collapsed").
 """
 
 from __future__ import annotations
@@ -55,10 +61,11 @@ def evaluate(folder: Path, encoder: Encoder, *, modes: tuple[str, ...] = ("hybri
             raise CorpusError(f"{f} is missing; an eval folder needs corpus.jsonl and queries.jsonl.")
     docs = passages_as_documents(read_jsonl(corpus_file))
     queries = [q for q in read_jsonl(queries_file) if q.get("relevant")]
-    relevant = [set(q["relevant"]) for q in queries]
     results = {}
     with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
-        build_from_documents(docs, Path(tmp), encoder, full=True, progress=progress)
+        report = build_from_documents(docs, Path(tmp), encoder, full=True, progress=progress)
+        relevant = [{report.duplicates.get(pid, pid) for pid in q["relevant"]} for q in queries]
+        collapsed = sum(1 for q in queries if any(pid in report.duplicates for pid in q["relevant"]))
         index = Index.load(Path(tmp), encoder.name)
         try:
             searcher = Searcher(index, encoder)
@@ -69,6 +76,7 @@ def evaluate(folder: Path, encoder: Encoder, *, modes: tuple[str, ...] = ("hybri
                     for stage, seconds in searcher.last_timings.items():
                         stages[stage] = stages.get(stage, 0.0) + seconds
                 figures = score(rankings, relevant)
+                figures["relevant_collapsed"] = collapsed
                 figures["latency_ms"] = {s: round(1000 * t / max(len(queries), 1), 2) for s, t in stages.items()}
                 results[mode] = figures
         finally:

@@ -111,5 +111,7 @@ def test_no_two_chunks_are_near_duplicates(chunks):
 
 def test_duplicate_articles_collapse_across_the_corpus(articles):
     copy = dataclasses.replace(articles[0], path="copy-of-first.txt")
-    chunks = chunk_articles([articles[0], copy])
-    assert {c.article for c in chunks} == {articles[0].path}
+    duplicates: dict[str, str] = {}
+    chunks = chunk_articles([articles[0], copy, articles[1]], duplicates=duplicates)
+    assert {c.article for c in chunks} == {articles[0].path, articles[1].path}
+    assert duplicates == {"copy-of-first.txt": articles[0].path}  # the article quoted in its place

@@ -45,7 +45,7 @@ def test_index_json_contract(tmp_path):
     assert isinstance(figures["chunks"], int) and figures["chunks"] == figures["embedded"] > 10
     assert isinstance(figures["seconds"], float)
     assert (figures["added"], figures["changed"], figures["removed"], figures["unchanged"]) == (5, 0, 0, 0)
-    assert figures["skipped"] == []
+    assert figures["skipped"] == [] and figures["duplicates"] == []
 
     again = json.loads(run("index", "--json").output)
     assert again["embedded"] == 0 and again["chunks"] == figures["chunks"]
@@ -164,6 +164,35 @@ def test_eval_json_contract():
     assert figures["queries"] == 6
     assert 0 <= figures["R@1"] <= figures["R@5"] <= figures["R@10"] <= 1
     assert figures["R@10"] >= 0.8  # six easy questions over twelve distinct passages
+
+
+def test_index_summary_names_an_article_that_duplicates_another(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    palsy = (DEFAULT_CORPUS / "botox-facial-palsy-recovery.txt").read_bytes()
+    (corpus / "palsy.txt").write_bytes(palsy)
+    (corpus / "palsy-copy.txt").write_bytes(palsy)
+    result = run("index", "--corpus", str(corpus), "--json")
+    assert json.loads(result.output)["duplicates"] == [{"path": "palsy.txt", "same_as": "palsy-copy.txt"}]
+    result = run("index", "--corpus", str(corpus), "--full")
+    assert "duplicate palsy.txt: same text as palsy-copy.txt" in result.output
+
+
+def test_eval_credits_an_answer_whose_text_another_passage_holds(tmp_path, fake_encoder):
+    from retrieval.evaluate import evaluate
+
+    answer = "高血压患者应长期规律服用降压药，不可自行停药。同时要限制食盐摄入，每天不超过5克，并坚持适量运动。"
+    passages = [
+        {"id": "kept", "title": "", "text": answer},
+        {"id": "copy", "title": "", "text": answer},
+        {"id": "other", "title": "", "text": "感冒多由病毒引起，一般一周左右可以自愈。多喝水、注意休息即可，抗生素对病毒性感冒无效。"},
+    ]
+    questions = [{"id": "q1", "text": "高血压患者可以自行停药吗？", "relevant": ["copy"]}]
+    (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in passages))
+    (tmp_path / "queries.jsonl").write_text(json.dumps(questions[0], ensure_ascii=False))
+    figures = evaluate(tmp_path, fake_encoder, modes=("lexical",))["lexical"]
+    assert figures["relevant_collapsed"] == 1
+    assert figures["R@1"] == 1.0 and figures["MRR@10"] == 1.0  # "kept" is found, and it is the same answer
 
 
 def test_eval_of_a_folder_without_the_files_is_one_sentence(tmp_path):
