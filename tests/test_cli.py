@@ -188,8 +188,8 @@ def test_eval_credits_an_answer_whose_text_another_passage_holds(tmp_path, fake_
         {"id": "other", "title": "", "text": "感冒多由病毒引起，一般一周左右可以自愈。多喝水、注意休息即可，抗生素对病毒性感冒无效。"},
     ]
     questions = [{"id": "q1", "text": "高血压患者可以自行停药吗？", "relevant": ["copy"]}]
-    (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in passages))
-    (tmp_path / "queries.jsonl").write_text(json.dumps(questions[0], ensure_ascii=False))
+    (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in passages), encoding="utf-8")
+    (tmp_path / "queries.jsonl").write_text(json.dumps(questions[0], ensure_ascii=False), encoding="utf-8")
     figures = evaluate(tmp_path, fake_encoder, modes=("lexical",))["lexical"]
     assert figures["relevant_collapsed"] == 1
     assert figures["R@1"] == 1.0 and figures["MRR@10"] == 1.0  # "kept" is found, and it is the same answer
