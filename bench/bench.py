@@ -39,19 +39,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import Config  # noqa: E402
-from bot.pipeline import make_encoder  # noqa: E402
+from bot.config import Config, go_offline  # noqa: E402
+from bot.service import make_encoder  # noqa: E402
+from common.jsonl import read_jsonl  # noqa: E402
+from common.text import sha256  # noqa: E402
 from corpus import DEFAULT_CORPUS  # noqa: E402
 from corpus.article import Article  # noqa: E402
 from corpus.chunk import Chunk  # noqa: E402
-from corpus.text import sha256  # noqa: E402
-from retrieval.answer import Pipeline  # noqa: E402
-from retrieval.build import build_from_documents, build_index  # noqa: E402
-from retrieval.evaluate import passages_as_documents, read_jsonl  # noqa: E402
-from retrieval.index import Index, IndexMeta, current_version, new_version_dir, publish, utc_now, write_faiss  # noqa: E402
-from retrieval.lexical import LexicalIndex  # noqa: E402
+from retrieval.build import build_from_documents, build_index, write_version  # noqa: E402
+from retrieval.evaluate import passages_as_documents  # noqa: E402
+from retrieval.index import Index, current_version  # noqa: E402
+from retrieval.pipeline import Pipeline  # noqa: E402
 from retrieval.search import Searcher  # noqa: E402
-from retrieval.store import write_store  # noqa: E402
 
 
 class TimedEncoder:
@@ -131,20 +130,11 @@ def scaled_index(data: Path, size: int, texts: list[str], vectors: np.ndarray, m
             articles.append(Article(path, f"合成文章 {i // per_article}", [], sha256(path)))
         text = f"{texts[picks[i]]}（第{i}段）"
         chunks.append(Chunk(f"s{i:08d}", path, articles[-1].title, None, text, i % per_article, sha256(text)))
-    folder = new_version_dir(data)
-    timings = {}
-    started = time.perf_counter()
-    ids = write_store(folder / "chunks.sqlite", articles, chunks, vecs)
-    timings["sqlite_s"] = round(time.perf_counter() - started, 1)
-    started = time.perf_counter()
-    kind = write_faiss(folder, ids, vecs, vecs.shape[1], kind=kind)
-    timings["faiss_s"] = round(time.perf_counter() - started, 1)
-    started = time.perf_counter()
-    LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
-    timings["bm25_s"] = round(time.perf_counter() - started, 1)
-    IndexMeta(model=model, dim=vecs.shape[1], articles=len(articles), chunks=size, created=utc_now(), version=folder.name, kind=kind).write(folder)
-    publish(data, folder)
-    timings["kind"] = kind
+    seconds: dict[str, float] = {}
+    folder = write_version(data, articles, chunks, vecs, model=model, dim=vecs.shape[1], kind=kind, timings=seconds)
+    timings = {f"{part}_s": round(t, 1) for part, t in seconds.items() if part != "bm25"}
+    timings["bm25_s"] = round(seconds["bm25"], 1)
+    timings["kind"] = json.loads((folder / "meta.json").read_text("utf-8"))["kind"]
     return timings
 
 
@@ -186,16 +176,16 @@ def hnsw_recall(data: Path, encoder, questions: list[str]) -> dict:
 
 
 async def bot_load(data: Path, encoder, questions: list[str], users: int, min_score: float) -> dict:
-    from bot.convlog import ConversationLog
-    from bot.pipeline import library_info
-    from bot.telegram_app import ALLOWED_UPDATES, TelegramSettings, build_application
-    from tests.botapi import FakeBotAPI
+    from bot.service import Service
+    from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
+    from bot.telegram.localapi import FakeBotAPI
+    from convlog import ConversationLog
 
     api = FakeBotAPI()
     url = await api.start()
     pipeline = Pipeline(Searcher(Index.load(data, encoder.name), encoder), min_score=min_score)
     log = ConversationLog(f"sqlite:///{data / 'bench-logs.db'}", salt="bench")
-    app = build_application(TelegramSettings(api.token, url, 0), pipeline, log, lambda: library_info(pipeline))
+    app = build_application(TelegramSettings(api.token, url, 0), Service(pipeline, log))
     await app.initialize()
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
@@ -222,7 +212,7 @@ async def bot_load(data: Path, encoder, questions: list[str], users: int, min_sc
 
 def bot_memory(data: Path, questions: list[str]) -> dict:
     """Peak RSS of a real `articlebot run` process answering from `data`."""
-    from tests.botapi import FakeBotAPI, ServerThread
+    from bot.telegram.localapi import FakeBotAPI, ServerThread
 
     api = FakeBotAPI()
     thread = ServerThread(api)
@@ -250,6 +240,7 @@ def bot_memory(data: Path, questions: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    go_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--medqa", type=Path, default=ROOT.parent / "shared" / "eval" / "medqa", help="the medqa folder (used only when it exists)")

@@ -1,4 +1,4 @@
-"""Configuration from environment variables (the only place that reads them)."""
+"""Configuration from environment variables and `.env` (the only place that reads or sets them)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus import DEFAULT_CORPUS
-from embeddings import DEFAULT_MODEL
+from embeddings import DEFAULT_MODEL, model_info
 
-# Relevance threshold (retrieval.search.relevance: cosine + 0.5 x IDF-weighted term
-# coverage) below which the bot says the articles do not cover the question.
-# Calibrated per model with `articlebot calibrate tests/data/calibration.jsonl`
-# (55 on-topic, 55 off-topic questions); other models fall back to DEFAULT_MIN_SCORE
-# and should be calibrated the same way.
-MIN_SCORES = {"m3e-small": 0.85, "moka-ai/m3e-small": 0.85}
-DEFAULT_MIN_SCORE = 0.6
+# Nothing is ever downloaded: models load from installed packages or local folders.
+OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-# Models trained with a query instruction get it in front of every question.
-BGE_ZH_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
-BGE_EN_INSTRUCTION = "Represent this sentence for searching relevant passages: "
-
-
-def default_query_prefix(model: str) -> str:
-    """The query instruction a model family expects (bge: yes; m3e, MiniLM: none)."""
-    name = model.lower()
-    if "bge" in name:
-        return BGE_ZH_INSTRUCTION if "zh" in name else BGE_EN_INSTRUCTION
-    return ""
+def go_offline() -> None:
+    """Tell Hugging Face libraries never to reach the network (entry points call this first)."""
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 class ConfigError(Exception):
@@ -69,11 +57,12 @@ class Config:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         model = env.get("ARTICLEBOT_MODEL") or DEFAULT_MODEL
+        info = model_info(model)  # the model's calibrated threshold and query instruction
         return cls(
             data_dir=Path(env.get("ARTICLEBOT_DATA") or "data"),
             corpus_dir=Path(env.get("ARTICLEBOT_CORPUS") or DEFAULT_CORPUS),
             model=model,
-            min_score=_number(env, "ARTICLEBOT_MIN_SCORE", MIN_SCORES.get(model, DEFAULT_MIN_SCORE), float),
+            min_score=_number(env, "ARTICLEBOT_MIN_SCORE", info.min_score, float),
             top_k=_number(env, "ARTICLEBOT_TOP_K", 5, int, minimum=1),
             telegram_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").strip(),
@@ -82,17 +71,17 @@ class Config:
             log_salt=(env.get("ARTICLEBOT_LOG_SALT") or "").strip() or None,
             log_raw_user_ids=_flag(env, "ARTICLEBOT_LOG_RAW_USER_IDS"),
             admins=_ids(env, "ARTICLEBOT_ADMINS"),
-            query_prefix=_query_prefix(env, model),
+            query_prefix=_query_prefix(env, info.query_prefix),
             redflags=Path(env["ARTICLEBOT_REDFLAGS"]) if env.get("ARTICLEBOT_REDFLAGS") else None,
             backend=(env.get("ARTICLEBOT_BACKEND") or "onnx-int8").strip().lower(),
             model_cache=Path(env.get("ARTICLEBOT_MODEL_CACHE") or "~/.cache/articlebot/models").expanduser(),
         )
 
 
-def _query_prefix(env: Mapping[str, str], model: str) -> str:
+def _query_prefix(env: Mapping[str, str], default: str) -> str:
     raw = env.get("ARTICLEBOT_QUERY_PREFIX")
     if raw is None:
-        return default_query_prefix(model)
+        return default
     return "" if raw.strip().lower() in ("", "none") else raw
 
 

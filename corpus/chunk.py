@@ -24,8 +24,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from common.text import near_duplicate, sha256, shingles, split_sentences
 from corpus.article import Article
-from corpus.text import near_duplicate, sha256, shingles, split_sentences
 
 MIN_CHARS = 150
 MAX_CHARS = 500

@@ -42,8 +42,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from common.text import detect_language, fold, near_duplicate, normalize_space, shingles
 from corpus.article import Article, Block, Document, Removed
-from corpus.text import detect_language, fold, near_duplicate, normalize_space, shingles
 
 # --- 1. markers that start a trailing, non-article section -------------------
 _TAIL_MARKERS = [

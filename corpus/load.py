@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from common.text import normalize_space, strip_controls
 from corpus.article import Article, Block, Document, LoadProblem
-from corpus.text import normalize_space, strip_controls
 
 SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm"}
 MAX_FILE_BYTES = 5 * 1024 * 1024

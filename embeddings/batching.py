@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from embeddings.encoder import Encoder
+from embeddings.base import Encoder
 
 
 class _Request:

@@ -2,7 +2,7 @@
 
     python -m embeddings.export MODEL_DIR TARGET_DIR onnx|onnx-int8 [avx2|avx512|avx512_vnni|arm64]
 
-Run by `embeddings.encoder.onnx_model_dir` in a child process the first time an
+Run by `embeddings.onnx_backend.onnx_model_dir` in a child process the first time an
 ONNX backend is used (this is the only place torch is needed for it). optimum
 converts the PyTorch weights locally; dynamic int8 quantisation rewrites the
 graph's matrix products. The folder is written under a temporary name and moved
@@ -17,12 +17,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from embeddings.encoder import load_sentence_transformer
+from embeddings.st_model import load_sentence_transformer
 
 
 def export(location: str, target: Path, backend: str, quantization: str = "avx2") -> Path:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    """Save the model at `location` as ONNX (int8 for `onnx-int8`) into `target`, atomically."""
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model = load_sentence_transformer(str(location), "cpu", backend="onnx")
@@ -44,6 +43,9 @@ def export(location: str, target: Path, backend: str, quantization: str = "avx2"
 
 
 def main(argv: list[str]) -> int:
+    """The command line: export, never downloading anything."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     if len(argv) not in (3, 4) or argv[2] not in ("onnx", "onnx-int8"):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus import Article, Chunk, CorpusError, Document, LoadProblem, chunk_articles, read_documents
+from common.clock import utc_stamp
+from corpus import (
+    Article,
+    Chunk,
+    CorpusError,
+    Document,
+    LoadProblem,
+    chunk_articles,
+    read_documents,
+)
 from corpus.clean import repeated_lines
 from corpus.load import clean_loaded
 from embeddings import Encoder
@@ -28,11 +37,15 @@ from retrieval.index import (
     new_version_dir,
     publish,
     reindex_lock,
-    utc_now,
     write_faiss,
 )
 from retrieval.lexical import LexicalIndex
-from retrieval.store import read_article_hashes, read_boilerplate, read_vectors_by_hash, write_store
+from retrieval.store import (
+    read_article_hashes,
+    read_boilerplate,
+    read_vectors_by_hash,
+    write_store,
+)
 
 EMBED_BATCH = 32
 
@@ -102,24 +115,7 @@ def _build(
     duplicates: dict[str, str] = {}
     chunks = chunk_articles(articles, duplicates=duplicates)
     vectors, embedded = embed_chunks(chunks, encoder, live, reuse=not full, progress=progress)
-    folder = new_version_dir(data_dir)
-    try:
-        ids = write_store(folder / "chunks.sqlite", articles, chunks, vectors, boilerplate)
-        kind = write_faiss(folder, ids, vectors, encoder.dim)
-        LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
-        IndexMeta(
-            model=encoder.name,
-            dim=encoder.dim,
-            articles=len(articles),
-            chunks=len(chunks),
-            created=utc_now(),
-            version=folder.name,
-            kind=kind,
-        ).write(folder)
-        publish(data_dir, folder)
-    except BaseException:
-        discard(folder)
-        raise
+    folder = write_version(data_dir, articles, chunks, vectors, model=encoder.name, dim=encoder.dim, boilerplate=boilerplate)
     now = {a.path: a.source_hash for a in articles}
     return BuildReport(
         articles=len(articles),
@@ -135,6 +131,48 @@ def _build(
         cleaned=articles,
         duplicates=duplicates,
     )
+
+
+def write_version(
+    data_dir: Path,
+    articles: list[Article],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    *,
+    model: str,
+    dim: int,
+    boilerplate: set[str] = frozenset(),
+    kind: str | None = None,
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """Write a complete index version (store, vectors, BM25, meta) beside the live one and publish it.
+
+    `kind` forces the FAISS index type (default: by size); `timings`, when given,
+    receives the seconds each part took. Returns the new version's folder.
+    """
+    folder = new_version_dir(data_dir)
+    lap = time.perf_counter()
+
+    def took(part: str) -> None:
+        nonlocal lap
+        if timings is not None:
+            timings[part] = time.perf_counter() - lap
+        lap = time.perf_counter()
+
+    try:
+        ids = write_store(folder / "chunks.sqlite", articles, chunks, vectors, boilerplate)
+        took("sqlite")
+        kind = write_faiss(folder, ids, vectors, dim, kind)
+        took("faiss")
+        LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
+        took("bm25")
+        IndexMeta(model=model, dim=dim, articles=len(articles), chunks=len(chunks), created=utc_stamp(),
+                  version=folder.name, kind=kind).write(folder)  # fmt: skip
+        publish(data_dir, folder)
+    except BaseException:
+        discard(folder)
+        raise
+    return folder
 
 
 def embed_chunks(

@@ -12,11 +12,10 @@ and how many on-topic questions were answered from the right article.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from retrieval.search import Searcher, relevance
+from retrieval.search import Searcher
+from retrieval.stages import relevance
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -28,11 +27,6 @@ class Scored:
     question: str
     article: str | None
     parts: list[tuple[float, float, str]]  # (cosine, coverage, article) per hit, in rank order
-
-
-def read_labelled(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def score_questions(searcher: Searcher, labelled: list[dict], k: int = 5) -> list[Scored]:

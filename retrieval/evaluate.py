@@ -16,13 +16,13 @@ that concerns ("relevant_collapsed").
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
+from common.jsonl import read_jsonl
+from common.text import sha256
 from corpus import CorpusError
 from corpus.article import Block, Document
-from corpus.text import sha256
 from embeddings import Encoder
 from retrieval.build import build_from_documents
 from retrieval.index import Index
@@ -30,12 +30,6 @@ from retrieval.search import Searcher
 
 CUTOFFS = (1, 5, 10)
 CHUNKS_PER_QUERY = 40  # chunks fetched to rank at least 10 distinct passages
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """One JSON object per non-empty line."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def passages_as_documents(records: list[dict]) -> list[Document]:

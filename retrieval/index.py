@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.clock import utc_stamp
 from retrieval.lexical import LexicalIndex
 from retrieval.store import ChunkStore
 
@@ -171,7 +172,7 @@ def reindex_lock(data_dir: Path):
             raise ReindexRunning(f"Another re-index of {data_dir} is running ({holder}); wait for it to finish.") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()}, started {utc_now()}")
+        fh.write(f"pid {os.getpid()}, started {utc_stamp()}")
         fh.flush()
         try:
             yield
@@ -246,8 +247,3 @@ class Index:
 
     def close(self) -> None:
         self.store.close()
-
-
-def utc_now() -> str:
-    """The current time as an ISO-8601 UTC string (seconds)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

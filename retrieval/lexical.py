@@ -9,7 +9,7 @@ its folder (`bm25/`), never rebuilt per question.
 Besides BM25 scores it gives the *coverage* of a question by a passage: the share
 of the question's terms, weighted by IDF, that occur in the passage. Terms the
 corpus never uses count fully against coverage, which is what makes an off-topic
-question look off-topic (see compose.relevance).
+question look off-topic (see stages.relevance).
 """
 
 from __future__ import annotations
@@ -17,34 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 
-_TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z]+|\d+")
-_EN_STOP = {
-    "the", "and", "for", "are", "but", "not", "you", "all", "can", "her", "was", "one", "our", "out", "has",
-    "his", "how", "its", "may", "who", "did", "get", "what", "when", "which", "with", "this", "that", "from",
-    "have", "does", "will", "your", "they", "them", "there", "their", "about", "would", "should", "could",
-}  # fmt: skip
-
+from common.text import tokenize
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
-def tokenize(text: str) -> list[str]:
-    """Character bigrams of Chinese runs (a lone character stays itself), lower-case English words of 2+ letters, numbers."""
-    tokens: list[str] = []
-    for run in _TOKEN_RE.findall(text.lower()):
-        if run[0] > "\u3000":  # a Chinese run
-            if len(run) == 1:
-                tokens.append(run)
-            else:
-                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-        elif len(run) >= 2 and run not in _EN_STOP:
-            tokens.append(run)
-    return tokens
 
 
 class LexicalIndex:

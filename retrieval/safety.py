@@ -27,11 +27,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.text import CJK
+
 DEFAULT_RULES = Path(__file__).resolve().parent / "redflags.toml"
 
 _ZH_NEGATIONS = ("没有", "没", "不", "无", "未", "否认", "并非")
 _EN_NEGATIONS = {"no", "not", "without", "never", "don't", "dont", "didn't", "didnt", "isn't", "isnt", "haven't", "havent"}
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 
 class RulesError(Exception):
@@ -42,7 +43,7 @@ def normalise(text: str) -> str:
     """Lower case, NFKC, punctuation to single spaces, no spaces between Chinese characters."""
     text = unicodedata.normalize("NFKC", text or "").lower().replace("’", "'")
     text = re.sub(r"[^\w']+", " ", text)
-    text = re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
+    text = re.sub(rf"(?<=[{CJK}]) (?=[{CJK}])", "", text)
     return f" {text.strip()} "
 
 
@@ -56,7 +57,7 @@ class Part:
 
 @functools.lru_cache(maxsize=4096)
 def _pattern(needle: str) -> tuple[re.Pattern, bool]:
-    chinese = bool(re.search(f"[{_CJK}]", needle))
+    chinese = bool(re.search(f"[{CJK}]", needle))
     return re.compile(re.escape(needle) if chinese else r"(?<![a-z0-9'])" + re.escape(needle)), chinese
 
 
@@ -96,7 +97,8 @@ class Assessment:
 
     emergency: str | None = None  # the category, e.g. "stroke"
     advice: bool = False  # asks for a personal dose, prescription or diagnosis
-    notices: dict[str, str] | None = None  # emergency notice per language
+    notices: dict[str, str] | None = None  # emergency notice per language, from the rules file
+    advice_notices: dict[str, str] | None = None  # the "no personal advice" caveat per language, when `advice`
 
 
 class RedFlags:
@@ -138,8 +140,7 @@ class RedFlags:
                 result.emergency = rule.name
                 result.notices = rule.notice
                 break
-        result.advice = bool(self.advice and self.advice.matches(text))
+        if self.advice and self.advice.matches(text):
+            result.advice = True
+            result.advice_notices = self.advice.notice
         return result
-
-    def advice_notice(self, lang: str) -> str:
-        return self.advice.notice[lang] if self.advice else ""

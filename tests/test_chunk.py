@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
+from common.text import near_duplicate, sha256, shingles, split_sentences
 from corpus import DEFAULT_CORPUS, chunk_article, chunk_articles, load_corpus
 from corpus.article import Article, Block
 from corpus.chunk import MAX_CHARS, MIN_CHARS
-from corpus.text import near_duplicate, sha256, shingles, split_sentences
 
 
 @pytest.fixture(scope="module")

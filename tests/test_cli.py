@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from corpus import DEFAULT_CORPUS
-from retrieval.compose import DISCLAIMER
+from presentation.texts import DISCLAIMER
 from retrieval.evaluate import score
 
 EVAL_MINI = Path(__file__).parent / "data" / "eval-mini"

@@ -1,19 +1,32 @@
 """The embedding backends: torch, ONNX and int8-quantised ONNX give the same vectors;
-the ONNX ones run without torch; concurrent questions are embedded in shared batches."""
+the ONNX ones run without torch; the model registry's facts hold for the real models
+and set the configuration's defaults; only entry points write the environment;
+concurrent questions are embedded in shared batches."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from embeddings import EmbeddingModelError, SentenceTransformerEncoder
+import embeddings
+from bot.config import Config
+from embeddings import (
+    BACKENDS,
+    EmbeddingModelError,
+    load_encoder,
+    model_info,
+    resolve_model,
+)
 from embeddings.batching import QueryBatcher
-from embeddings.encoder import onnx_file, onnx_model_dir, quantization_target, resolve_model
+from embeddings.onnx_backend import onnx_file, onnx_model_dir, quantization_target
+from embeddings.registry import KNOWN_MODELS
 
 TEXTS = ["打瘦脸针后面瘫多久能恢复？", "长期注射肉毒素可能出现肌肉萎缩、抗体产生等副作用。", "Facial nerve palsy massage treatment"]
 
@@ -27,19 +40,19 @@ def test_vectors_are_unit_float32(m3e):
 
 @pytest.mark.parametrize("backend,least", [("onnx", 0.999), ("onnx-int8", 0.98)])
 def test_onnx_backends_agree_with_torch(m3e, tmp_path, backend, least):
-    encoder = SentenceTransformerEncoder("m3e-small", backend=backend, cache_dir=tmp_path)
+    encoder = load_encoder("m3e-small", backend=backend, cache_dir=tmp_path)
     assert encoder.dim == m3e.dim and encoder.backend == backend
     cosines = np.sum(encoder.encode(TEXTS) * m3e.encode(TEXTS), axis=1)
     assert cosines.min() >= least
     exported = list(tmp_path.iterdir())
     assert len(exported) == 1 and (exported[0] / onnx_file(backend)).is_file()  # exported once, kept for the next start
-    again = SentenceTransformerEncoder("m3e-small", backend=backend, cache_dir=tmp_path)
+    again = load_encoder("m3e-small", backend=backend, cache_dir=tmp_path)
     assert np.allclose(again.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
 
 
 def test_unknown_backend_is_one_sentence():
     with pytest.raises(EmbeddingModelError, match="Unknown embedding backend"):
-        SentenceTransformerEncoder("m3e-small", backend="tpu")
+        load_encoder("m3e-small", backend="tpu")
 
 
 LONG = "长期注射肉毒素可能出现肌肉萎缩、抗体产生等副作用，" * 40  # beyond the 512-token limit: truncated alike
@@ -49,7 +62,7 @@ def test_onnx_runner_gives_sentence_transformers_vectors(tmp_path):
     """Our onnxruntime path and sentence-transformers' own ONNX backend, same exported file."""
     from sentence_transformers import SentenceTransformer
 
-    encoder = SentenceTransformerEncoder("m3e-small", backend="onnx-int8", cache_dir=tmp_path)
+    encoder = load_encoder("m3e-small", backend="onnx-int8", cache_dir=tmp_path)
     assert encoder._runner is not None  # the torch-free path, not the fallback
     folder = onnx_model_dir(resolve_model("m3e-small"), tmp_path, "m3e-small", "onnx-int8")
     reference = SentenceTransformer(str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": onnx_file("onnx-int8")})
@@ -67,8 +80,8 @@ def test_onnx_backend_serves_without_torch(tmp_path):
     """The export needs torch (in a child process, once); answering questions never loads it."""
     code = (
         "import sys\n"
-        "from embeddings import SentenceTransformerEncoder\n"
-        "e = SentenceTransformerEncoder('m3e-small', backend='onnx-int8', cache_dir=sys.argv[1])\n"
+        "from embeddings import load_encoder\n"
+        "e = load_encoder('m3e-small', backend='onnx-int8', cache_dir=sys.argv[1])\n"
         "print(e.encode(['打瘦脸针后面瘫多久能恢复？']).shape, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
     )
     for _ in range(2):  # first run exports, second only loads
@@ -91,7 +104,101 @@ def test_a_failed_export_is_one_sentence(tmp_path):
     broken.mkdir()
     (broken / "config.json").write_text("{}")
     with pytest.raises(EmbeddingModelError, match="Cannot export"):
-        SentenceTransformerEncoder(str(broken), backend="onnx", cache_dir=tmp_path / "cache")
+        load_encoder(str(broken), backend="onnx", cache_dir=tmp_path / "cache")
+
+
+BGE_ZH = "为这个句子生成表示以用于检索相关文章："
+BGE_EN = "Represent this sentence for searching relevant passages: "
+
+
+def test_registered_dimensions_are_those_of_the_real_models(m3e):
+    for info in KNOWN_MODELS:
+        encoder = m3e if info.name == "m3e-small" else load_encoder(info.name, backend="torch")
+        assert encoder.dim == info.dim, info.name
+        assert all(model_info(alias) is info for alias in info.aliases)
+
+
+def test_registry_knows_licences_and_admits_what_it_does_not_know():
+    assert model_info("m3e-small").licence == "non-commercial (m3e licence)"
+    assert model_info("sentence-transformers/all-MiniLM-L6-v2").licence == "Apache-2.0"
+    other = model_info("/models/my-own-model")
+    assert (other.name, other.dim, other.min_score, other.packaged) == ("/models/my-own-model", None, 0.6, False)
+    assert other.licence == "unknown: check the model's own licence"
+
+
+@pytest.mark.parametrize(
+    "model,prefix,threshold",
+    [
+        (None, "", 0.85),  # the default model
+        ("m3e-small", "", 0.85),
+        ("moka-ai/m3e-small", "", 0.85),
+        ("all-MiniLM-L6-v2", "", 0.6),
+        ("sentence-transformers/all-MiniLM-L6-v2", "", 0.6),
+        ("BAAI/bge-small-zh-v1.5", BGE_ZH, 0.6),
+        ("BAAI/bge-small-en-v1.5", BGE_EN, 0.6),
+        ("/models/my-own-model", "", 0.6),
+    ],
+)
+def test_config_takes_prefix_and_threshold_from_the_registry(monkeypatch, model, prefix, threshold):
+    if model is not None:
+        monkeypatch.setenv("ARTICLEBOT_MODEL", model)
+    config = Config.from_env()
+    assert (config.model, config.query_prefix, config.min_score) == (model or "m3e-small", prefix, threshold)
+    monkeypatch.setenv("ARTICLEBOT_QUERY_PREFIX", "query: ")
+    monkeypatch.setenv("ARTICLEBOT_MIN_SCORE", "0.7")
+    config = Config.from_env()
+    assert (config.query_prefix, config.min_score) == ("query: ", 0.7)
+    for blank in ("none", "None", ""):  # an explicit "no prefix"; an empty threshold is the default
+        monkeypatch.setenv("ARTICLEBOT_QUERY_PREFIX", blank)
+        monkeypatch.setenv("ARTICLEBOT_MIN_SCORE", "")
+        config = Config.from_env()
+        assert (config.query_prefix, config.min_score) == ("", threshold)
+
+
+def test_load_encoder_gives_the_registered_prefix_unless_told(m3e, tmp_path):
+    assert m3e.query_prefix == ""
+    folder = tmp_path / "my-bge-zh"  # any model named like a bge one gets the bge instruction
+    folder.symlink_to(resolve_model("m3e-small"), target_is_directory=True)
+    assert load_encoder(str(folder), backend="torch").query_prefix == BGE_ZH
+
+
+@pytest.mark.parametrize("backend", ["tpu", "ONNX", "int8"])
+def test_unknown_backends_are_refused_before_loading(backend):
+    assert list(BACKENDS) == ["torch", "onnx", "onnx-int8"]
+    with pytest.raises(EmbeddingModelError, match=r"^Unknown embedding backend .*; use one of torch, onnx, onnx-int8\.$"):
+        load_encoder("no-such-model", backend=backend)  # the backend is checked first
+
+
+def _is_environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (isinstance(node, ast.Name) and node.id == "environ")
+
+
+def _writes_environment(node: ast.AST) -> bool:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("putenv", "unsetenv"):
+            return True
+        mutators = ("setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__")
+        return node.func.attr in mutators and _is_environ(node.func.value)
+    targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [getattr(node, "target", None)]
+    return isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)) and any(
+        isinstance(t, ast.Subscript) and _is_environ(t.value) for t in targets
+    )
+
+
+def test_only_the_export_command_writes_the_environment():
+    """Environment variables are set by entry points, never by the library below them."""
+    writes = set()
+    for path in Path(embeddings.__file__).parent.rglob("*.py"):
+
+        def visit(node: ast.AST, function: str) -> None:
+            for child in ast.iter_child_nodes(node):
+                if _writes_environment(child):
+                    writes.add((path.name, function))
+                inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+                visit(child, inner)
+
+        visit(ast.parse(path.read_text("utf-8")), "<module>")
+    assert writes == {("export.py", "main")}
 
 
 class SlowEncoder:

@@ -15,7 +15,13 @@ import pytest
 
 from corpus import DEFAULT_CORPUS, CorpusError
 from retrieval.build import build_index
-from retrieval.index import POINTER, Index, IndexMismatchError, IndexMissingError, current_version
+from retrieval.index import (
+    POINTER,
+    Index,
+    IndexMismatchError,
+    IndexMissingError,
+    current_version,
+)
 from retrieval.search import Searcher
 
 

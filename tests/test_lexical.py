@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.lexical import LexicalIndex, _idf, tokenize
+from common.text import tokenize
+from retrieval.lexical import LexicalIndex, _idf
 
 TEXTS = [
     "打瘦脸针后出现面瘫，一般3个月内可以恢复。",

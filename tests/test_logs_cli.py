@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.convlog import ConversationLog, ExchangeRecord, LoggedHit, utc_stamp
+from common.clock import utc_stamp
+from convlog import ConversationLog, ExchangeRecord, LoggedHit
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PALSY = LoggedHit("c1", "botox-facial-palsy-recovery.txt", "打瘦脸针面瘫会恢复吗?", 0.91, True)

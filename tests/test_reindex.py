@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import MIN_SCORES
 from corpus import DEFAULT_CORPUS
-from retrieval.answer import Pipeline
+from embeddings import model_info
+from presentation.plain import render_text
 from retrieval.build import build_index
 from retrieval.index import Index, ReindexRunning, current_version, reindex_lock
+from retrieval.pipeline import Pipeline
 from retrieval.search import Searcher
 
 # A new article, saved the way many Chinese sites still serve pages: GB18030.
@@ -56,7 +57,7 @@ def copy_bundled(dest: Path) -> Path:
 def ask(data: Path, encoder, question: str):
     index = Index.load(data, encoder.name)
     try:
-        return Pipeline(Searcher(index, encoder), min_score=MIN_SCORES["m3e-small"]).answer(question)
+        return Pipeline(Searcher(index, encoder), min_score=model_info("m3e-small").min_score).answer(question)
     finally:
         index.close()
 
@@ -79,7 +80,7 @@ def test_add_change_remove_embeds_exactly_what_changed(tmp_path, m3e):
     build_index(corpus, data, encoder)
     before = chunk_hashes(data)
     assert ask(data, m3e, "长期打肉毒素有什么副作用？").passages[0].hit.article == "botox-long-term-side-effects.txt"
-    assert "打溶解酶有哪些风险" not in ask(data, m3e, NEW_QUESTION).text
+    assert "打溶解酶有哪些风险" not in render_text(ask(data, m3e, NEW_QUESTION))
 
     (corpus / "hyaluronidase-risks.txt").write_bytes(NEW_ARTICLE.encode("gb18030"))
     massage = corpus / "facial-palsy-massage-en.txt"
@@ -105,7 +106,7 @@ def test_add_change_remove_embeds_exactly_what_changed(tmp_path, m3e):
     # Answers follow: the GB18030 article is read correctly and answers its question...
     answer = ask(data, m3e, NEW_QUESTION)
     assert not answer.refused and answer.passages[0].hit.article == "hyaluronidase-risks.txt"
-    assert "过敏反应" in answer.text and answer.passages[0].hit.title == "打溶解酶有哪些风险"
+    assert "过敏反应" in render_text(answer) and answer.passages[0].hit.title == "打溶解酶有哪些风险"
     # ...and the removed article is never quoted again.
     assert all(h.article != "botox-long-term-side-effects.txt" for h in ask(data, m3e, "长期打肉毒素有什么副作用？").hits)
 
@@ -187,13 +188,18 @@ def test_sigkill_mid_reindex_leaves_the_old_index_serving(tmp_path, m3e):
 
 
 async def test_a_running_bot_switches_to_the_new_index_without_failing_a_question(tmp_path, m3e):
-    from tests.test_telegram import all_text, assert_valid_and_disclaimed, start_bot, stop_bot
+    from tests.test_telegram import (
+        all_text,
+        assert_valid_and_disclaimed,
+        start_bot,
+        stop_bot,
+    )
 
     corpus = copy_bundled(tmp_path / "corpus")
     data = tmp_path / "data"
     build_index(corpus, data, m3e)
     searcher = Searcher(Index.load(data, m3e.name), m3e, data_dir=data)
-    pipeline = Pipeline(searcher, min_score=MIN_SCORES["m3e-small"])
+    pipeline = Pipeline(searcher, min_score=model_info("m3e-small").min_score)
     bot = await start_bot(pipeline, tmp_path)
     try:
         _, replies = await bot.ask(NEW_QUESTION, user_id=60)
@@ -234,7 +240,7 @@ async def test_reindex_command_is_for_operators_only(tmp_path, m3e, monkeypatch)
     build_index(corpus, data, m3e)
     monkeypatch.setenv("ARTICLEBOT_DATA", str(data))
     monkeypatch.setenv("ARTICLEBOT_CORPUS", str(corpus))
-    pipeline = Pipeline(Searcher(Index.load(data, m3e.name), m3e, data_dir=data), min_score=MIN_SCORES["m3e-small"])
+    pipeline = Pipeline(Searcher(Index.load(data, m3e.name), m3e, data_dir=data), min_score=model_info("m3e-small").min_score)
     bot = await start_bot(pipeline, tmp_path)
     bot.app.bot_data["services"].admins = frozenset({70})
     try:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from bot.render import TELEGRAM_LIMIT, answer_paragraphs, passage_html, split_parts, text_paragraphs, with_disclaimer_html
-from retrieval.compose import DISCLAIMER, Answer, Passage
-from retrieval.search import Hit
-from tests.botapi import check_html
+from presentation.telegram_html import (
+    TELEGRAM_LIMIT,
+    answer_paragraphs,
+    passage_html,
+    split_parts,
+    text_paragraphs,
+    with_disclaimer_html,
+)
+from presentation.texts import DISCLAIMER
+from retrieval.records import Answer, Hit, Passage
+from bot.telegram.localapi import check_html
 
 
 def hit(n: int, url: str | None = None, title: str = "标题") -> Hit:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.compose import DISCLAIMER
+from presentation.plain import render_text
+from presentation.texts import DISCLAIMER
 from retrieval.safety import RedFlags, RulesError, normalise
 
 DATA = Path(__file__).parent / "data"
@@ -85,22 +86,22 @@ def test_rules_are_data_an_operator_can_edit(tmp_path):
 def test_emergency_replies_put_the_instruction_first(pipeline):
     zh = pipeline.answer("打完瘦脸针喉咙发紧，喘不上气")
     assert zh.emergency == "anaphylaxis"
-    assert zh.text.startswith("⚠️") and "120" in zh.text.split("\n")[0]
-    assert zh.text.endswith(DISCLAIMER["zh"])
+    assert render_text(zh).startswith("⚠️") and "120" in render_text(zh).split("\n")[0]
+    assert render_text(zh).endswith(DISCLAIMER["zh"])
 
     en = pipeline.answer("My dad's face is suddenly drooping on one side and his speech is slurred")
     assert en.emergency == "stroke" and en.lang == "en"
-    assert en.text.startswith("⚠️ Sudden drooping") and en.text.endswith(DISCLAIMER["en"])
+    assert render_text(en).startswith("⚠️ Sudden drooping") and render_text(en).endswith(DISCLAIMER["en"])
 
     # the relevant passage, when there is one, follows the instruction
     palsy = pipeline.answer("打瘦脸针后突然面瘫了，说话也不清楚，多久能恢复？")
     assert palsy.emergency == "stroke"
-    lines = palsy.text.split("\n\n")
+    lines = render_text(palsy).split("\n\n")
     assert lines[0].startswith("⚠️") and any("📄" in part for part in lines[1:])
 
 
 def test_personal_advice_gets_the_caveat_after_the_articles(pipeline):
     answer = pipeline.answer("我这是不是面瘫？打完瘦脸针一边脸动不了")
-    assert answer.advice_notice and "不能给出针对个人的诊断" in answer.text
-    assert answer.text.index("不能给出") < answer.text.index(DISCLAIMER["zh"])
+    assert answer.safety.advice and "不能给出针对个人的诊断" in render_text(answer)
+    assert render_text(answer).index("不能给出") < render_text(answer).index(DISCLAIMER["zh"])
     assert not answer.emergency

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from bot import handlers
-from bot.convlog import ConversationLog
-from bot.pipeline import library_info
-from bot.telegram_app import ALLOWED_UPDATES, TelegramSettings, build_application
-from retrieval.compose import DISCLAIMER, NOT_COVERED
-from tests.botapi import FakeBotAPI, check_html
+from bot.service import Service
+from bot.telegram import sending
+from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
+from convlog import ConversationLog
+from presentation.texts import DISCLAIMER, NOT_COVERED
+from bot.telegram.localapi import FakeBotAPI, check_html
 
 ZH, EN = DISCLAIMER["zh"], DISCLAIMER["en"]
 
@@ -45,7 +45,7 @@ async def start_bot(pipeline, tmp_path, *, per_minute: int = 1000, busy_seconds:
     url = await api.start()
     log_path = tmp_path / "logs.db"
     log = ConversationLog(f"sqlite:///{log_path}", salt="test-salt", busy_seconds=busy_seconds)
-    app = build_application(TelegramSettings(api.token, url, per_minute), pipeline, log, lambda: library_info(pipeline))
+    app = build_application(TelegramSettings(api.token, url, per_minute), Service(pipeline, log))
     await app.initialize()
     await app.post_init(app)
     await app.start()
@@ -128,10 +128,10 @@ async def test_a_slow_answer_shows_typing_first(bot, monkeypatch):
     quick = pipeline.answer
 
     def slow(question):
-        time.sleep(handlers.TYPING_AFTER + 0.5)
+        time.sleep(sending.TYPING_AFTER + 0.5)
         return quick(question)
 
-    monkeypatch.setattr(handlers, "TYPING_AFTER", 0.3)
+    monkeypatch.setattr(sending, "TYPING_AFTER", 0.3)
     monkeypatch.setattr(pipeline, "answer", slow)
     _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？", user_id=10)
     typing = bot.api.of("sendChatAction", chat_id=10)
@@ -354,7 +354,7 @@ async def test_webhook_mode(pipeline, tmp_path):
 
     api = FakeBotAPI()
     url = await api.start()
-    app = build_application(TelegramSettings(api.token, url, 1000), pipeline, ConversationLog(f"sqlite:///{tmp_path / 'logs.db'}", salt="test-salt"), lambda: library_info(pipeline))
+    app = build_application(TelegramSettings(api.token, url, 1000), Service(pipeline, ConversationLog(f"sqlite:///{tmp_path / 'logs.db'}", salt="test-salt")))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

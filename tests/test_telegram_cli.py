@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.botapi import FakeBotAPI, ServerThread
+from bot.telegram.localapi import FakeBotAPI, ServerThread
 
 
 def wait_for(predicate, timeout: float) -> bool:

@@ -1,5 +1,5 @@
 """The answer pipeline shared by the terminal chat, `articlebot ask` and the Telegram bot:
-tidy the question, search, compose."""
+tidy the question, search, choose the passages, check for red flags."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from corpus.text import detect_language, normalize_space, strip_controls
-from retrieval.compose import TRUNCATED_NOTE, Answer, compose, compose_more
+from common.text import detect_language, normalize_space, strip_controls
+from retrieval.passages import choose, choose_more
+from retrieval.records import Answer
 from retrieval.safety import RedFlags
 from retrieval.search import Searcher
 
@@ -40,21 +41,17 @@ class Pipeline:
         lang = detect_language(question)
         if not any(ch.isalnum() for ch in question):
             return Answer(question, lang, refused=True, hits=[], empty=True)
-        note = None
+        truncated_at = None
         if len(question) > MAX_QUESTION_CHARS:
             question = question[:MAX_QUESTION_CHARS]
-            note = TRUNCATED_NOTE[lang].format(n=MAX_QUESTION_CHARS)
+            truncated_at = MAX_QUESTION_CHARS
         hits = self.searcher.search(question, self.top_k)
-        answer = compose(question, hits, lang, self.min_score, note=note)
-        safety = self.red_flags.assess(question)
-        if safety.emergency:
-            answer.emergency = safety.emergency
-            answer.emergency_notice = safety.notices[lang]
-        if safety.advice:
-            answer.advice_notice = self.red_flags.advice_notice(lang)
+        answer = choose(question, hits, lang, self.min_score)
+        answer.truncated_at = truncated_at
+        answer.safety = self.red_flags.assess(question)
         return answer
 
     def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
         """The next relevant passages for a question, skipping the chunks already quoted."""
         hits = self.searcher.search(question, len(shown) + 2 * MORE_PAGE + 1)  # enough to tell if a page follows
-        return compose_more(question, hits, lang, self.min_score, shown=set(shown), page=MORE_PAGE)
+        return choose_more(question, hits, lang, self.min_score, shown=set(shown), page=MORE_PAGE)

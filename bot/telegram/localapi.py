@@ -1,4 +1,4 @@
-"""A small Bot API server for tests: the methods articlebot uses, on 127.0.0.1.
+"""A small Bot API server on 127.0.0.1 for tests and benchmarks: the methods articlebot uses.
 
 It speaks the real HTTP protocol python-telegram-bot uses (POST /bot<token>/<method>),
 hands out injected updates through long-polling getUpdates, records every call,

@@ -10,9 +10,20 @@ from pathlib import Path
 
 import click
 
+from bot.cli.common import load_config
 from bot.config import Config
-from bot.logreview import Filters, QueryError, get_exchange, iter_exchanges, list_exchanges, parse_age, parse_when, purge, stats
-from bot.convlog import utc_stamp
+from common.clock import utc_stamp
+from convlog.review import (
+    Filters,
+    QueryError,
+    get_exchange,
+    iter_exchanges,
+    list_exchanges,
+    parse_age,
+    parse_when,
+    purge,
+    stats,
+)
 
 EXPORT_FIELDS = [
     "id", "ts", "channel", "user_id", "chat_type", "lang", "question", "reply", "refused", "emergency",
@@ -32,12 +43,14 @@ class DefaultGroup(click.Group):
 
 
 def _open(config: Config):
-    from bot.convlog import ConversationLog, LogError, log_url
+    from convlog import ConversationLog, LogError, log_url
+    from convlog.database import sqlite_path
 
     url = log_url(config.data_dir, config.log_url)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
         raise click.ClickException(
-            f"No conversation log at {url[len('sqlite:///'):]} yet; it is created when the bot answers its first question."
+            f"No conversation log at {path} yet; it is created when the bot answers its first question."
         )
     try:
         return ConversationLog(url)
@@ -80,12 +93,6 @@ def _json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _config() -> Config:
-    from bot.cli import _config as config_from_env
-
-    return config_from_env()
-
-
 @click.group(cls=DefaultGroup)
 def logs() -> None:
     """Review the conversation log: what was asked, answered, refused and disliked."""
@@ -97,7 +104,7 @@ def logs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(count, refused, negative, since, until, user, text, as_json) -> None:
     """The newest exchanges, newest first."""
-    log = _open(_config())
+    log = _open(load_config())
     rows = list_exchanges(log.engine, _filters(refused, negative, since, until, user, text), count)
     if as_json:
         _json(rows)
@@ -119,7 +126,7 @@ def list_command(count, refused, negative, since, until, user, text, as_json) ->
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(exchange_id: str, as_json: bool) -> None:
     """One exchange: the question, the reply, and each hit with its score and article."""
-    log = _open(_config())
+    log = _open(load_config())
     row = get_exchange(log.engine, exchange_id)
     if row is None:
         raise click.ClickException(f"No exchange with id {exchange_id} (or the prefix matches several).")
@@ -142,7 +149,7 @@ def show(exchange_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats_command(refused, negative, since, until, user, text, top, as_json) -> None:
     """Exchanges per day, refusal rate, feedback, content gaps and most cited articles."""
-    log = _open(_config())
+    log = _open(load_config())
     figures = stats(log.engine, _filters(refused, negative, since, until, user, text), top)
     if as_json:
         _json(figures)
@@ -174,7 +181,7 @@ def stats_command(refused, negative, since, until, user, text, top, as_json) -> 
 @click.option("--json", "as_json", is_flag=True, help="Same as --format jsonl.")
 def export(fmt, output, refused, negative, since, until, user, text, as_json) -> None:
     """Export exchanges (with their hits) as CSV or JSON lines."""
-    log = _open(_config())
+    log = _open(load_config())
     rows = iter_exchanges(log.engine, _filters(refused, negative, since, until, user, text))
     fmt = "jsonl" if as_json else fmt
     out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
@@ -208,7 +215,7 @@ def purge_command(older_than: str, as_json: bool) -> None:
         before = utc_stamp(datetime.now(timezone.utc) - parse_age(older_than))
     except QueryError as exc:
         raise click.ClickException(str(exc)) from None
-    log = _open(_config())
+    log = _open(load_config())
     deleted = purge(log.engine, before)
     if as_json:
         _json({"deleted": deleted, "before": before})
@@ -220,12 +227,11 @@ def purge_command(older_than: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def path(as_json: bool) -> None:
     """Where the log is (logs.db opens in any SQLite browser)."""
-    from bot.convlog import log_url
-    import sqlalchemy as sa
+    from convlog import log_url
+    from convlog.database import display_url
 
-    config = _config()
-    url = sa.make_url(log_url(config.data_dir, config.log_url)).render_as_string(hide_password=True)
-    location = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    config = load_config()
+    location = display_url(log_url(config.data_dir, config.log_url))
     if as_json:
         _json({"log": location})
     else:

@@ -1,8 +1,48 @@
-"""What the bot says besides answers, in Chinese (the default) and English."""
+"""Every sentence the bot says, in Chinese (the default) and English: one place to reword or translate.
+
+Answers are built from these by `presentation.reply`; the red-flag notices are
+data of their own (`retrieval/redflags.toml`), editable by operators.
+"""
 
 from __future__ import annotations
 
-from corpus.text import detect_language
+from common.text import detect_language
+
+# --- answers --------------------------------------------------------------------
+
+DISCLAIMER = {
+    "zh": "⚕️ 以上内容摘自健康科普文章，仅供参考，不能代替医生的诊断和治疗。如有不适，请及时就医。",
+    "en": "⚕️ This is quoted from health articles for information only and is not medical advice. Please see a doctor about your own health.",
+}
+
+NOT_COVERED = {
+    "zh": "抱歉，我的文章库里没有能回答这个问题的内容，我只能根据这些文章作答。关于您的情况，建议咨询医生。",
+    "en": "Sorry, the articles I have do not cover this question, and I can only answer from them. Please ask a doctor about your situation.",
+}
+
+EMPTY_QUESTION = {
+    "zh": "请直接输入您想了解的健康问题，例如：打瘦脸针后面瘫多久能恢复？",
+    "en": "Please type your health question, for example: can massage help facial palsy?",
+}
+
+TRUNCATED_NOTE = {
+    "zh": "（您的消息较长，我只根据前 {n} 个字作答。）",
+    "en": "(Your message was long; I answered from its first {n} characters.)",
+}
+
+INTRO = {
+    "zh": "文章中是这样说的：",
+    "en": "Here is what the articles say:",
+}
+
+# --- the terminal chat ----------------------------------------------------------
+
+CHAT_GREETING = (
+    "您好！我会引用健康科普文章来回答您的问题。输入问题后回车；输入 exit 或按 Ctrl-D 退出。\n"
+    "Hello! Ask a health question and I will quote the articles. Type exit or press Ctrl-D to quit."
+)
+
+# --- Telegram -------------------------------------------------------------------
 
 START = {
     "zh": "您好！我是健康科普问答机器人，会引用文章原文来回答您的问题，并注明出处。\n\n"
@@ -88,6 +128,11 @@ COMMANDS = {
     "zh": [("start", "开始"), ("help", "怎么提问"), ("about", "文章库信息"), ("ask", "提问（群聊中使用）")],
     "en": [("start", "Start"), ("help", "How to ask"), ("about", "About the library"), ("ask", "Ask a question (in groups)")],
 }
+
+
+def disclaimer(lang: str) -> str:
+    """The see-a-doctor disclaimer in `lang` (Chinese for any other language)."""
+    return DISCLAIMER.get(lang, DISCLAIMER["zh"])
 
 
 def user_language(text: str | None, language_code: str | None) -> str:

@@ -1,8 +1,9 @@
-"""Small text utilities shared by cleaning, chunking and retrieval.
+"""Text utilities shared by every layer: character ranges, normalising, sentences, shingles, tokens.
 
 Everything here is language-aware in the simplest way that works for this corpus:
-Chinese text has no spaces, so similarity is measured on character shingles and
-sentences end at 。！？；… as well as at English . ! ? followed by a space.
+Chinese text has no spaces, so similarity is measured on character shingles,
+sentences end at 。！？；… as well as at English . ! ? followed by a space, and
+the search tokens of Chinese are character bigrams (see `tokenize`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import hashlib
 import re
 import unicodedata
 
-# CJK ideographs (basic + extension A + compatibility).
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-CJK_RE = re.compile(f"[{_CJK}]")
+# CJK ideographs (basic + extension A + compatibility): the one definition of "a Chinese character".
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RE = re.compile(f"[{CJK}]")
 LATIN_RE = re.compile(r"[A-Za-z]")
 _NOT_ALNUM_RE = re.compile(r"[\W_]+")  # what str.isalnum() rejects
 
@@ -109,3 +110,44 @@ def near_duplicate(a: set[str], b: set[str], threshold: float = 0.8) -> bool:
 def sha256(text: str) -> str:
     """Hex SHA-256 of a string (UTF-8)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# English words that carry no topic, dropped from search tokens and question keywords.
+EN_STOP_WORDS = frozenset({
+    "the", "and", "for", "are", "but", "not", "you", "all", "can", "her", "was", "one", "our", "out", "has",
+    "his", "how", "its", "may", "who", "did", "get", "what", "when", "which", "with", "this", "that", "from",
+    "have", "does", "will", "your", "they", "them", "there", "their", "about", "would", "should", "could",
+})  # fmt: skip
+# Chinese characters that carry no topic in a question: question words, particles, pronouns.
+ZH_STOP_CHARS = frozenset("的了吗呢吧啊么怎什如何样是我你他她它们在有和与或及要会能可以该应这那哪个些就都也还很太请问一下多少")
+
+_TOKEN_RE = re.compile(f"[{CJK}]+|[a-z]+|\\d+")
+
+
+def is_latin(text: str) -> bool:
+    """True when the text has no Chinese character."""
+    return not CJK_RE.search(text)
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens: character bigrams of Chinese runs (a lone character stays itself),
+    lower-case English words of 2+ letters that are not stop words, numbers."""
+    tokens: list[str] = []
+    for run in _TOKEN_RE.findall(text.lower()):
+        if CJK_RE.match(run):
+            if len(run) == 1:
+                tokens.append(run)
+            else:
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        elif len(run) >= 2 and run not in EN_STOP_WORDS:
+            tokens.append(run)
+    return tokens
+
+
+def keywords(question: str) -> set[str]:
+    """The topic of a question, coarser than search tokens: its Chinese characters and
+    English words of 3+ letters, without stop characters and stop words (groups rephrasings)."""
+    key = fold(question)
+    chars = {ch for ch in re.sub(r"[a-z0-9]+", "", key) if ch not in ZH_STOP_CHARS}
+    words = {w for w in re.findall(r"[a-z]{3,}", question.lower()) if w not in EN_STOP_WORDS}
+    return chars | words

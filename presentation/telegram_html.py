@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 from urllib.parse import urlparse
 
-from retrieval.compose import DISCLAIMER, EMPTY_QUESTION, INTRO, NOT_COVERED, Answer, Passage
+from presentation.reply import ADVICE, EMERGENCY, NOTE, PASSAGE, TEXT, answer_blocks
+from presentation.texts import disclaimer
+from retrieval.records import Answer, Passage
 
 TELEGRAM_LIMIT = 4096
 PART_LIMIT = 4000  # a margin under Telegram's limit
@@ -42,31 +44,20 @@ def passage_html(passage: Passage) -> str:
     return f"{head}\n<blockquote>{esc(passage.excerpt)}</blockquote>"
 
 
+_STYLE = {EMERGENCY: "<b>{}</b>", NOTE: "<i>{}</i>", TEXT: "{}", ADVICE: "<i>{}</i>"}
+
+
 def answer_paragraphs(answer: Answer, *, more: bool = False) -> list[str]:
     """The HTML paragraphs of an answer, disclaimer excluded."""
-    lang = answer.lang
-    paragraphs: list[str] = []
-    if answer.emergency_notice and not more:
-        paragraphs.append(f"<b>{esc(answer.emergency_notice)}</b>")
-    if answer.note:
-        paragraphs.append(f"<i>{esc(answer.note)}</i>")
-    if answer.empty:
-        paragraphs.append(esc(EMPTY_QUESTION[lang]))
-    elif answer.refused:
-        if not answer.emergency:
-            paragraphs.append(esc(NOT_COVERED[lang]))
-    else:
-        if not more:
-            paragraphs.append(esc(INTRO[lang]))
-        paragraphs.extend(passage_html(p) for p in answer.passages)
-    if answer.advice_notice:
-        paragraphs.append(f"<i>{esc(answer.advice_notice)}</i>")
-    return paragraphs
+    return [
+        passage_html(b.passage) if b.kind == PASSAGE else _STYLE[b.kind].format(esc(b.text))
+        for b in answer_blocks(answer, more=more)
+    ]
 
 
 def with_disclaimer_html(paragraphs: list[str], lang: str) -> list[str]:
     """Telegram message parts for HTML paragraphs, the disclaimer last."""
-    return split_parts([*paragraphs, f"<i>{esc(DISCLAIMER.get(lang, DISCLAIMER['zh']))}</i>"])
+    return split_parts([*paragraphs, f"<i>{esc(disclaimer(lang))}</i>"])
 
 
 def text_paragraphs(text: str) -> list[str]:

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from bot.convlog import exchanges, hits, utc_stamp
-from corpus.text import fold, similarity
+from common.clock import utc_stamp
+from common.text import keywords, similarity
+from convlog.schema import exchanges, hits
 
 UNANSWERED_SIMILARITY = 0.6  # keyword overlap above which two unanswered questions are one content gap
 
@@ -132,18 +133,7 @@ def iter_exchanges(engine: sa.Engine, f: Filters):
             yield item
 
 
-# Characters and words that carry no topic: question words, particles, pronouns.
-_STOP_CHARS = set("的了吗呢吧啊么怎什如何样是我你他她它们在有和与或及要会能可以该应这那哪个些就都也还很太请问一下多少")
-_STOP_WORDS = {"the", "and", "for", "what", "how", "can", "does", "are", "you", "with", "why", "when", "which", "who", "should", "will", "have", "has", "that", "this", "there", "from", "about", "any", "help"}
 MAX_GAP_QUESTIONS = 5000  # the newest unanswered questions considered for content gaps
-
-
-def keywords(question: str) -> set[str]:
-    """Topic-bearing Chinese characters and English words of a question."""
-    key = fold(question)
-    chars = {ch for ch in re.sub(r"[a-z0-9]+", "", key) if ch not in _STOP_CHARS}
-    words = {w for w in re.findall(r"[a-z]{3,}", question.lower()) if w not in _STOP_WORDS}
-    return chars | words
 
 
 def group_similar(questions: list[str], threshold: float = UNANSWERED_SIMILARITY) -> list[dict]:

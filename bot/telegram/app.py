@@ -17,11 +17,12 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import handlers
-from bot import messages as M
-from bot.convlog import ConversationLog
-from bot.ratelimit import RateLimiter
-from retrieval.answer import Pipeline
+from bot.service import Service
+from bot.telegram import admin, buttons, commands, errors, questions
+from bot.telegram.context import Services
+from bot.telegram.ratelimit import RateLimiter
+from bot.telegram.recent import RecentAnswers
+from presentation import texts
 
 DEFAULT_API_URL = "https://api.telegram.org"
 RATE_LIMIT_RETRIES = 3
@@ -64,8 +65,8 @@ def install_log_redaction(token: str) -> None:
         logging.getLogger(name).addFilter(redact)
 
 
-def build_application(settings: TelegramSettings, pipeline: Pipeline, log: ConversationLog | None, library) -> Application:
-    """The Application with every handler registered; `library()` describes the corpus."""
+def build_application(settings: TelegramSettings, service: Service) -> Application:
+    """The Application with every handler registered, answering through `service`."""
     api = settings.api_url.rstrip("/")
     application = (
         ApplicationBuilder()
@@ -79,33 +80,32 @@ def build_application(settings: TelegramSettings, pipeline: Pipeline, log: Conve
         .post_init(_post_init)
         .build()
     )
-    application.bot_data["services"] = handlers.Services(
-        pipeline=pipeline,
-        log=log,
+    application.bot_data["services"] = Services(
+        service=service,
+        recent=RecentAnswers(service.log),
         limiter=RateLimiter(settings.questions_per_minute, 60.0),
-        library=library,
         admins=settings.admins,
     )
     only_messages = filters.UpdateType.MESSAGE
-    application.add_handler(CommandHandler("start", handlers.start, filters=only_messages))
-    application.add_handler(CommandHandler("help", handlers.help_command, filters=only_messages))
-    application.add_handler(CommandHandler("about", handlers.about, filters=only_messages))
-    application.add_handler(CommandHandler("ask", handlers.ask_command, filters=only_messages))
-    application.add_handler(CommandHandler("reindex", handlers.reindex, filters=only_messages))
-    application.add_handler(MessageHandler(only_messages & filters.COMMAND, handlers.on_unknown_command))
-    application.add_handler(MessageHandler(only_messages & filters.TEXT & ~filters.COMMAND, handlers.on_text))
+    application.add_handler(CommandHandler("start", commands.start, filters=only_messages))
+    application.add_handler(CommandHandler("help", commands.help_command, filters=only_messages))
+    application.add_handler(CommandHandler("about", commands.about, filters=only_messages))
+    application.add_handler(CommandHandler("ask", commands.ask_command, filters=only_messages))
+    application.add_handler(CommandHandler("reindex", admin.reindex, filters=only_messages))
+    application.add_handler(MessageHandler(only_messages & filters.COMMAND, commands.on_unknown_command))
+    application.add_handler(MessageHandler(only_messages & filters.TEXT & ~filters.COMMAND, questions.on_text))
     application.add_handler(
-        MessageHandler(only_messages & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.on_non_text)
+        MessageHandler(only_messages & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.on_non_text)
     )
-    application.add_handler(CallbackQueryHandler(handlers.on_button))
-    application.add_error_handler(handlers.on_error)
+    application.add_handler(CallbackQueryHandler(buttons.on_button))
+    application.add_error_handler(errors.on_error)
     return application
 
 
 async def _post_init(application: Application) -> None:
     """Register the command menu (Chinese by default, English for English-language users)."""
-    await application.bot.set_my_commands([BotCommand(c, d) for c, d in M.COMMANDS["zh"]])
-    await application.bot.set_my_commands([BotCommand(c, d) for c, d in M.COMMANDS["en"]], language_code="en")
+    await application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS["zh"]])
+    await application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS["en"]], language_code="en")
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]

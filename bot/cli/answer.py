@@ -1,0 +1,117 @@
+"""Answering from the command line: `ask` (one question), `chat` (the terminal), `run` (the bot)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.common import load_config
+from bot.cli.index import index
+from bot.config import Config
+
+if TYPE_CHECKING:
+    from bot.telegram.app import WebhookOptions
+
+
+def terminal_user() -> str:
+    """Who is at the terminal (pseudonymised like any user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "terminal"
+
+
+@click.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the reply and the hits as JSON.")
+def ask(question: str, as_json: bool) -> None:
+    """Print exactly the reply the bot would send to QUESTION."""
+    from bot.service import Service
+    from presentation.plain import render_text
+
+    def deliver(answer) -> None:
+        if as_json:
+            hits = [
+                {"article": h.article, "title": h.title, "chunk_id": h.chunk_id, "score": round(h.score, 4), "text": h.text}
+                for h in answer.hits
+            ]
+            reply = {"reply": render_text(answer), "refused": answer.refused, "emergency": bool(answer.emergency), "hits": hits}
+            click.echo(json.dumps(reply, ensure_ascii=False))
+        else:
+            click.echo(render_text(answer))
+
+    service = Service.from_config(load_config())
+    try:
+        service.respond(question, deliver, channel="ask", user=terminal_user())
+    finally:
+        service.close()
+
+
+@click.command()
+def chat() -> None:
+    """Chat in the terminal with the same answer pipeline the bot uses."""
+    from bot.cli.chat import run_chat
+    from bot.service import Service
+
+    service = Service.from_config(load_config())
+    try:
+        run_chat(service, sys.stdin, sys.stdout, interactive=sys.stdin.isatty(), user=terminal_user())
+    except KeyboardInterrupt:
+        click.echo("")
+    finally:
+        service.close()
+
+
+@click.command()
+@click.option("--webhook-url", help="Webhook mode: the public HTTPS URL Telegram posts updates to (default: long polling).")
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook mode: address to listen on.")
+@click.option("--port", default=8443, show_default=True, type=int, help="Webhook mode: port to listen on.")
+@click.option("--secret-token", envvar="TELEGRAM_WEBHOOK_SECRET", help="Webhook mode: secret Telegram must send in each request (env TELEGRAM_WEBHOOK_SECRET).")
+@click.option("--url-path", default="", help="Webhook mode: path part to listen on (default: the root).")
+def run(webhook_url: str | None, listen: str, port: int, secret_token: str | None, url_path: str) -> None:
+    """Build the index if there is none, then start the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
+    from retrieval.index import current_version
+
+    config = load_config()
+    if current_version(config.data_dir) is None:
+        click.echo(f"No index in {config.data_dir} yet; building it from {config.corpus_dir} ...", err=True)
+        click.get_current_context().invoke(index)
+    if not config.telegram_token:
+        if webhook_url:
+            raise click.ClickException("--webhook-url needs TELEGRAM_BOT_TOKEN (in the environment or a .env file).")
+        click.get_current_context().invoke(chat)
+        return
+    from bot.telegram.app import WebhookOptions
+
+    run_telegram(config, WebhookOptions(webhook_url, listen, port, secret_token, url_path) if webhook_url else None)
+
+
+def run_telegram(config: Config, webhook: WebhookOptions | None) -> None:
+    """Start the Telegram bot with the configured index (the token never reaches a log line)."""
+    import logging
+
+    from bot.service import Service
+    from bot.telegram.app import (
+        TelegramSettings,
+        TelegramStartError,
+        build_application,
+        install_log_redaction,
+    )
+    from bot.telegram.app import run as run_application
+
+    token = config.telegram_token or ""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction(token)
+    for noisy in ("faiss", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = TelegramSettings(token, config.telegram_api_url, config.questions_per_minute, config.admins)
+    application = build_application(settings, Service.from_config(config))
+    try:
+        run_application(application, webhook)
+    except TelegramStartError as exc:
+        raise click.ClickException(str(exc).replace(token, "[token]")) from None

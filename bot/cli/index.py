@@ -1,0 +1,70 @@
+"""`articlebot index`: build or update the index from the article folder."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from bot.cli.common import load_config, show_progress
+
+
+@click.command()
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder (default: ARTICLEBOT_CORPUS or the bundled corpus).")
+@click.option("--full", is_flag=True, help="Re-embed every chunk instead of reusing unchanged ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list what the cleaner removed from each article.")
+def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> None:
+    """Build or update the index from the article folder."""
+    from bot.service import make_encoder
+    from retrieval.build import build_index
+    from retrieval.index import check_reindex_lock
+
+    config = load_config()
+    corpus_dir = corpus_dir or config.corpus_dir
+    check_reindex_lock(config.data_dir)  # say so now rather than after loading the model
+    encoder = make_encoder(config)
+    report = build_index(corpus_dir, config.data_dir, encoder, full=full, progress=show_progress() and not as_json)
+    if as_json:
+        click.echo(json.dumps(report_figures(report)))
+        return
+    click.echo(
+        f"Indexed {report.articles} articles into {report.chunks} chunks in {report.seconds:.1f} s "
+        f"with {config.model} -> {config.data_dir / report.version}"
+    )
+    click.echo(
+        f"  articles: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged; chunks: {report.embedded} embedded, {report.chunks - report.embedded} reused"
+    )
+    for kind in ("added", "changed", "removed"):
+        for path in getattr(report, kind):
+            click.echo(f"  {kind} {path}")
+    for problem in report.problems:
+        click.echo(f"  skipped {problem.path}: {problem.reason}")
+    for path, twin in sorted(report.duplicates.items()):
+        click.echo(f"  duplicate {path}: same text as {twin}, which is quoted instead")
+    if verbose:
+        for article in report.cleaned:
+            reasons = Counter(r.reason for r in article.removed)
+            summary = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common()) or "nothing"
+            click.echo(f"\n{article.path} — “{article.title}”: removed {summary}")
+            for removed in article.removed:
+                click.echo(f"    [{removed.reason}] {removed.text[:70]}")
+
+
+def report_figures(report) -> dict:
+    """The `index --json` object: the contract's four figures plus what changed."""
+    return {
+        "articles": report.articles,
+        "chunks": report.chunks,
+        "embedded": report.embedded,
+        "seconds": report.seconds,
+        "added": len(report.added),
+        "changed": len(report.changed),
+        "removed": len(report.removed),
+        "unchanged": len(report.unchanged),
+        "skipped": [{"path": p.path, "reason": p.reason} for p in report.problems],
+        "duplicates": [{"path": path, "same_as": twin} for path, twin in sorted(report.duplicates.items())],
+    }

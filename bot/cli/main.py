@@ -1,0 +1,30 @@
+"""The `articlebot` command group: the entry point of the command line."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.answer import ask, chat, run
+from bot.cli.common import UserErrorGroup
+from bot.cli.index import index
+from bot.cli.logs import logs
+from bot.cli.measure import calibrate, eval_
+from bot.config import go_offline, load_dotenv_file
+
+
+@click.group(cls=UserErrorGroup)
+@click.version_option(package_name="articlebot")
+def main() -> None:
+    """articlebot: answers health questions by quoting a corpus of articles.
+
+    Configuration comes from environment variables (ARTICLEBOT_DATA,
+    ARTICLEBOT_CORPUS, ARTICLEBOT_MODEL, ARTICLEBOT_MIN_SCORE, ARTICLEBOT_TOP_K,
+    TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL); a .env file in the current folder
+    is read too. See the README.
+    """
+    go_offline()
+    load_dotenv_file()
+
+
+for command in (index, ask, chat, run, eval_, calibrate, logs):
+    main.add_command(command)

@@ -1,0 +1,148 @@
+"""The service every channel shares: the pipeline and the log assembled from configuration,
+and the one "answer, then record" path used by `ask`, `chat` and Telegram.
+
+A channel calls `Service.answer` (search, compose, prepare the log entry), delivers
+the reply its own way (print, send), then calls `Service.record` (latency, log
+write). `respond` does the three in a row for synchronous channels.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.config import Config
+from convlog import (
+    ConversationLog,
+    ExchangeRecord,
+    LogError,
+    load_salt,
+    log_url,
+    record_of,
+)
+from embeddings import Encoder, load_encoder
+from presentation.plain import render_text
+from retrieval.index import Index
+from retrieval.pipeline import Pipeline
+from retrieval.records import Answer
+from retrieval.safety import RedFlags
+from retrieval.search import Searcher
+
+
+@dataclass
+class LibraryInfo:
+    """What /start and /about say about the corpus."""
+
+    articles: int
+    chunks: int
+    indexed_at: str
+    model: str
+    titles: list[str]
+
+
+@dataclass
+class Exchange:
+    """One question in flight: its answer and the log entry written once the reply is out."""
+
+    answer: Answer
+    entry: ExchangeRecord
+    started: float
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+def make_encoder(config: Config) -> Encoder:
+    """The configured embedding model, with its query instruction."""
+    return load_encoder(config.model, backend=config.backend, query_prefix=config.query_prefix, cache_dir=config.model_cache)
+
+
+def open_pipeline(config: Config) -> Pipeline:
+    """Load the live index (checking its model first, which is cheap) and then the model."""
+    index = Index.load(config.data_dir, config.model)
+    encoder = make_encoder(config)
+    searcher = Searcher(index, encoder, data_dir=config.data_dir)  # follows re-indexes while running
+    red_flags = RedFlags.load(config.redflags) if config.redflags else RedFlags.load()
+    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags)
+
+
+def open_log(config: Config) -> ConversationLog | None:
+    """The conversation log, or None (with a line on stderr) when it cannot be opened:
+    answering goes on without it."""
+    try:
+        url = log_url(config.data_dir, config.log_url)
+        return ConversationLog(url, salt=load_salt(config.data_dir, config.log_salt), raw_user_ids=config.log_raw_user_ids)
+    except (LogError, OSError) as exc:
+        print(f"articlebot: conversations will not be logged: {exc}", file=sys.stderr)
+        return None
+
+
+class Service:
+    """The answer pipeline plus the conversation log (None: answer without logging)."""
+
+    def __init__(self, pipeline: Pipeline, log: ConversationLog | None = None):
+        self.pipeline = pipeline
+        self.log = log
+
+    @classmethod
+    def from_config(cls, config: Config) -> Service:
+        """Open the configured index, model and log."""
+        return cls(open_pipeline(config), open_log(config))
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
+    def answer(self, question: str, *, channel: str, user: int | str | None = None, chat_type: str | None = None,
+               lang_hint: str | None = None) -> Exchange:
+        """Answer a question and prepare its log entry (written by `record` once the reply is out).
+
+        `lang_hint` is the channel's idea of the user's language, used when the
+        message has no words to tell it by.
+        """
+        started = time.monotonic()
+        answer = self.pipeline.answer(question)
+        if answer.empty and lang_hint:
+            answer.lang = lang_hint
+        meta = self.pipeline.searcher.index.meta
+        entry = record_of(
+            answer,
+            channel=channel,
+            reply=render_text(answer),
+            latency_ms=0,
+            model=meta.model,
+            index_version=meta.version,
+            user_id=self.log.user(user) if self.log is not None else None,
+            chat_type=chat_type,
+        )
+        if self.log is not None:
+            self.log.expect(entry.id)  # feedback may arrive before the row is written
+        return Exchange(answer, entry, started)
+
+    def record(self, exchange: Exchange) -> None:
+        """Log an exchange whose reply went out (its latency counts the delivery); never raises."""
+        exchange.entry.latency_ms = round((time.monotonic() - exchange.started) * 1000)
+        if self.log is not None:
+            self.log.record(exchange.entry)
+
+    def respond(self, question: str, deliver: Callable[[Answer], None], *, channel: str, user: int | str | None = None) -> Exchange:
+        """Answer, deliver, record: the whole path for a synchronous channel."""
+        exchange = self.answer(question, channel=channel, user=user)
+        deliver(exchange.answer)
+        self.record(exchange)
+        return exchange
+
+    def library(self) -> LibraryInfo:
+        """What the live index holds (for /start and /about)."""
+        self.pipeline.searcher.refresh(force=True)
+        index = self.pipeline.searcher.index
+        return LibraryInfo(
+            articles=index.meta.articles,
+            chunks=index.meta.chunks,
+            indexed_at=index.meta.created.replace("T", " ").removesuffix("Z").removesuffix("+00:00"),
+            model=index.meta.model,
+            titles=[title or path for path, title, _ in index.store.articles()],
+        )

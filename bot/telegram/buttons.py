@@ -1,0 +1,70 @@
+"""Button handlers: 👍 / 👎 record feedback and show the choice; "more" sends the next passages."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.telegram.addressing import lang_of
+from bot.telegram.context import services
+from bot.telegram.keyboards import (
+    FEEDBACK,
+    MORE,
+    answer_keyboard,
+    more_keyboard,
+    parse,
+    shows_more_button,
+)
+from bot.telegram.questions import has_more
+from bot.telegram.recent import Recent
+from bot.telegram.sending import send_html
+from presentation import texts
+from presentation.telegram_html import answer_paragraphs, text_paragraphs
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Dispatch a button press by its callback data."""
+    query = update.callback_query
+    press = parse(query.data)
+    if press is not None and press.kind == FEEDBACK:
+        await _feedback(update, context, press.exchange_id, press.value)
+    elif press is not None and press.kind == MORE:
+        await _more(update, context, press.exchange_id)
+    else:
+        await query.answer()
+
+
+async def _feedback(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id: str, value: str) -> None:
+    """Record 👍 / 👎 and tick the chosen button."""
+    query = update.callback_query
+    svc = services(context)
+    exchange = svc.recent.recall(exchange_id)
+    lang = exchange.lang if exchange else lang_of(update)
+    if svc.log and value in ("up", "down"):
+        await asyncio.to_thread(svc.log.feedback, exchange_id, value)
+    await query.answer(texts.FEEDBACK_THANKS[lang])
+    try:
+        markup = answer_keyboard(exchange_id, lang, choice=value, more=shows_more_button(query.message))
+        await query.edit_message_reply_markup(markup)
+    except BadRequest:  # "message is not modified" when the same button is pressed twice
+        pass
+
+
+async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id: str) -> None:
+    """Send the next relevant passages of an answer, or say there are none."""
+    query = update.callback_query
+    svc = services(context)
+    exchange = svc.recent.recall(exchange_id)
+    if exchange is None:
+        await query.answer(texts.EXPIRED[lang_of(update)], show_alert=False)
+        return
+    await query.answer()
+    answer = await asyncio.to_thread(svc.pipeline.more, exchange.question, exchange.lang, exchange.shown)
+    exchange = Recent(exchange.question, exchange.lang, exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
+    svc.recent.remember(exchange_id, exchange)
+    paragraphs = text_paragraphs(texts.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
+    markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown, svc.pipeline.min_score) else None
+    await send_html(context, query.message.chat_id, paragraphs, exchange.lang, markup=markup)

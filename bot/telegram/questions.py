@@ -1,0 +1,66 @@
+"""Message handlers: a question is answered (search off the event loop), then logged; other
+messages get a polite note that the bot reads text."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.telegram.addressing import in_group, lang_of, replies_to_bot, strip_mention
+from bot.telegram.context import services
+from bot.telegram.keyboards import answer_keyboard
+from bot.telegram.recent import Recent
+from bot.telegram.sending import send_html, send_notice, with_typing
+from presentation import texts
+from presentation.telegram_html import answer_paragraphs
+from retrieval.records import Answer
+
+
+def has_more(answer: Answer, shown: tuple[str, ...], min_score: float) -> bool:
+    """Whether a relevant hit not quoted yet remains (worth a "more" button)."""
+    return not answer.refused and any(h.chunk_id not in shown and h.score >= min_score for h in answer.hits)
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A text message: answer it (in groups only when the bot is addressed)."""
+    message = update.effective_message
+    text, mentioned = strip_mention(message, context.bot.username)
+    if in_group(update) and not (mentioned or replies_to_bot(message, context.bot.id)):
+        return
+    await answer_question(update, context, text)
+
+
+async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice, files...: say politely that the bot reads text."""
+    message = update.effective_message
+    if in_group(update) and not replies_to_bot(message, context.bot.id):
+        return
+    lang = lang_of(update, message.caption)
+    await send_notice(context, message.chat_id, texts.NON_TEXT[lang], lang, reply_to=message.message_id)
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Answer off the event loop, reply with passages, buttons and the disclaimer, then log it."""
+    svc = services(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    user = update.effective_user
+    wait = svc.limiter.check(user.id if user else chat.id)
+    if wait:
+        lang = lang_of(update, question)
+        await send_notice(context, chat.id, texts.RATE_LIMITED[lang].format(seconds=wait), lang, reply_to=message.message_id)
+        return
+    work = asyncio.to_thread(
+        svc.service.answer, question, channel="telegram", user=user.id if user else None, chat_type=chat.type,
+        lang_hint=lang_of(update),
+    )  # fmt: skip
+    exchange = await with_typing(context, chat.id, work)
+    answer = exchange.answer
+    shown = tuple(p.hit.chunk_id for p in answer.passages)
+    more = svc.log is not None and has_more(answer, shown, svc.pipeline.min_score)  # "more" recalls from the log
+    svc.recent.remember(exchange.id, Recent(answer.question, answer.lang, shown))  # before any button can be pressed
+    markup = answer_keyboard(exchange.id, answer.lang, more=more)
+    await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
+    await asyncio.to_thread(svc.service.record, exchange)  # after the reply: the log never delays or breaks it

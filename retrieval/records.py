@@ -1,0 +1,55 @@
+"""What retrieval hands to the channels: hits, quoted passages and answers (records, never sentences).
+
+Wording is the presentation layer's job (`presentation/`): an `Answer` says what was
+asked, what was found, what to quote and what safety found; the reply is rendered
+from it as plain text or Telegram HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from retrieval.safety import Assessment
+
+
+@dataclass
+class Hit:
+    """One retrieved passage: `score` is its relevance; the parts it is made of are kept too."""
+
+    chunk_id: str
+    article: str
+    title: str
+    url: str | None
+    heading: str | None
+    text: str
+    score: float
+    dense: float = 0.0
+    coverage: float = 0.0
+    fused: float = 0.0
+
+
+@dataclass
+class Passage:
+    """A quoted excerpt of a hit."""
+
+    hit: Hit
+    excerpt: str
+
+
+@dataclass
+class Answer:
+    """Everything about one reply: what was asked, what was found, what to quote."""
+
+    question: str
+    lang: str
+    refused: bool
+    hits: list[Hit]
+    passages: list[Passage] = field(default_factory=list)
+    empty: bool = False  # nothing to search for (no letter or digit in the message)
+    truncated_at: int | None = None  # the question was cut to this many characters
+    safety: Assessment = field(default_factory=Assessment)
+
+    @property
+    def emergency(self) -> str | None:
+        """The red-flag category, if the message describes an emergency."""
+        return self.safety.emergency
