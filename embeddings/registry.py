@@ -28,7 +28,7 @@ from embeddings.torch_backend import TorchEncoder
 
 DEFAULT_MODEL = "m3e-small"
 
-# Relevance threshold (retrieval.search.relevance: cosine + 0.5 x IDF-weighted term
+# Relevance threshold (retrieval.stages.relevance: cosine + 0.5 x IDF-weighted term
 # coverage) below which the bot says the articles do not cover the question.
 # Calibrated per model with `articlebot calibrate tests/data/calibration.jsonl`
 # (55 on-topic, 55 off-topic questions); other models fall back to DEFAULT_MIN_SCORE

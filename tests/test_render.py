@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.telegram.localapi import check_html
 from presentation.telegram_html import (
     TELEGRAM_LIMIT,
     answer_paragraphs,
@@ -12,7 +13,6 @@ from presentation.telegram_html import (
 )
 from presentation.texts import DISCLAIMER
 from retrieval.records import Answer, Hit, Passage
-from bot.telegram.localapi import check_html
 
 
 def hit(n: int, url: str | None = None, title: str = "标题") -> Hit:

@@ -12,9 +12,9 @@ import pytest
 from bot.service import Service
 from bot.telegram import sending
 from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
+from bot.telegram.localapi import FakeBotAPI, check_html
 from convlog import ConversationLog
 from presentation.texts import DISCLAIMER, NOT_COVERED
-from bot.telegram.localapi import FakeBotAPI, check_html
 
 ZH, EN = DISCLAIMER["zh"], DISCLAIMER["en"]
 
