@@ -8,7 +8,7 @@ load, and memory. Prints a table, or one JSON object with --json.
   300 chunks of 300 characters made by joining medqa passages, with the configured
   model and backend (ARTICLEBOT_MODEL, ARTICLEBOT_BACKEND). `index_chunks_per_s`
   is the 300-character figure (the bundled corpus's when medqa is absent).
-- Question latency (embed + search + compose, the whole `Pipeline.answer`) at
+- Question latency (embed + search + choose passages, the whole `Pipeline.answer`) at
   10,000 and 100,000 chunks. Larger corpora are a synthetic scale-up of the real
   passages: their texts repeated with a marker, their vectors repeated with a
   little noise, so that FAISS, BM25 and SQLite work at full size.
@@ -178,7 +178,7 @@ def hnsw_recall(data: Path, encoder, questions: list[str]) -> dict:
 async def bot_load(data: Path, encoder, questions: list[str], users: int, min_score: float) -> dict:
     from bot.service import Service
     from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
-    from bot.telegram.localapi import FakeBotAPI
+    from bot.telegram.fake_botapi import FakeBotAPI
     from convlog import ConversationLog
 
     api = FakeBotAPI()
@@ -212,7 +212,7 @@ async def bot_load(data: Path, encoder, questions: list[str], users: int, min_sc
 
 def bot_memory(data: Path, questions: list[str]) -> dict:
     """Peak RSS of a real `articlebot run` process answering from `data`."""
-    from bot.telegram.localapi import FakeBotAPI, ServerThread
+    from bot.telegram.fake_botapi import FakeBotAPI, ServerThread
 
     api = FakeBotAPI()
     thread = ServerThread(api)

@@ -1,9 +1,10 @@
 """The service every channel shares: the pipeline and the log assembled from configuration,
 and the one "answer, then record" path used by `ask`, `chat` and Telegram.
 
-A channel calls `Service.answer` (search, compose, prepare the log entry), delivers
-the reply its own way (print, send), then calls `Service.record` (latency, log
-write). `respond` does the three in a row for synchronous channels.
+A channel calls `Service.answer` (search, choose passages, prepare the log entry),
+delivers the reply its own way (print, send), then calls `Service.record` (latency
+until delivery, user pseudonym, log write). `respond` does the three in a row for
+synchronous channels.
 """
 
 from __future__ import annotations
@@ -48,11 +49,17 @@ class Exchange:
 
     answer: Answer
     entry: ExchangeRecord
-    started: float
+    started: float  # time.monotonic() when the question arrived
+    user: int | str | None = None  # the raw user id; the log decides how it is stored
+    delivered_at: float | None = None
 
     @property
     def id(self) -> str:
         return self.entry.id
+
+    def delivered(self) -> None:
+        """Stop the clock: the reply has gone out (`Service.record` does it if the channel did not)."""
+        self.delivered_at = time.monotonic()
 
 
 def make_encoder(config: Config) -> Encoder:
@@ -97,13 +104,14 @@ class Service:
             self.log.close()
 
     def answer(self, question: str, *, channel: str, user: int | str | None = None, chat_type: str | None = None,
-               lang_hint: str | None = None) -> Exchange:
+               lang_hint: str | None = None, started: float | None = None) -> Exchange:
         """Answer a question and prepare its log entry (written by `record` once the reply is out).
 
         `lang_hint` is the channel's idea of the user's language, used when the
-        message has no words to tell it by.
+        message has no words to tell it by; `started` is when the question arrived
+        (default: now), if the channel queued it before calling.
         """
-        started = time.monotonic()
+        started = time.monotonic() if started is None else started
         answer = self.pipeline.answer(question)
         if answer.empty and lang_hint:
             answer.lang = lang_hint
@@ -115,17 +123,19 @@ class Service:
             latency_ms=0,
             model=meta.model,
             index_version=meta.version,
-            user_id=self.log.user(user) if self.log is not None else None,
             chat_type=chat_type,
         )
         if self.log is not None:
             self.log.expect(entry.id)  # feedback may arrive before the row is written
-        return Exchange(answer, entry, started)
+        return Exchange(answer, entry, started, user)
 
     def record(self, exchange: Exchange) -> None:
         """Log an exchange whose reply went out (its latency counts the delivery); never raises."""
-        exchange.entry.latency_ms = round((time.monotonic() - exchange.started) * 1000)
+        if exchange.delivered_at is None:
+            exchange.delivered()
+        exchange.entry.latency_ms = round((exchange.delivered_at - exchange.started) * 1000)
         if self.log is not None:
+            exchange.entry.user_id = self.log.user(exchange.user)
             self.log.record(exchange.entry)
 
     def respond(self, question: str, deliver: Callable[[Answer], None], *, channel: str, user: int | str | None = None) -> Exchange:

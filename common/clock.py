@@ -1,4 +1,4 @@
-"""Timestamps: one format everywhere (the log, index versions, lock files)."""
+"""Timestamps: one format everywhere (log rows, feedback, index build times, lock files)."""
 
 from __future__ import annotations
 

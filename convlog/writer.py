@@ -17,7 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.clock import utc_stamp
-from convlog.database import BUSY_SECONDS, LogError, create_engine, first_line, migrate
+from convlog.database import (
+    BUSY_SECONDS,
+    LogError,
+    create_engine,
+    display_url,
+    first_line,
+    migrate,
+)
 from convlog.pseudonyms import pseudonym
 from convlog.records import ExchangeBrief, ExchangeRecord
 from convlog.schema import exchanges, hits
@@ -39,8 +46,7 @@ class ConversationLog:
             self.engine = create_engine(url, busy_seconds)
             migrate(self.engine)
         except (SQLAlchemyError, OSError) as exc:
-            shown = sa.make_url(url).render_as_string(hide_password=True)
-            raise LogError(f"Cannot open the conversation log at {shown}: {first_line(exc)}") from None
+            raise LogError(f"Cannot open the conversation log at {display_url(url)}: {first_line(exc)}") from None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -162,7 +162,7 @@ def load_encoder(
     cache_dir: Path | str | None = None,
     device: str = "cpu",
 ) -> Encoder:
-    """Load a model with a backend, offline; `query_prefix` None means the model's registered one."""
+    """Load a model with a backend (from local files only once the entry point went offline); `query_prefix` None means the model's registered one."""
     if backend not in BACKENDS:
         raise EmbeddingModelError(f"Unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}.")
     location = resolve_model(name)

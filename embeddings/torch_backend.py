@@ -17,7 +17,7 @@ from embeddings.st_model import (
 
 
 class TorchEncoder:
-    """A sentence-transformers model on the CPU, loaded once, offline."""
+    """A sentence-transformers model on the CPU, loaded once from a local folder."""
 
     backend = "torch"
 

@@ -3,7 +3,7 @@
 The input is JSON lines `{"question": str, "article": str | null}`: on-topic
 questions name the article that answers them, off-topic ones have null. For each
 coverage weight on a small grid, every question gets the relevance of its best
-hit (search.relevance), and the threshold that classifies the most questions
+hit (stages.relevance), and the threshold that classifies the most questions
 correctly (refuse off-topic, answer on-topic) is taken, half-way between the
 neighbouring scores. Reported per weight: the threshold, refusal precision
 (refused questions that were off-topic) and recall (off-topic questions refused),

@@ -21,9 +21,6 @@ from retrieval.records import Hit
 
 log = logging.getLogger(__name__)
 
-MODES = ("hybrid", "dense", "lexical")
-
-
 class _Stopwatch:
     """Seconds spent per stage of one search."""
 
@@ -87,7 +84,7 @@ class Searcher:
 
         `mode` "dense" or "lexical" ranks by one list only (for comparisons). With
         `distinct` (what replies use) no two hits have near-identical text and one
-        article fills at most MAX_PER_ARTICLE of the first places; evaluation turns it off.
+        article fills at most stages.MAX_PER_ARTICLE of the first places; evaluation turns it off.
         `last_timings` then holds the seconds each stage took.
         """
         self.refresh()

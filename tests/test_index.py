@@ -174,3 +174,23 @@ def test_hnsw_index_finds_what_exact_search_finds(tmp_path):
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
     assert recall >= 0.95
     assert set(exact.ravel()) <= set(ids)
+
+
+def test_a_reranker_reorders_the_scored_hits_before_diversity(tmp_path, fake_encoder):
+    """The optional re-rank stage: what it returns is the order the search gives, and it is timed."""
+    build_index(DEFAULT_CORPUS, tmp_path, fake_encoder)
+    index = Index.load(tmp_path, fake_encoder.name)
+    plain = Searcher(index, fake_encoder).search("打瘦脸针面瘫会恢复吗", 8, distinct=False)
+    seen: list[list[str]] = []
+
+    class Reverse:
+        def rerank(self, question, hits):
+            seen.append([h.chunk_id for h in hits])
+            return list(reversed(hits))
+
+    searcher = Searcher(index, fake_encoder, reranker=Reverse())
+    reranked = searcher.search("打瘦脸针面瘫会恢复吗", 8, distinct=False)
+    assert seen == [[h.chunk_id for h in plain]]  # it saw the scored candidates, in fused order
+    assert [h.chunk_id for h in reranked] == [h.chunk_id for h in reversed(plain)]
+    assert list(searcher.last_timings) == ["embed", "dense", "lexical", "fuse", "score", "rerank", "diversify"]
+    index.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.telegram.localapi import check_html
+from bot.telegram.fake_botapi import check_html
 from presentation.telegram_html import (
     TELEGRAM_LIMIT,
     answer_paragraphs,

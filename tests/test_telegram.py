@@ -1,5 +1,5 @@
 """End to end on Telegram: the real python-telegram-bot Application, the real index and
-model, speaking HTTP to a local Bot API server (tests/botapi.py) on 127.0.0.1."""
+model, speaking HTTP to a local Bot API server (bot/telegram/fake_botapi.py) on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from bot.service import Service
 from bot.telegram import sending
 from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
-from bot.telegram.localapi import FakeBotAPI, check_html
+from bot.telegram.fake_botapi import FakeBotAPI, check_html
 from convlog import ConversationLog
 from presentation.texts import DISCLAIMER, NOT_COVERED
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.telegram.localapi import FakeBotAPI, ServerThread
+from bot.telegram.fake_botapi import FakeBotAPI, ServerThread
 
 
 def wait_for(predicate, timeout: float) -> bool:

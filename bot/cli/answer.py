@@ -31,7 +31,7 @@ def terminal_user() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the reply and the hits as JSON.")
 def ask(question: str, as_json: bool) -> None:
     """Print exactly the reply the bot would send to QUESTION."""
-    from bot.service import Service
+    from bot.service import Service, open_log, open_pipeline
     from presentation.plain import render_text
 
     def deliver(answer) -> None:
@@ -45,11 +45,14 @@ def ask(question: str, as_json: bool) -> None:
         else:
             click.echo(render_text(answer))
 
-    service = Service.from_config(load_config())
-    try:
-        service.respond(question, deliver, channel="ask", user=terminal_user())
-    finally:
-        service.close()
+    config = load_config()
+    service = Service(open_pipeline(config))
+    exchange = service.answer(question, channel="ask", user=terminal_user())
+    deliver(exchange.answer)
+    exchange.delivered()
+    service.log = open_log(config)  # opened after the reply is printed: the log never delays it
+    service.record(exchange)
+    service.close()
 
 
 @click.command()

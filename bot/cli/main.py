@@ -22,8 +22,8 @@ def main() -> None:
     TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL); a .env file in the current folder
     is read too. See the README.
     """
+    load_dotenv_file()  # first, so that .env may set the offline variables too
     go_offline()
-    load_dotenv_file()
 
 
 for command in (index, ask, chat, run, eval_, calibrate, logs):

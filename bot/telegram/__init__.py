@@ -12,4 +12,5 @@
 - `recent`: the memory behind the "more" button
 - `addressing`: group rules (is the bot addressed?) and the reply language
 - `ratelimit`: questions per user per minute
+- `fake_botapi`: a fake Bot API server on 127.0.0.1 for tests and the benchmark
 """

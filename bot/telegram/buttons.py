@@ -14,13 +14,13 @@ from bot.telegram.keyboards import (
     FEEDBACK,
     MORE,
     answer_keyboard,
+    has_more,
     more_keyboard,
     parse,
     shows_more_button,
 )
-from bot.telegram.questions import has_more
-from bot.telegram.recent import Recent
 from bot.telegram.sending import send_html
+from convlog import ExchangeBrief
 from presentation import texts
 from presentation.telegram_html import answer_paragraphs, text_paragraphs
 
@@ -63,7 +63,7 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id:
         return
     await query.answer()
     answer = await asyncio.to_thread(svc.pipeline.more, exchange.question, exchange.lang, exchange.shown)
-    exchange = Recent(exchange.question, exchange.lang, exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
+    exchange = ExchangeBrief(exchange.question, exchange.lang, exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
     svc.recent.remember(exchange_id, exchange)
     paragraphs = text_paragraphs(texts.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
     markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown, svc.pipeline.min_score) else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from presentation import texts
+from retrieval.records import Answer
 
 FEEDBACK = "fb"
 MORE = "more"
@@ -39,6 +40,11 @@ def parse(data: str | None) -> Press | None:
     if kind == MORE:
         return Press(MORE, rest)
     return None
+
+
+def has_more(answer: Answer, shown: tuple[str, ...], min_score: float) -> bool:
+    """Whether a relevant hit not quoted yet remains (worth a "more" button)."""
+    return not answer.refused and any(h.chunk_id not in shown and h.score >= min_score for h in answer.hits)
 
 
 def _more_row(exchange_id: str, lang: str) -> list[InlineKeyboardButton]:

@@ -4,23 +4,18 @@ messages get a polite note that the bot reads text."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.telegram.addressing import in_group, lang_of, replies_to_bot, strip_mention
 from bot.telegram.context import services
-from bot.telegram.keyboards import answer_keyboard
-from bot.telegram.recent import Recent
+from bot.telegram.keyboards import answer_keyboard, has_more
 from bot.telegram.sending import send_html, send_notice, with_typing
+from convlog import ExchangeBrief
 from presentation import texts
 from presentation.telegram_html import answer_paragraphs
-from retrieval.records import Answer
-
-
-def has_more(answer: Answer, shown: tuple[str, ...], min_score: float) -> bool:
-    """Whether a relevant hit not quoted yet remains (worth a "more" button)."""
-    return not answer.refused and any(h.chunk_id not in shown and h.score >= min_score for h in answer.hits)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -54,13 +49,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         return
     work = asyncio.to_thread(
         svc.service.answer, question, channel="telegram", user=user.id if user else None, chat_type=chat.type,
-        lang_hint=lang_of(update),
+        lang_hint=lang_of(update), started=time.monotonic(),
     )  # fmt: skip
     exchange = await with_typing(context, chat.id, work)
     answer = exchange.answer
     shown = tuple(p.hit.chunk_id for p in answer.passages)
-    more = svc.log is not None and has_more(answer, shown, svc.pipeline.min_score)  # "more" recalls from the log
-    svc.recent.remember(exchange.id, Recent(answer.question, answer.lang, shown))  # before any button can be pressed
+    # "more" is offered only when exchanges are logged (as before the memory moved here)
+    more = svc.log is not None and has_more(answer, shown, svc.pipeline.min_score)
+    svc.recent.remember(exchange.id, ExchangeBrief(answer.question, answer.lang, shown))  # before any button can be pressed
     markup = answer_keyboard(exchange.id, answer.lang, more=more)
     await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
     await asyncio.to_thread(svc.service.record, exchange)  # after the reply: the log never delays or breaks it

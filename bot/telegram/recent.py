@@ -8,18 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
-from convlog import ConversationLog
-
-
-@dataclass
-class Recent:
-    """What the "more" button needs: the question, its language, the chunks already quoted."""
-
-    question: str
-    lang: str
-    shown: tuple[str, ...]
+from convlog import ConversationLog, ExchangeBrief
 
 
 class RecentAnswers:
@@ -29,10 +19,10 @@ class RecentAnswers:
 
     def __init__(self, log: ConversationLog | None):
         self.log = log
-        self._recent: OrderedDict[str, Recent] = OrderedDict()
+        self._recent: OrderedDict[str, ExchangeBrief] = OrderedDict()
         self._lock = threading.Lock()
 
-    def remember(self, exchange_id: str, recent: Recent) -> None:
+    def remember(self, exchange_id: str, recent: ExchangeBrief) -> None:
         """Keep an answer for its "more" button (the oldest are forgotten past MEMORY)."""
         with self._lock:
             self._recent[exchange_id] = recent
@@ -40,10 +30,9 @@ class RecentAnswers:
             while len(self._recent) > self.MEMORY:
                 self._recent.popitem(last=False)
 
-    def recall(self, exchange_id: str) -> Recent | None:
+    def recall(self, exchange_id: str) -> ExchangeBrief | None:
         """A recent answer, from memory or (after a restart, or another instance) from the log."""
         with self._lock:
             if exchange_id in self._recent:
                 return self._recent[exchange_id]
-        logged = self.log.recall(exchange_id) if self.log is not None else None
-        return Recent(logged.question, logged.lang, logged.shown) if logged else None
+        return self.log.recall(exchange_id) if self.log is not None else None

@@ -1,4 +1,4 @@
-"""A small Bot API server on 127.0.0.1 for tests and benchmarks: the methods articlebot uses.
+"""A fake Bot API server on 127.0.0.1 for tests and the benchmark (needs the dev extras: aiohttp).
 
 It speaks the real HTTP protocol python-telegram-bot uses (POST /bot<token>/<method>),
 hands out injected updates through long-polling getUpdates, records every call,
