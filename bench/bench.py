@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Config, go_offline  # noqa: E402
-from bot.service import make_encoder  # noqa: E402
+from bot.service import make_encoders  # noqa: E402
 from common.jsonl import read_jsonl  # noqa: E402
 from common.text import sha256  # noqa: E402
 from corpus import DEFAULT_CORPUS  # noqa: E402
@@ -69,26 +69,38 @@ class TimedEncoder:
         self.texts += len(texts)
         return out
 
+    def encode_queries(self, texts):
+        from embeddings.base import encode_queries
+
+        return encode_queries(self.inner, texts)
+
 
 def percentile(values: list[float], p: float) -> float:
     return float(np.percentile(np.asarray(values), p)) if values else float("nan")
 
 
-def indexing(encoder, medqa: Path | None, work: Path) -> dict:
+def indexing(encoders, medqa: Path | None, work: Path) -> dict:
+    """Passages embedded per second, by the configured models together (re-embedding everything)."""
     out = {}
-    timed = TimedEncoder(encoder)
+    timed = [TimedEncoder(e) for e in encoders]
     build_index(DEFAULT_CORPUS, work / "bundled", timed, full=True)
-    out["bundled"] = {"chunks": timed.texts, "seconds": round(timed.seconds, 2), "chunks_per_s": round(timed.texts / timed.seconds, 1)}
+    out["bundled"] = _rate(timed)
     if medqa:
         records = read_jsonl(medqa / "corpus.jsonl")
-        timed = TimedEncoder(encoder)
+        timed = [TimedEncoder(e) for e in encoders]
         build_from_documents(passages_as_documents(records), work / "medqa", timed, full=True)
-        out["medqa"] = {"chunks": timed.texts, "seconds": round(timed.seconds, 2), "chunks_per_s": round(timed.texts / timed.seconds, 1)}
+        out["medqa"] = _rate(timed)
         # The target's unit: chunks of about 300 characters (the bundled corpus is only 20 chunks).
-        timed = TimedEncoder(encoder)
+        timed = [TimedEncoder(e) for e in encoders]
         build_from_documents(passages_as_documents(joined_passages(records, 300, 300)), work / "c300", timed, full=True)
-        out["300 chars"] = {"chunks": timed.texts, "seconds": round(timed.seconds, 2), "chunks_per_s": round(timed.texts / timed.seconds, 1)}
+        out["300 chars"] = _rate(timed)
     return out
+
+
+def _rate(timed: list) -> dict:
+    """Chunks embedded per second by all models (a chunk counts once, however many models embed it)."""
+    chunks, seconds = timed[0].texts, sum(t.seconds for t in timed)
+    return {"chunks": chunks, "seconds": round(seconds, 2), "chunks_per_s": round(chunks / seconds, 1) if seconds else None}
 
 
 def joined_passages(records: list[dict], chars: int, count: int) -> list[dict]:
@@ -104,24 +116,36 @@ def joined_passages(records: list[dict], chars: int, count: int) -> list[dict]:
     return out
 
 
-def base_chunks(work: Path, medqa: Path | None) -> tuple[list[str], np.ndarray]:
-    """Texts and vectors of the real chunks the scale-up repeats."""
+def base_chunks(work: Path, medqa: Path | None) -> tuple[list[str], list]:
+    """Texts of the real chunks the scale-up repeats, and per model (DenseMeta, vectors, background)."""
     import sqlite3
 
+    from retrieval.index import IndexMeta, background_file
+
     source = current_version(work / ("medqa" if medqa else "bundled"))
+    meta = IndexMeta.read(source)
     conn = sqlite3.connect(source / "chunks.sqlite")
-    rows = conn.execute("SELECT text, vector FROM chunks ORDER BY id").fetchall()
+    texts = [r[0] for r in conn.execute("SELECT text FROM chunks ORDER BY id")]
+    dense = []
+    for slot, dmeta in enumerate(meta.dense):
+        rows = conn.execute("SELECT vector FROM vectors WHERE slot = ? ORDER BY id", (slot,)).fetchall()
+        with np.load(source / background_file(slot)) as stored:
+            ground = {lang: stored[lang] for lang in stored.files}
+        dense.append((dmeta, np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows]), ground))
     conn.close()
-    return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    return texts, dense
 
 
-def scaled_index(data: Path, size: int, texts: list[str], vectors: np.ndarray, model: str, kind: str | None = None) -> dict:
+def scaled_index(data: Path, size: int, texts: list[str], base: list, kind: str | None = None) -> dict:
     """Write an index version of `size` chunks built from the real ones; returns build timings."""
     rng = np.random.default_rng(size)
     n = len(texts)
     picks = np.arange(size) % n
-    vecs = vectors[picks] + rng.normal(scale=0.02, size=(size, vectors.shape[1])).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    dense = []
+    for dmeta, vectors, ground in base:
+        vecs = vectors[picks] + rng.normal(scale=0.02, size=(size, vectors.shape[1])).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        dense.append((dmeta, vecs, ground))
     per_article = 10
     chunks, articles = [], []
     for i in range(size):
@@ -131,16 +155,16 @@ def scaled_index(data: Path, size: int, texts: list[str], vectors: np.ndarray, m
         text = f"{texts[picks[i]]}（第{i}段）"
         chunks.append(Chunk(f"s{i:08d}", path, articles[-1].title, None, text, i % per_article, sha256(text)))
     seconds: dict[str, float] = {}
-    folder = write_version(data, articles, chunks, vecs, model=model, dim=vecs.shape[1], kind=kind, timings=seconds)
+    folder = write_version(data, articles, chunks, dense, kind=kind, timings=seconds)
     timings = {f"{part}_s": round(t, 1) for part, t in seconds.items() if part != "bm25"}
     timings["bm25_s"] = round(seconds["bm25"], 1)
     timings["kind"] = json.loads((folder / "meta.json").read_text("utf-8"))["kind"]
     return timings
 
 
-def query_latency(data: Path, encoder, questions: list[str], min_score: float) -> dict:
-    index = Index.load(data, encoder.name)
-    pipeline = Pipeline(Searcher(index, encoder), min_score=min_score)
+def query_latency(data: Path, encoders, questions: list[str], min_score: float) -> dict:
+    index = Index.load(data, [e.name for e in encoders])
+    pipeline = Pipeline(Searcher(index, encoders), min_score=min_score)
     for q in questions[:5]:
         pipeline.answer(q)  # warm-up
     times = []
@@ -157,12 +181,15 @@ def hnsw_recall(data: Path, encoder, questions: list[str]) -> dict:
     import faiss
 
     index = Index.load(data, encoder.name)
-    inner = faiss.downcast_index(index.faiss.index)
+    part = max(index.dense[0].parts.values(), key=lambda p: p.ntotal)
+    inner = faiss.downcast_index(part.index)
     if not hasattr(inner, "hnsw"):
         return {"kind": "flat", "recall_at_10": 1.0}
     flat = faiss.IndexFlatIP(index.meta.dim)
     flat.add(inner.storage.reconstruct_n(0, inner.ntotal))
-    queries = encoder.encode(questions)
+    from embeddings.base import encode_queries
+
+    queries = encode_queries(encoder, questions)
     times = {}
     started = time.perf_counter()
     _, exact = flat.search(queries, 10)
@@ -183,7 +210,7 @@ async def bot_load(data: Path, encoder, questions: list[str], users: int, min_sc
 
     api = FakeBotAPI()
     url = await api.start()
-    pipeline = Pipeline(Searcher(Index.load(data, encoder.name), encoder), min_score=min_score)
+    pipeline = Pipeline(Searcher(Index.load(data, [e.name for e in encoder]), encoder), min_score=min_score)
     log = ConversationLog(f"sqlite:///{data / 'bench-logs.db'}", salt="bench")
     app = build_application(TelegramSettings(api.token, url, 0), Service(pipeline, log))
     await app.initialize()
@@ -251,27 +278,37 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     config = Config.from_env()
     medqa = args.medqa if (args.medqa / "corpus.jsonl").is_file() else None
-    questions = [q["text"] for q in read_jsonl(medqa / "queries.jsonl")][: args.queries] if medqa else ["打瘦脸针后面瘫多久能恢复？"] * args.queries
-    encoder = make_encoder(config)
-    encoder.encode(["预热"])  # load and warm up before anything is timed
+    # Questions as this bot's users write them (the project's labelled set); medqa's are exam-style and
+    # about three times longer (68 characters on average), which the question-latency line also reports.
+    labelled = [x["turns"][0] for x in read_jsonl(ROOT / "tests" / "data" / "answers.jsonl") if len(x["turns"]) == 1]
+    questions = labelled[: args.queries]
+    long_questions = [q["text"] for q in read_jsonl(medqa / "queries.jsonl")][: args.queries] if medqa else []
+    encoders = make_encoders(config)
+    for e in encoders:
+        e.encode(["预热"])  # load and warm up before anything is timed
+    encoder = encoders[0]
     sizes = [int(s) for s in args.sizes.split(",")]
-    report: dict = {"cores": os.cpu_count(), "model": config.model, "backend": getattr(encoder, "backend", "torch")}
+    report: dict = {"cores": os.cpu_count(), "model": " + ".join(config.models),
+                    "backend": "+".join(getattr(e, "backend", "torch") for e in encoders),
+                    "question_chars": round(float(np.mean([len(q) for q in questions])), 1)}
     with tempfile.TemporaryDirectory(prefix="articlebot-bench-") as tmp:
         work = Path(tmp)
         log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
         log("indexing ...")
-        report["indexing"] = indexing(encoder, medqa, work)
+        report["indexing"] = indexing(encoders, medqa, work)
         report["index_chunks_per_s"] = report["indexing"].get("300 chars", report["indexing"]["bundled"])["chunks_per_s"]
-        texts, vectors = base_chunks(work, medqa)
+        texts, base = base_chunks(work, medqa)
         report["query_ms"], report["scale_build"] = {}, {}
         for size in sizes:
             log(f"{size} chunks ...")
             kind = "flat" if args.flat else None
-            report["scale_build"][str(size)] = scaled_index(work / f"n{size}", size, texts, vectors, encoder.name, kind)
-            report["query_ms"][str(size)] = query_latency(work / f"n{size}", encoder, questions, config.min_score)
+            report["scale_build"][str(size)] = scaled_index(work / f"n{size}", size, texts, base, kind)
+            report["query_ms"][str(size)] = query_latency(work / f"n{size}", encoders, questions, config.min_score)
+        if long_questions:
+            report["query_ms_medqa_questions"] = query_latency(work / f"n{sizes[0]}", encoders, long_questions, config.min_score)
         report["hnsw"] = hnsw_recall(work / f"n{sizes[-1]}", encoder, questions)
         log("bot under load ...")
-        report["bot"] = asyncio.run(bot_load(work / "bundled", encoder, ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "Can massage help facial nerve palsy?"], args.users, config.min_score))
+        report["bot"] = asyncio.run(bot_load(work / "bundled", encoders, ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "Can massage help facial nerve palsy?"], args.users, config.min_score))
         log("memory ...")
         memory = bot_memory(work / f"n{sizes[-1]}", questions)
         report["memory"] = memory
@@ -287,9 +324,13 @@ def print_table(r: dict) -> None:
     print(f"articlebot benchmark — {r['cores']} cores, model {r['model']} ({r['backend']})")
     for name, f in r["indexing"].items():
         print(f"  indexing {name:<8} {f['chunks']:>6} chunks  {f['chunks_per_s']:>6.1f} chunks/s")
+    print(f"  questions: the labelled set's, {r['question_chars']} characters on average")
     for size, f in r["query_ms"].items():
         build = r["scale_build"][size]
         print(f"  question at {int(size):>7} chunks ({build['kind']:<4}) p50 {f['p50']:>6.1f} ms  p95 {f['p95']:>6.1f} ms")
+    if "query_ms_medqa_questions" in r:
+        f = r["query_ms_medqa_questions"]
+        print(f"  medqa's longer questions at {list(r['query_ms'])[0]} chunks: p50 {f['p50']:>6.1f} ms  p95 {f['p95']:>6.1f} ms")
     h = r["hnsw"]
     if h["kind"] == "hnsw":
         print(f"  HNSW recall@10 vs exact {h['recall_at_10']:.3f}; search {h['hnsw_ms']} ms vs exact {h['flat_ms']} ms")

@@ -38,7 +38,7 @@ class Config:
 
     data_dir: Path
     corpus_dir: Path
-    model: str
+    model: str  # the primary model: its cosine is what the refusal threshold applies to
     min_score: float
     top_k: int
     telegram_token: str | None
@@ -52,12 +52,19 @@ class Config:
     redflags: Path | None = None
     backend: str = "onnx-int8"
     model_cache: Path = Path("~/.cache/articlebot/models").expanduser()
+    extra_models: tuple[str, ...] = ()  # more dense lists for recall (ARTICLEBOT_MODEL=a,b,...)
+
+    @property
+    def models(self) -> list[str]:
+        """Every configured model, the primary first."""
+        return [self.model, *self.extra_models]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
-        model = env.get("ARTICLEBOT_MODEL") or DEFAULT_MODEL
-        info = model_info(model)  # the model's calibrated threshold and query instruction
+        models = _models(env)
+        model = models[0]
+        info = model_info(model)  # the primary model's calibrated threshold and query instruction
         return cls(
             data_dir=Path(env.get("ARTICLEBOT_DATA") or "data"),
             corpus_dir=Path(env.get("ARTICLEBOT_CORPUS") or DEFAULT_CORPUS),
@@ -75,7 +82,19 @@ class Config:
             redflags=Path(env["ARTICLEBOT_REDFLAGS"]) if env.get("ARTICLEBOT_REDFLAGS") else None,
             backend=(env.get("ARTICLEBOT_BACKEND") or "onnx-int8").strip().lower(),
             model_cache=Path(env.get("ARTICLEBOT_MODEL_CACHE") or "~/.cache/articlebot/models").expanduser(),
+            extra_models=tuple(models[1:]),
         )
+
+
+def _models(env: Mapping[str, str]) -> list[str]:
+    """ARTICLEBOT_MODEL: one model, or several separated by commas (the first is the primary)."""
+    raw = env.get("ARTICLEBOT_MODEL") or ""
+    names = [model_info(part.strip()).name for part in raw.split(",") if part.strip()]
+    if not names:
+        return [DEFAULT_MODEL]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"ARTICLEBOT_MODEL={raw!r} names a model twice.")
+    return names
 
 
 def _query_prefix(env: Mapping[str, str], default: str) -> str:

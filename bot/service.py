@@ -62,16 +62,20 @@ class Exchange:
         self.delivered_at = time.monotonic()
 
 
-def make_encoder(config: Config) -> Encoder:
-    """The configured embedding model, with its query instruction."""
-    return load_encoder(config.model, backend=config.backend, query_prefix=config.query_prefix, cache_dir=config.model_cache)
+def make_encoders(config: Config) -> list[Encoder]:
+    """The configured embedding models, the primary first (ARTICLEBOT_QUERY_PREFIX applies to it)."""
+    return [
+        load_encoder(name, backend=config.backend, query_prefix=config.query_prefix if i == 0 else None,
+                     cache_dir=config.model_cache)  # fmt: skip
+        for i, name in enumerate(config.models)
+    ]
 
 
 def open_pipeline(config: Config) -> Pipeline:
     """Load the live index (checking its model first, which is cheap) and then the model."""
-    index = Index.load(config.data_dir, config.model)
-    encoder = make_encoder(config)
-    searcher = Searcher(index, encoder, data_dir=config.data_dir)  # follows re-indexes while running
+    index = Index.load(config.data_dir, config.models)
+    encoders = make_encoders(config)
+    searcher = Searcher(index, encoders, data_dir=config.data_dir)  # follows re-indexes while running
     red_flags = RedFlags.load(config.redflags) if config.redflags else RedFlags.load()
     return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags)
 

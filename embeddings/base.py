@@ -23,8 +23,11 @@ class Encoder(Protocol):
     query_prefix: str  # put in front of questions (not passages) by the searcher
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Embed texts into an (n, dim) float32 array of unit vectors."""
+        """Embed texts (passages) into an (n, dim) float32 array of unit vectors."""
         ...
+
+    # Optional: `encode_queries(texts) -> array`, for models that embed questions
+    # differently from passages (e5's "query: " instruction); see `encode_queries` below.
 
 
 class EncoderFactory(Protocol):
@@ -35,6 +38,15 @@ class EncoderFactory(Protocol):
     ) -> Encoder:
         """Load the model at `location` (configured as `name`) with this backend."""
         ...
+
+
+def encode_queries(encoder: Encoder, texts: Sequence[str], *, batch_size: int = 16) -> np.ndarray:
+    """Questions as unit vectors: the encoder's own `encode_queries` when it has one,
+    otherwise its `query_prefix` in front of each question."""
+    own = getattr(encoder, "encode_queries", None)
+    if own is not None:
+        return own(list(texts))
+    return encoder.encode([encoder.query_prefix + t for t in texts], batch_size=batch_size)
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

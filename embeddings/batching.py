@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from embeddings.base import Encoder
+from embeddings.base import Encoder, encode_queries
 
 
 class _Request:
@@ -30,7 +30,7 @@ class _Request:
 
 
 class QueryBatcher:
-    """Thread-safe `encode_one(text)` over an encoder, batching concurrent calls."""
+    """Thread-safe `encode_one(question)` over an encoder, batching concurrent calls."""
 
     def __init__(self, encoder: Encoder, *, max_batch: int = 64, batch_size: int = 16):
         self.encoder = encoder
@@ -60,7 +60,7 @@ class QueryBatcher:
         with self._lock:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
         try:
-            vectors = self.encoder.encode([r.text for r in batch], batch_size=self.batch_size)
+            vectors = encode_queries(self.encoder, [r.text for r in batch], batch_size=self.batch_size)
         except BaseException as exc:  # noqa: BLE001 - handed to every caller in the batch
             for r in batch:
                 r.error = exc

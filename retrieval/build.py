@@ -1,12 +1,14 @@
 """Build or update the index from a corpus folder: load, clean, chunk, embed, write, publish.
 
 Re-indexing is incremental where it costs: every article's bytes are hashed and
-compared with the live index, and the embeddings of chunks whose content hash is
-already there (same model) are reused, so only new or changed text is embedded
-(about 15 passages a second with m3e-small on two cores). The new version is
-written beside the live one and published atomically (see index.py); chunks of
-changed or removed articles simply are not in it. One re-index at a time per data
-directory (`reindex_lock`). `full=True` re-embeds everything.
+compared with the live index, and the vectors of chunks whose content hash was
+embedded before by the same model (in the live version or the data directory's
+vector cache, vectorcache.py) are reused, so only new or changed text is embedded
+(about 12 passages a second with multilingual-e5-small, 15 with m3e-small, on two
+cores). With several models, each embeds what it has not embedded yet. The new
+version is written beside the live one and published atomically (see index.py);
+chunks of changed or removed articles simply are not in it. One re-index at a
+time per data directory (`reindex_lock`). `full=True` re-embeds everything.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common.clock import utc_stamp
+from common.text import detect_language
 from corpus import (
     Article,
     Chunk,
@@ -29,16 +32,21 @@ from corpus import (
 )
 from corpus.clean import repeated_lines
 from corpus.load import clean_loaded
-from embeddings import Encoder
+from embeddings import Encoder, model_info
 from retrieval.index import (
+    FORMAT,
+    DenseMeta,
     IndexMeta,
+    background_file,
     current_version,
+    dense_file,
     discard,
     new_version_dir,
     publish,
     reindex_lock,
     write_faiss,
 )
+from retrieval.languages import background
 from retrieval.lexical import LexicalIndex
 from retrieval.store import (
     read_article_hashes,
@@ -46,8 +54,10 @@ from retrieval.store import (
     read_vectors_by_hash,
     write_store,
 )
+from retrieval.vectorcache import VectorCache
 
 EMBED_BATCH = 32
+CACHE_EVERY = 64  # passages embedded between writes to the vector cache (what a killed re-index keeps)
 
 
 @dataclass
@@ -69,41 +79,55 @@ class BuildReport:
     duplicates: dict[str, str] = field(default_factory=dict)
 
 
+Encoders = Encoder | list[Encoder] | tuple[Encoder, ...]
+
+
+def _as_list(encoders: Encoders) -> list[Encoder]:
+    return list(encoders) if isinstance(encoders, (list, tuple)) else [encoders]
+
+
 def build_index(
     corpus_dir: Path,
     data_dir: Path,
-    encoder: Encoder,
+    encoders: Encoders,
     *,
     full: bool = False,
     progress: bool = False,
 ) -> BuildReport:
-    """Index every article under `corpus_dir` into a new version in `data_dir`, then publish it."""
+    """Index every article under `corpus_dir` into a new version in `data_dir`, then publish it.
+
+    `encoders`: one model, or several (one dense list each, the first the primary)."""
     with reindex_lock(data_dir):
         started = time.monotonic()
         docs, problems = read_documents(Path(corpus_dir), progress=progress)
         if not docs:
             reasons = f" ({len(problems)} files skipped)" if problems else ""
             raise CorpusError(f"No usable articles (.txt, .md, .html) in {corpus_dir}{reasons}.")
-        return _build(docs, data_dir, encoder, full=full, progress=progress, problems=problems, started=started)
+        return _build(docs, data_dir, _as_list(encoders), full=full, progress=progress, problems=problems,
+                      started=started, cache=VectorCache.in_data_dir(data_dir))  # fmt: skip
 
 
 def build_from_documents(
-    docs: list[Document], data_dir: Path, encoder: Encoder, *, full: bool = False, progress: bool = False
+    docs: list[Document], data_dir: Path, encoders: Encoders, *, full: bool = False, progress: bool = False,
+    cache: Path | None = None,
 ) -> BuildReport:
-    """Clean, chunk, embed and publish already-read documents (used by evaluation)."""
+    """Clean, chunk, embed and publish already-read documents (used by evaluation; `cache`:
+    a vector cache file to use instead of the data directory's)."""
     with reindex_lock(data_dir):
-        return _build(docs, data_dir, encoder, full=full, progress=progress, problems=[], started=time.monotonic())
+        return _build(docs, data_dir, _as_list(encoders), full=full, progress=progress, problems=[],
+                      started=time.monotonic(), cache=VectorCache(cache) if cache else VectorCache.in_data_dir(data_dir))  # fmt: skip
 
 
 def _build(
     docs: list[Document],
     data_dir: Path,
-    encoder: Encoder,
+    encoders: list[Encoder],
     *,
     full: bool,
     progress: bool,
     problems: list[LoadProblem],
     started: float,
+    cache: VectorCache,
 ) -> BuildReport:
     live = current_version(data_dir)
     before = read_article_hashes(live / "chunks.sqlite") if live else {}
@@ -114,8 +138,17 @@ def _build(
         raise CorpusError("No article has any text left after cleaning.")
     duplicates: dict[str, str] = {}
     chunks = chunk_articles(articles, duplicates=duplicates)
-    vectors, embedded = embed_chunks(chunks, encoder, live, reuse=not full, progress=progress)
-    folder = write_version(data_dir, articles, chunks, vectors, model=encoder.name, dim=encoder.dim, boilerplate=boilerplate)
+    langs = [detect_language(c.text) for c in chunks]
+    dense, embedded = [], 0
+    try:
+        for encoder in encoders:
+            vectors, count = embed_chunks(chunks, encoder, live, reuse=not full, progress=progress, cache=cache)
+            ground, offsets = background(encoder, cache) if model_info(encoder.name).background else ({}, {})
+            dense.append((DenseMeta(encoder.name, encoder.dim, offsets), vectors, ground))
+            embedded += count
+    finally:
+        cache.close()
+    folder = write_version(data_dir, articles, chunks, dense, langs=langs, boilerplate=boilerplate)
     now = {a.path: a.source_hash for a in articles}
     return BuildReport(
         articles=len(articles),
@@ -137,19 +170,24 @@ def write_version(
     data_dir: Path,
     articles: list[Article],
     chunks: list[Chunk],
-    vectors: np.ndarray,
+    dense: list[tuple[DenseMeta, np.ndarray, dict[str, np.ndarray]]],
     *,
-    model: str,
-    dim: int,
+    langs: list[str] | None = None,
     boilerplate: set[str] = frozenset(),
     kind: str | None = None,
     timings: dict[str, float] | None = None,
 ) -> Path:
-    """Write a complete index version (store, vectors, BM25, meta) beside the live one and publish it.
+    """Write a complete index version (store, dense lists, BM25, meta) beside the live one and publish it.
 
+    `dense`: per model, its description, the chunks' vectors in chunk order and its
+    background vectors per language (languages.py; may be empty); the first is the
+    primary. `langs`: each chunk's language (default: detected).
     `kind` forces the FAISS index type (default: by size); `timings`, when given,
     receives the seconds each part took. Returns the new version's folder.
     """
+    if not dense:
+        raise ValueError("an index needs at least one dense list")
+    langs = langs if langs is not None else [detect_language(c.text) for c in chunks]
     folder = new_version_dir(data_dir)
     lap = time.perf_counter()
 
@@ -160,14 +198,21 @@ def write_version(
         lap = time.perf_counter()
 
     try:
-        ids = write_store(folder / "chunks.sqlite", articles, chunks, vectors, boilerplate)
+        ids = write_store(folder / "chunks.sqlite", articles, chunks, [v for _, v, _ in dense], langs, boilerplate)
         took("sqlite")
-        kind = write_faiss(folder, ids, vectors, dim, kind)
+        languages = {lang: langs.count(lang) for lang in sorted(set(langs))}
+        for slot, (meta, vectors, ground) in enumerate(dense):
+            np.savez(folder / background_file(slot), **ground)
+            for lang in languages:
+                rows = [i for i, chunk_lang in enumerate(langs) if chunk_lang == lang]
+                kind = write_faiss(folder, [ids[i] for i in rows], vectors[rows], meta.dim, kind,
+                                   name=dense_file(slot, lang), total=len(ids))  # fmt: skip
         took("faiss")
         LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
         took("bm25")
-        IndexMeta(model=model, dim=dim, articles=len(articles), chunks=len(chunks), created=utc_stamp(),
-                  version=folder.name, kind=kind).write(folder)  # fmt: skip
+        primary = dense[0][0]
+        IndexMeta(model=primary.model, dim=primary.dim, articles=len(articles), chunks=len(chunks), created=utc_stamp(),
+                  version=folder.name, kind=kind or "flat", dense=[m for m, _, _ in dense], languages=languages).write(folder)  # fmt: skip
         publish(data_dir, folder)
     except BaseException:
         discard(folder)
@@ -175,18 +220,52 @@ def write_version(
     return folder
 
 
+def live_vectors(live: Path | None, encoder: Encoder) -> dict[str, np.ndarray]:
+    """The live version's vectors of this model by content hash (none from another model or format)."""
+    if live is None:
+        return {}
+    try:
+        meta = IndexMeta.read(live)
+    except (OSError, ValueError, TypeError):
+        return {}
+    if meta.format != FORMAT or encoder.name not in meta.models:
+        return {}
+    slot = meta.models.index(encoder.name)
+    return read_vectors_by_hash(live / "chunks.sqlite", slot, encoder.dim)
+
+
 def embed_chunks(
-    chunks: list[Chunk], encoder: Encoder, live: Path | None, *, reuse: bool, progress: bool
+    chunks: list[Chunk], encoder: Encoder, live: Path | None, *, reuse: bool, progress: bool,
+    cache: VectorCache | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for `chunks`, reusing the live version's vectors by content hash; returns (vectors, embedded)."""
+    """One model's vectors for `chunks`, reusing what the live version or the cache holds for
+    the same content hash and model; returns (vectors, how many were embedded)."""
+    hashes = [c.content_hash for c in chunks]
     known: dict[str, np.ndarray] = {}
-    if reuse and live is not None and IndexMeta.read(live).model == encoder.name:
-        known = read_vectors_by_hash(live / "chunks.sqlite", encoder.dim)
+    if reuse:
+        known = live_vectors(live, encoder)
+        if cache is not None:
+            known.update(cache.get(encoder.name, encoder.dim, [h for h in hashes if h not in known]))
     vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-    todo = [i for i, c in enumerate(chunks) if c.content_hash not in known]
-    for i, chunk in enumerate(chunks):
-        if chunk.content_hash in known:
-            vectors[i] = known[chunk.content_hash]
-    if todo:
-        vectors[todo] = encoder.encode([chunks[i].embed_text for i in todo], batch_size=EMBED_BATCH, progress=progress)
+    todo = [i for i, h in enumerate(hashes) if h not in known]
+    for i, h in enumerate(hashes):
+        if h in known:
+            vectors[i] = known[h]
+    bar = None
+    if progress and len(todo) > CACHE_EVERY:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"embedding ({encoder.name})", unit="passage")
+    try:
+        for start in range(0, len(todo), CACHE_EVERY):
+            part = todo[start : start + CACHE_EVERY]
+            vectors[part] = encoder.encode([chunks[i].embed_text for i in part], batch_size=EMBED_BATCH,
+                                           progress=progress and bar is None)  # fmt: skip
+            if cache is not None:
+                cache.put(encoder.name, {hashes[i]: vectors[i] for i in part})
+            if bar is not None:
+                bar.update(len(part))
+    finally:
+        if bar is not None:
+            bar.close()
     return vectors, len(todo)

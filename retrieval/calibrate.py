@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from retrieval.search import Searcher
 from retrieval.stages import relevance
 
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 
 
 @dataclass

@@ -42,12 +42,15 @@ def passages_as_documents(records: list[dict]) -> list[Document]:
     return docs
 
 
-def evaluate(folder: Path, encoder: Encoder, *, modes: tuple[str, ...] = ("hybrid",), progress: bool = False) -> dict:
+def evaluate(folder: Path, encoders: Encoder | list[Encoder], *, modes: tuple[str, ...] = ("hybrid",),
+             progress: bool = False, cache: Path | None = None) -> dict:
     """Index the set's passages in a temporary folder and score its queries, per search mode.
 
-    Returns {mode: figures}; figures also carry "latency_ms": the mean time per
-    question of each search stage (embed, dense, lexical, fuse).
+    `cache`: a vector cache file kept between runs (the set's passages are embedded
+    once per model). Returns {mode: figures}; figures also carry "latency_ms": the
+    mean time per question of each search stage (embed, dense, lexical, fuse).
     """
+    encoders = list(encoders) if isinstance(encoders, (list, tuple)) else [encoders]
     folder = Path(folder)
     corpus_file, queries_file = folder / "corpus.jsonl", folder / "queries.jsonl"
     for f in (corpus_file, queries_file):
@@ -57,12 +60,12 @@ def evaluate(folder: Path, encoder: Encoder, *, modes: tuple[str, ...] = ("hybri
     queries = [q for q in read_jsonl(queries_file) if q.get("relevant")]
     results = {}
     with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
-        report = build_from_documents(docs, Path(tmp), encoder, full=True, progress=progress)
+        report = build_from_documents(docs, Path(tmp), encoders, progress=progress, cache=cache)
         relevant = [{report.duplicates.get(pid, pid) for pid in q["relevant"]} for q in queries]
         collapsed = sum(1 for q in queries if any(pid in report.duplicates for pid in q["relevant"]))
-        index = Index.load(Path(tmp), encoder.name)
+        index = Index.load(Path(tmp), [e.name for e in encoders])
         try:
-            searcher = Searcher(index, encoder)
+            searcher = Searcher(index, encoders)
             for mode in modes:
                 rankings, stages = [], {}
                 for q in queries:

@@ -4,10 +4,13 @@ Layout of the data directory::
 
     data/
       CURRENT                  the name of the live version (replaced atomically)
+      vectors.sqlite           every vector ever computed, by model and content hash
+                               (see vectorcache.py): a re-index embeds only new text
       index-<stamp>/           one complete version
-        meta.json              model name, dimension, counts, build time
-        vectors.faiss          IndexIDMap2(IndexFlatIP): FAISS ids are chunk row ids
-        chunks.sqlite          text and metadata (see store.py)
+        meta.json              models (one dense list each), dimensions, languages, counts
+        dense-<n>-<lang>.faiss the n-th model's vectors of the chunks in one language:
+                               IndexIDMap2(IndexFlatIP or HNSW), FAISS ids = chunk row ids
+        chunks.sqlite          text, metadata and vectors (see store.py)
         bm25/                  the lexical index over the same chunks (see lexical.py)
 
 A build writes a new version folder in full, then replaces CURRENT with
@@ -15,9 +18,16 @@ A build writes a new version folder in full, then replaces CURRENT with
 and a crash mid-build leaves the old version serving. Older versions beyond the
 previous one are removed.
 
-An index remembers the model that built it; loading it with another model fails
-with one sentence that says how to rebuild (vectors from two models are not
-comparable).
+Several models. An index holds one dense list per configured model (the first is
+the primary: its cosine is what the refusal threshold applies to). It remembers
+them; loading it for a model it does not hold fails with one sentence that says
+how to rebuild (vectors from two models are not comparable).
+
+Background. A cosine is scored against the question's similarity to unrelated
+reference text in the passage's language (languages.py): cos - q . background.
+A multilingual model scores passages in the question's own language higher, so
+each language's chunks are searched on their own (one FAISS file per language)
+and the lists are merged on that corrected score.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,7 +46,7 @@ from common.clock import utc_stamp
 from retrieval.lexical import LexicalIndex
 from retrieval.store import ChunkStore
 
-FORMAT = 2  # 2: a BM25 index (bm25/) beside the vectors
+FORMAT = 3  # 2: a BM25 index (bm25/) beside the vectors; 3: several dense lists, one FAISS file per language
 POINTER = "CURRENT"
 
 
@@ -53,10 +63,29 @@ class IndexMismatchError(IndexProblem):
 
 
 @dataclass
+class DenseMeta:
+    """One dense list: its model, dimension and the cross-language offsets left once
+    scores are taken above the background ("en>zh": added to a Chinese passage's
+    score for an English question; languages.py)."""
+
+    model: str
+    dim: int
+    offsets: dict[str, float] = field(default_factory=dict)
+
+    def offset(self, question_lang: str, passage_lang: str) -> float:
+        return 0.0 if question_lang == passage_lang else self.offsets.get(f"{question_lang}>{passage_lang}", 0.0)
+
+
+def background_file(slot: int) -> str:
+    """The per-language background vectors of one dense list (see languages.py)."""
+    return f"dense-{slot}-background.npz"
+
+
+@dataclass
 class IndexMeta:
     """What is stored beside the vectors."""
 
-    model: str
+    model: str  # the primary model (the first dense list)
     dim: int
     articles: int
     chunks: int
@@ -64,15 +93,23 @@ class IndexMeta:
     version: str
     format: int = FORMAT
     kind: str = "flat"  # FAISS index type: "flat" (exact) or "hnsw"
+    dense: list[DenseMeta] = field(default_factory=list)
+    languages: dict[str, int] = field(default_factory=dict)  # chunks per language
 
     @classmethod
     def read(cls, folder: Path) -> IndexMeta:
         data = json.loads((folder / "meta.json").read_text("utf-8"))
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["dense"] = [DenseMeta(**d) for d in known.get("dense", [])]
         return cls(**known)
 
+    @property
+    def models(self) -> list[str]:
+        return [d.model for d in self.dense]
+
     def write(self, folder: Path) -> None:
-        (folder / "meta.json").write_text(json.dumps(self.__dict__, indent=2, ensure_ascii=False), "utf-8")
+        data = dict(self.__dict__, dense=[d.__dict__ for d in self.dense])
+        (folder / "meta.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
 
 
 def current_version(data_dir: Path) -> Path | None:
@@ -106,11 +143,18 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 
 
-def write_faiss(folder: Path, ids: list[int], vectors: np.ndarray, dim: int, kind: str | None = None) -> str:
-    """Write the vectors, keyed by chunk row id, into `folder`/vectors.faiss; returns the index kind."""
+def dense_file(slot: int, lang: str) -> str:
+    """The FAISS file of one model's (slot's) vectors of the chunks in one language."""
+    return f"dense-{slot}-{lang}.faiss"
+
+
+def write_faiss(folder: Path, ids: list[int], vectors: np.ndarray, dim: int, kind: str | None = None,
+                name: str = "vectors.faiss", total: int | None = None) -> str:
+    """Write the vectors, keyed by chunk row id, into `folder`/`name`; returns the index kind
+    (chosen by `total`, the size of the whole index, when given)."""
     import faiss
 
-    kind = kind or ("hnsw" if len(ids) >= HNSW_FROM_CHUNKS else "flat")
+    kind = kind or ("hnsw" if (total if total is not None else len(ids)) >= HNSW_FROM_CHUNKS else "flat")
     if kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -119,7 +163,7 @@ def write_faiss(folder: Path, ids: list[int], vectors: np.ndarray, dim: int, kin
     index = faiss.IndexIDMap2(inner)
     if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-    faiss.write_index(index, str(folder / "vectors.faiss"))
+    faiss.write_index(index, str(folder / name))
     return kind
 
 
@@ -190,19 +234,62 @@ def discard(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-class Index:
-    """A loaded, read-only index version: FAISS vectors plus the chunk store."""
+def check_models(meta: IndexMeta, models: list[str], data_dir: Path) -> None:
+    """Fail with one sentence when a configured model has no dense list in the index."""
+    missing = [m for m in models if m not in meta.models]
+    if missing:
+        raise IndexMismatchError(
+            f"The index in {data_dir} was built with the model{'s' if len(meta.models) > 1 else ''}"
+            f" {', '.join(map(repr, meta.models))}, not the configured {', '.join(map(repr, missing))};"
+            f" rebuild it with `articlebot index` (or set ARTICLEBOT_MODEL={','.join(meta.models)})."
+        )
 
-    def __init__(self, folder: Path, meta: IndexMeta, faiss_index, store: ChunkStore, lexical: LexicalIndex):
+
+class DenseList:
+    """One model's vectors, one FAISS index per language, scored above the language's background."""
+
+    def __init__(self, meta: DenseMeta, parts: dict[str, object], background: dict[str, np.ndarray]):
+        self.meta = meta
+        self.parts = parts  # language -> FAISS index
+        self.background = background  # language -> mean reference vector (languages.py)
+
+    def baseline(self, query: np.ndarray, lang: str, question_lang: str) -> float:
+        """What an unrelated passage in `lang` scores for this question (0 without a background),
+        less the offset for a passage in another language than the question's."""
+        vector = self.background.get(lang)
+        ground = float(query @ vector) if vector is not None else 0.0
+        return ground - self.meta.offset(question_lang, lang)
+
+    @property
+    def ntotal(self) -> int:
+        return sum(p.ntotal for p in self.parts.values())
+
+    def search(self, query: np.ndarray, k: int, question_lang: str) -> list[tuple[int, float]]:
+        """(chunk row id, cosine - the background of its language) of the k best chunks, best first."""
+        found: list[tuple[int, float]] = []
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        for lang, part in self.parts.items():
+            if part.ntotal == 0:
+                continue
+            scores, ids = part.search(q, min(k, part.ntotal))
+            shift = self.baseline(query, lang, question_lang)
+            found += [(int(i), float(s) - shift) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return sorted(found, key=lambda item: -item[1])[:k]
+
+
+class Index:
+    """A loaded, read-only index version: the dense lists (FAISS), BM25 and the chunk store."""
+
+    def __init__(self, folder: Path, meta: IndexMeta, dense: list[DenseList], store: ChunkStore, lexical: LexicalIndex):
         self.folder = folder
         self.meta = meta
-        self.faiss = faiss_index
+        self.dense = dense
         self.store = store
         self.lexical = lexical
 
     @classmethod
-    def load(cls, data_dir: Path, model: str | None = None) -> Index:
-        """Open the live index; `model` (when given) must be the one that built it."""
+    def load(cls, data_dir: Path, model: str | list[str] | tuple[str, ...] | None = None) -> Index:
+        """Open the live index; every model in `model` (when given) must have a dense list in it."""
         import faiss
 
         folder = current_version(data_dir)
@@ -214,36 +301,49 @@ class Index:
                 f"The index in {data_dir} has format {meta.format}, this version reads {FORMAT};"
                 " rebuild it with `articlebot index --full`."
             )
-        if model is not None and meta.model != model:
-            raise IndexMismatchError(
-                f"The index in {data_dir} was built with the model {meta.model!r}, not the configured"
-                f" {model!r}; rebuild it with `articlebot index --full` (or set ARTICLEBOT_MODEL={meta.model})."
-            )
-        # Memory-mapped: the vectors stay in the page cache, shared between processes.
-        # Never add to an index loaded this way (FAISS aborts); versions are read-only.
-        vectors = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
-        inner = faiss.downcast_index(vectors.index) if hasattr(vectors, "index") else vectors
-        if hasattr(inner, "hnsw"):
-            inner.hnsw.efSearch = HNSW_EF_SEARCH
-        if vectors.d != meta.dim:
-            raise IndexMismatchError(f"The index in {data_dir} is damaged (dimension {vectors.d} != {meta.dim}); rebuild it with `articlebot index --full`.")
-        return cls(folder, meta, vectors, ChunkStore(folder / "chunks.sqlite"), LexicalIndex.load(folder / "bm25"))
+        check_models(meta, [model] if isinstance(model, str) else list(model or []), data_dir)
+        dense = []
+        for slot, dmeta in enumerate(meta.dense):
+            parts = {}
+            for lang in meta.languages:
+                path = folder / dense_file(slot, lang)
+                # Memory-mapped: the vectors stay in the page cache, shared between processes.
+                # Never add to an index loaded this way (FAISS aborts); versions are read-only.
+                part = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+                inner = faiss.downcast_index(part.index) if hasattr(part, "index") else part
+                if hasattr(inner, "hnsw"):
+                    inner.hnsw.efSearch = HNSW_EF_SEARCH
+                if part.d != dmeta.dim:
+                    raise IndexMismatchError(f"The index in {data_dir} is damaged ({path.name}: dimension {part.d} != {dmeta.dim}); rebuild it with `articlebot index --full`.")
+                parts[lang] = part
+            bg_path = folder / background_file(slot)
+            background = {}
+            if bg_path.is_file():
+                with np.load(bg_path) as stored:
+                    background = {lang: stored[lang].astype(np.float32) for lang in stored.files if stored[lang].shape == (dmeta.dim,)}
+            dense.append(DenseList(dmeta, parts, background))
+        return cls(folder, meta, dense, ChunkStore(folder / "chunks.sqlite"), LexicalIndex.load(folder / "bm25"))
 
-    def check_encoder(self, dim: int) -> None:
-        """Fail clearly if an encoder's dimension does not match the index."""
-        if dim != self.meta.dim:
+    def slot(self, model: str) -> int:
+        """The position of a model's dense list."""
+        return self.meta.models.index(model)
+
+    def check_encoder(self, dim: int, model: str | None = None) -> None:
+        """Fail clearly if the index has no list for `model`, or if an encoder's dimension
+        does not match its dense list."""
+        if model is not None:
+            check_models(self.meta, [model], self.folder.parent)
+        expected = self.meta.dense[self.slot(model)].dim if model is not None else self.meta.dim
+        if dim != expected:
             raise IndexMismatchError(
-                f"The index has {self.meta.dim}-dimensional vectors but the model gives {dim};"
+                f"The index has {expected}-dimensional vectors but the model gives {dim};"
                 " rebuild it with `articlebot index --full`."
             )
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(chunk row id, inner product) of the k nearest vectors to one unit query vector."""
-        if self.faiss.ntotal == 0:
-            return []
-        k = min(k, self.faiss.ntotal)
-        scores, ids = self.faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    def search(self, query: np.ndarray, k: int, *, slot: int = 0, lang: str = "zh") -> list[tuple[int, float]]:
+        """(chunk row id, cosine above the background) of the k nearest chunks in one dense list
+        for a question in `lang`."""
+        return self.dense[slot].search(query, k, lang)
 
     def close(self) -> None:
         self.store.close()

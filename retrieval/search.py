@@ -1,8 +1,8 @@
 """Hybrid search over the live index: the stages of `retrieval.stages`, run in order and timed.
 
-The question is embedded (with the model's query instruction, if it has one);
-dense and lexical candidates are fused, scored for relevance, optionally
-re-ranked and diversified. `Searcher` also follows the data directory's live
+The question is embedded by every configured model (each with its own query
+instruction); each model's dense candidates and BM25's are fused, scored for
+relevance (by the first model), optionally re-ranked and diversified. `Searcher` also follows the data directory's live
 index version, so a re-index is picked up while the bot runs.
 """
 
@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from embeddings import Encoder
+from common.text import detect_language
+from embeddings import Encoder, model_info
 from embeddings.batching import QueryBatcher
 from retrieval import stages
 from retrieval.index import Index, current_version
@@ -44,13 +46,17 @@ class Searcher:
 
     CHECK_EVERY = 1.0  # seconds between looks at the data directory's pointer
 
-    def __init__(self, index: Index, encoder: Encoder, *, data_dir: Path | None = None,
+    def __init__(self, index: Index, encoders: Encoder | Sequence[Encoder], *, data_dir: Path | None = None,
                  reranker: stages.Reranker | None = None):
-        index.check_encoder(encoder.dim)
+        self.encoders = list(encoders) if isinstance(encoders, (list, tuple)) else [encoders]
+        self.encoder = self.encoders[0]  # the primary model: relevance comes from its cosine
+        self.models = [e.name for e in self.encoders]
+        self.coverage_weight = model_info(self.encoder.name).coverage_weight
+        self._check(index)
         self.index = index
-        self.encoder = encoder
         self.reranker = reranker
-        self.queries = QueryBatcher(encoder)  # questions asked at the same time are embedded together
+        # questions asked at the same time are embedded together, per model
+        self.queries = [QueryBatcher(e) for e in self.encoders]
         self.data_dir = data_dir
         self._checked = time.monotonic()
         self._loading = threading.Lock()
@@ -68,8 +74,8 @@ class Searcher:
             if live is None or live == self.index.folder:
                 return False
             try:
-                fresh = Index.load(self.data_dir, self.encoder.name)
-                fresh.check_encoder(self.encoder.dim)
+                fresh = Index.load(self.data_dir, self.models)
+                self._check(fresh)
             except Exception as exc:  # noqa: BLE001 - a bad new version must not stop answering
                 log.error("not switching to the index in %s: %s", live, exc)
                 return False
@@ -78,6 +84,11 @@ class Searcher:
             return True
         finally:
             self._loading.release()
+
+    def _check(self, index: Index) -> None:
+        """Every model must have its dense list, of its dimension, in the index."""
+        for encoder in self.encoders:
+            index.check_encoder(encoder.dim, encoder.name)
 
     def search(self, question: str, k: int = 5, *, distinct: bool = True, mode: str = "hybrid") -> list[Hit]:
         """The top `k` passages for `question`, best first.
@@ -90,17 +101,20 @@ class Searcher:
         self.refresh()
         index = self.index  # one version for the whole search, even if a swap happens meanwhile
         clock = _Stopwatch()
-        vector = self.queries.encode_one(self.encoder.query_prefix + question)
+        lang = detect_language(question)
+        vectors = [batcher.encode_one(question) for batcher in self.queries]
         clock.lap("embed")
         depth = max(stages.CANDIDATES, k * stages.OVERFETCH)
-        dense = stages.dense_candidates(index, vector, depth) if mode != "lexical" else []
+        slots = [index.slot(model) for model in self.models]
+        dense = [stages.dense_candidates(index, v, depth, slot=s, lang=lang) for v, s in zip(vectors, slots)] if mode != "lexical" else []
         clock.lap("dense")
-        lexical = stages.lexical_candidates(index, question, depth) if mode != "dense" else []
+        lexical = [stages.lexical_candidates(index, question, depth)] if mode != "dense" else []
         clock.lap("lexical")
         coverage = index.lexical.coverage(question)
-        fused = stages.fuse([dense, lexical], coverage if mode == "hybrid" else None)
+        fused = stages.fuse(dense + lexical, coverage if mode == "hybrid" else None)
         clock.lap("fuse")
-        hits = stages.score(index, fused[: k * stages.OVERFETCH if distinct else k], vector, coverage)
+        hits = stages.score(index, fused[: k * stages.OVERFETCH if distinct else k], vectors[0], coverage, slot=slots[0],
+                            lang=lang, weight=self.coverage_weight)  # fmt: skip
         clock.lap("score")
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)

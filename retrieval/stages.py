@@ -1,25 +1,27 @@
 """The stages of a search, each a function that can be run, replaced or timed on its own.
 
-    dense candidates ─┐
-                      ├─ fuse ─ score ─ (re-rank) ─ diversify
-    lexical candidates┘
+    dense candidates, one list per model ─┐
+                                          ├─ fuse ─ score ─ (re-rank) ─ diversify
+    lexical candidates (BM25) ────────────┘
 
-Ranking. The question's vector is searched in FAISS and the question in BM25;
-the two candidate lists are fused with reciprocal rank fusion,
-score(p) = sum over lists of 1/(RRF_K + rank), plus COVERAGE_RANK_WEIGHT times the
-passage's term coverage (below), which mostly reorders passages whose fused
-scores are nearly tied. Measured on the medqa set, plain RRF with equal weights
-and k=60 did as well as any weighting or score-normalised linear fusion we tried;
-the coverage term raised MRR@10 from 0.348 to 0.363 (R@10 0.515 to 0.520), and
-chosen on one half of the questions it held on the other half.
+Ranking. The question's vector from each model is searched in that model's FAISS
+lists (one per passage language, each cosine taken above the question's
+similarity to unrelated text in that language, see languages.py) and the question in BM25; the candidate lists
+are fused with reciprocal rank fusion, score(p) = sum over lists of
+1/(RRF_K + rank), plus COVERAGE_RANK_WEIGHT times the passage's term coverage
+(below), which mostly reorders passages whose fused scores are nearly tied.
+Measured on the medqa set, plain RRF with equal weights and k=60 did as well as
+any weighting or score-normalised linear fusion we tried; the coverage term raised
+MRR@10 from 0.348 to 0.363 (R@10 0.515 to 0.520), and chosen on one half of the
+questions it held on the other half.
 
 Relevance ("is this good enough to quote?"). Rank fusion says which passage is
 best, not whether it is good enough, so every hit also gets a relevance score:
-its cosine similarity to the question plus COVERAGE_WEIGHT times the IDF-weighted
-share of the question's terms that occur in it (lexical.coverage). The threshold
-on that score is calibrated on on-/off-topic questions (tests/data/calibration.jsonl,
-`articlebot calibrate`). Cosine alone cannot separate an off-topic question from an
-English on-topic one with a Chinese-only model; coverage can.
+the primary (first) model's cosine with the question above the background, plus
+a weight times the IDF-weighted share of the question's terms that occur in it
+(lexical.coverage); the weight, and whether cosines are taken above the language
+background (multilingual models), are the primary model's (embeddings.ModelInfo). The threshold on that score is calibrated per model on
+labelled questions (tests/data/answers.jsonl, `articlebot calibrate`).
 
 Re-ranking. Optional: anything with `rerank(question, hits) -> hits` (a
 cross-encoder, say) reorders the scored candidates before diversity.
@@ -42,7 +44,7 @@ CANDIDATES = 120  # from each of the dense and lexical searches (medqa: 50 gave 
 OVERFETCH = 3  # candidates scored per wanted hit, so that dropping repeats still leaves k
 RRF_K = 60
 COVERAGE_RANK_WEIGHT = 0.01  # term coverage added to the fused score: breaks near-ties in favour of passages with the question's terms
-COVERAGE_WEIGHT = 0.5
+COVERAGE_WEIGHT = 0.5  # the default; a model may set its own (embeddings.ModelInfo.coverage_weight)
 DUPLICATE_THRESHOLD = 0.8
 MAX_PER_ARTICLE = 2
 
@@ -62,9 +64,10 @@ def relevance(cosine: float, coverage: float, weight: float = COVERAGE_WEIGHT) -
     return cosine + weight * coverage
 
 
-def dense_candidates(index: Index, vector: np.ndarray, depth: int) -> Ranking:
-    """The passages nearest to the question's vector (FAISS inner product)."""
-    return index.search(vector, depth)
+def dense_candidates(index: Index, vector: np.ndarray, depth: int, *, slot: int = 0, lang: str = "zh") -> Ranking:
+    """The passages nearest to the question's vector in one model's list (FAISS inner
+    product above each language's background)."""
+    return index.search(vector, depth, slot=slot, lang=lang)
 
 
 def lexical_candidates(index: Index, question: str, depth: int) -> Ranking:
@@ -84,19 +87,25 @@ def fuse(rankings: list[Ranking], coverage: np.ndarray | None = None) -> Ranking
     return sorted(fused.items(), key=lambda item: -item[1])
 
 
-def score(index: Index, fused: Ranking, vector: np.ndarray, coverage: np.ndarray) -> list[Hit]:
-    """The fused candidates as hits, in the same order, each with its relevance."""
+def score(index: Index, fused: Ranking, vector: np.ndarray, coverage: np.ndarray, *, slot: int = 0,
+          lang: str = "zh", weight: float = COVERAGE_WEIGHT) -> list[Hit]:
+    """The fused candidates as hits, in the same order, each with its relevance (from the
+    dense list `slot`, the primary model's)."""
     rows = index.store.get([row_id for row_id, _ in fused])
+    dense = index.dense[slot]
+    baselines: dict[str, float] = {}
     hits = []
     for row_id, fused_score in fused:
         row = rows.get(row_id)
-        if row is None:
+        if row is None or slot not in row.vectors:
             continue
-        cosine = float(vector @ row.vector)
+        if row.lang not in baselines:
+            baselines[row.lang] = dense.baseline(vector, row.lang, lang)
+        cosine = float(vector @ row.vectors[slot]) - baselines[row.lang]
         covered = float(coverage[row_id - 1])
         hits.append(
             Hit(row.chunk_id, row.article, row.title, row.url, row.heading, row.text,
-                relevance(cosine, covered), cosine, covered, fused_score)  # fmt: skip
+                relevance(cosine, covered, weight), cosine, covered, fused_score)  # fmt: skip
         )
     return hits
 

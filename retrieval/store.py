@@ -2,8 +2,9 @@
 
 FAISS holds only ids and vectors; everything a reply shows comes from here. The
 FAISS id of a chunk is its integer row id in the `chunks` table. Vectors are kept
-too (as float32 blobs) so that a rebuild can reuse the embeddings of chunks whose
-content hash and model have not changed.
+too (as float32 blobs, one row per chunk and dense list): relevance needs the
+question's cosine with every candidate, including those only BM25 found, and a
+rebuild can reuse them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     ordinal INTEGER NOT NULL,
     content_hash TEXT NOT NULL,
-    vector BLOB NOT NULL
+    lang TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    slot INTEGER NOT NULL,  -- the dense list (meta.json "dense", in order)
+    id INTEGER NOT NULL REFERENCES chunks(id),
+    vector BLOB NOT NULL,
+    PRIMARY KEY (slot, id)
 );
 CREATE TABLE IF NOT EXISTS boilerplate (
     line TEXT PRIMARY KEY  -- comparison key of a line seen on several pages of a site
@@ -58,7 +65,8 @@ class StoredChunk:
     heading: str | None
     text: str
     url: str | None
-    vector: np.ndarray
+    lang: str
+    vectors: dict[int, np.ndarray]  # dense list slot -> vector
 
     @property
     def embed_text(self) -> str:
@@ -68,9 +76,15 @@ class StoredChunk:
 
 
 def write_store(
-    path: Path, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray, boilerplate: set[str] = frozenset()
+    path: Path,
+    articles: list[Article],
+    chunks: list[Chunk],
+    vectors: list[np.ndarray],
+    langs: list[str],
+    boilerplate: set[str] = frozenset(),
 ) -> list[int]:
-    """Create the database at `path`; returns the integer ids given to `chunks`, in order."""
+    """Create the database at `path` (`vectors`: one array per dense list, rows in chunk
+    order; `langs`: each chunk's language); returns the integer ids given to `chunks`, in order."""
     counts: dict[str, int] = {}
     for chunk in chunks:
         counts[chunk.article] = counts.get(chunk.article, 0) + 1
@@ -84,13 +98,18 @@ def write_store(
         conn.executemany("INSERT INTO boilerplate (line) VALUES (?)", [(line,) for line in sorted(boilerplate)])
         ids = list(range(1, len(chunks) + 1))
         conn.executemany(
-            "INSERT INTO chunks (id, chunk_id, article, title, heading, text, ordinal, content_hash, vector)"
+            "INSERT INTO chunks (id, chunk_id, article, title, heading, text, ordinal, content_hash, lang)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (i, c.chunk_id, c.article, c.title, c.heading, c.text, c.ordinal, c.content_hash, v.astype(np.float32).tobytes())
-                for i, c, v in zip(ids, chunks, vectors)
+                (i, c.chunk_id, c.article, c.title, c.heading, c.text, c.ordinal, c.content_hash, lang)
+                for i, c, lang in zip(ids, chunks, langs)
             ],
         )
+        for slot, matrix in enumerate(vectors):
+            conn.executemany(
+                "INSERT INTO vectors (slot, id, vector) VALUES (?, ?, ?)",
+                [(slot, i, np.asarray(v, dtype=np.float32).tobytes()) for i, v in zip(ids, matrix)],
+            )
         conn.commit()
     finally:
         conn.close()
@@ -117,11 +136,13 @@ def read_article_hashes(path: Path) -> dict[str, str]:
         conn.close()
 
 
-def read_vectors_by_hash(path: Path, dim: int) -> dict[str, np.ndarray]:
-    """Stored vectors keyed by content hash (for reusing embeddings in a rebuild)."""
+def read_vectors_by_hash(path: Path, slot: int, dim: int) -> dict[str, np.ndarray]:
+    """One dense list's stored vectors keyed by content hash (for reusing embeddings in a rebuild)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT content_hash, vector FROM chunks").fetchall()
+        rows = conn.execute(
+            "SELECT c.content_hash, v.vector FROM chunks c JOIN vectors v ON v.id = c.id WHERE v.slot = ?", (slot,)
+        ).fetchall()
     finally:
         conn.close()
     out = {}
@@ -149,13 +170,19 @@ class ChunkStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
+        wanted = [int(i) for i in ids]
         with self._lock:
             rows = self._conn.execute(
-                "SELECT c.id, c.chunk_id, c.article, c.title, c.heading, c.text, a.url, c.vector"
+                "SELECT c.id, c.chunk_id, c.article, c.title, c.heading, c.text, a.url, c.lang"
                 f" FROM chunks c JOIN articles a ON a.path = c.article WHERE c.id IN ({marks})",
-                [int(i) for i in ids],
+                wanted,
             ).fetchall()
-        return {row[0]: StoredChunk(*row[:7], np.frombuffer(row[7], dtype=np.float32)) for row in rows}
+            vectors = self._conn.execute(f"SELECT id, slot, vector FROM vectors WHERE id IN ({marks})", wanted).fetchall()
+        out = {row[0]: StoredChunk(*row, vectors={}) for row in rows}
+        for row_id, slot, blob in vectors:
+            if row_id in out:
+                out[row_id].vectors[slot] = np.frombuffer(blob, dtype=np.float32)
+        return out
 
     def articles(self) -> list[tuple[str, str, int]]:
         """(path, title, chunk count) of every indexed article."""

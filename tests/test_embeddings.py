@@ -129,9 +129,9 @@ def test_registry_knows_licences_and_admits_what_it_does_not_know():
 @pytest.mark.parametrize(
     "model,prefix,threshold",
     [
-        (None, "", 0.85),  # the default model
+        (None, "", 0.046),  # the default model, multilingual-e5-small
         ("m3e-small", "", 0.85),
-        ("moka-ai/m3e-small", "", 0.85),
+        ("moka-ai/m3e-small", "", 0.85),  # an alias names the same model
         ("all-MiniLM-L6-v2", "", 0.6),
         ("sentence-transformers/all-MiniLM-L6-v2", "", 0.6),
         ("BAAI/bge-small-zh-v1.5", BGE_ZH, 0.6),
@@ -143,7 +143,7 @@ def test_config_takes_prefix_and_threshold_from_the_registry(monkeypatch, model,
     if model is not None:
         monkeypatch.setenv("ARTICLEBOT_MODEL", model)
     config = Config.from_env()
-    assert (config.model, config.query_prefix, config.min_score) == (model or "m3e-small", prefix, threshold)
+    assert (config.model, config.query_prefix, config.min_score) == (model_info(model or "multilingual-e5-small").name, prefix, threshold)
     monkeypatch.setenv("ARTICLEBOT_QUERY_PREFIX", "query: ")
     monkeypatch.setenv("ARTICLEBOT_MIN_SCORE", "0.7")
     config = Config.from_env()

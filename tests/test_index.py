@@ -34,18 +34,22 @@ def test_round_trip(tmp_path, fake_encoder):
     index = Index.load(data, fake_encoder.name)
     assert index.meta.model == fake_encoder.name
     assert index.meta.dim == fake_encoder.dim
-    assert index.meta.chunks == report.chunks == index.faiss.ntotal
+    assert index.meta.chunks == report.chunks == index.dense[0].ntotal
+    assert index.meta.languages == {"en": 5, "zh": report.chunks - 5}  # one FAISS file per language
 
-    # Every FAISS id names a chunk row, and a chunk's own vector finds that chunk first.
+    # Every FAISS id names a chunk row, and a chunk's own vector finds that chunk first
+    # (its cosine 1.0, less the background of its language: languages.py).
     conn = sqlite3.connect(index.folder / "chunks.sqlite")
-    rows = conn.execute("SELECT id, chunk_id, vector FROM chunks").fetchall()
+    rows = conn.execute(
+        "SELECT c.id, c.chunk_id, c.lang, v.vector FROM chunks c JOIN vectors v ON v.id = c.id AND v.slot = 0"
+    ).fetchall()
     conn.close()
     assert len(rows) == report.chunks
-    for row_id, chunk_id, blob in rows[:5]:
+    for row_id, chunk_id, lang, blob in rows[:3] + rows[-3:]:
         vector = np.frombuffer(blob, dtype=np.float32)
-        (best_id, score), *_ = index.search(vector, 3)
+        (best_id, score), *_ = index.search(vector, 3, lang=lang)
         assert best_id == row_id
-        assert score == pytest.approx(1.0, abs=1e-4)
+        assert score == pytest.approx(1.0 - index.dense[0].baseline(vector, lang, lang), abs=1e-4)
         assert index.store.get([best_id])[best_id].chunk_id == chunk_id
 
     hits = Searcher(index, fake_encoder).search("打瘦脸针面瘫会恢复吗", 4)

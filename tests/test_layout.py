@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lower numbers are lower layers; a module may import its own package or lower layers only.
 LAYERS = {"common": 0, "corpus": 1, "embeddings": 2, "retrieval": 3, "presentation": 4, "convlog": 4, "bot": 5}
 # Inside bot/: configuration, then the shared service, then the channels; the CLI may start Telegram.
-BOT_LAYERS = {"bot.config": 0, "bot.service": 1, "bot.telegram": 2, "bot.cli": 3, "bot.__main__": 4}
+BOT_LAYERS = {"bot.config": 0, "bot.service": 1, "bot.answers_eval": 2, "bot.telegram": 2, "bot.cli": 3, "bot.__main__": 4}
 
 
 def module_names(root: Path, packages: list[str]) -> dict[str, Path]:

@@ -98,7 +98,7 @@ def test_add_change_remove_embeds_exactly_what_changed(tmp_path, m3e):
     assert report.embedded == encoder.texts == len(new_chunks) > 0  # exactly the new and changed chunks
     assert "botox-long-term-side-effects.txt" not in after  # removed from SQLite...
     index = Index.load(data, m3e.name)
-    assert index.faiss.ntotal == report.chunks == sum(len(v) for v in after.values())  # ...and from FAISS
+    assert index.dense[0].ntotal == report.chunks == sum(len(v) for v in after.values())  # ...and from FAISS
     index.close()
     for path in report.unchanged:
         assert after[path] == before[path]
@@ -232,15 +232,15 @@ async def test_a_running_bot_switches_to_the_new_index_without_failing_a_questio
         await stop_bot(bot)
 
 
-async def test_reindex_command_is_for_operators_only(tmp_path, m3e, monkeypatch):
+async def test_reindex_command_is_for_operators_only(tmp_path, e5, monkeypatch):
     from tests.test_telegram import start_bot, stop_bot
 
     corpus = copy_bundled(tmp_path / "corpus")
     data = tmp_path / "data"
-    build_index(corpus, data, m3e)
+    build_index(corpus, data, e5)  # the default model, which the /reindex command's own process uses
     monkeypatch.setenv("ARTICLEBOT_DATA", str(data))
     monkeypatch.setenv("ARTICLEBOT_CORPUS", str(corpus))
-    pipeline = Pipeline(Searcher(Index.load(data, m3e.name), m3e, data_dir=data), min_score=model_info("m3e-small").min_score)
+    pipeline = Pipeline(Searcher(Index.load(data, e5.name), e5, data_dir=data), min_score=model_info(e5.name).min_score)
     bot = await start_bot(pipeline, tmp_path)
     bot.app.bot_data["services"].admins = frozenset({70})
     try:

@@ -341,7 +341,7 @@ async def test_exchanges_are_logged(bot):
     first = rows[0]
     assert first[4] and first[4] != "30"  # pseudonymous, not the raw Telegram id
     assert first[5] == "private" and first[6] == "zh" and first[7] > 0
-    assert first[8] == "m3e-small" and first[9].startswith("index-")
+    assert first[8] == "multilingual-e5-small" and first[9].startswith("index-")
     top = db.execute("SELECT article, shown FROM hits WHERE exchange_id = ? ORDER BY rank", (first[0],)).fetchall()
     assert top[0] == ("botox-long-term-side-effects.txt", 1)
 

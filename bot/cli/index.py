@@ -18,21 +18,21 @@ from bot.cli.common import load_config, show_progress
 @click.option("-v", "--verbose", is_flag=True, help="Also list what the cleaner removed from each article.")
 def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> None:
     """Build or update the index from the article folder."""
-    from bot.service import make_encoder
+    from bot.service import make_encoders
     from retrieval.build import build_index
     from retrieval.index import check_reindex_lock
 
     config = load_config()
     corpus_dir = corpus_dir or config.corpus_dir
     check_reindex_lock(config.data_dir)  # say so now rather than after loading the model
-    encoder = make_encoder(config)
-    report = build_index(corpus_dir, config.data_dir, encoder, full=full, progress=show_progress() and not as_json)
+    encoders = make_encoders(config)
+    report = build_index(corpus_dir, config.data_dir, encoders, full=full, progress=show_progress() and not as_json)
     if as_json:
         click.echo(json.dumps(report_figures(report)))
         return
     click.echo(
         f"Indexed {report.articles} articles into {report.chunks} chunks in {report.seconds:.1f} s "
-        f"with {config.model} -> {config.data_dir / report.version}"
+        f"with {' + '.join(config.models)} -> {config.data_dir / report.version}"
     )
     click.echo(
         f"  articles: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "

@@ -8,7 +8,7 @@ from bot.cli.answer import ask, chat, run
 from bot.cli.common import UserErrorGroup
 from bot.cli.index import index
 from bot.cli.logs import logs
-from bot.cli.measure import calibrate, eval_
+from bot.cli.measure import calibrate, eval_, eval_answers
 from bot.config import go_offline, load_dotenv_file
 
 
@@ -26,5 +26,5 @@ def main() -> None:
     go_offline()
 
 
-for command in (index, ask, chat, run, eval_, calibrate, logs):
+for command in (index, ask, chat, run, eval_, eval_answers, calibrate, logs):
     main.add_command(command)

@@ -1,4 +1,5 @@
-"""Measuring search: `eval` (recall and MRR on a labelled set) and `calibrate` (the refusal threshold)."""
+"""Measuring: `eval` (retrieval recall and MRR on a question -> passage set), `eval-answers`
+(labelled conversations through the bot's own path) and `calibrate` (the refusal threshold)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from bot.cli.common import load_config, show_progress
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def eval_(folder: Path, compare: bool, as_json: bool) -> None:
     """Measure retrieval on FOLDER/corpus.jsonl and FOLDER/queries.jsonl (recall@1/5/10, MRR@10)."""
-    from bot.service import make_encoder
+    from bot.service import make_encoders
     from retrieval.evaluate import evaluate
 
     config = load_config()
     modes = ("dense", "lexical", "hybrid") if compare else ("hybrid",)
-    results = evaluate(folder, make_encoder(config), modes=modes, progress=show_progress() and not as_json)
+    results = evaluate(folder, make_encoders(config), modes=modes, progress=show_progress() and not as_json,
+                       cache=config.data_dir / "eval-vectors.sqlite")  # fmt: skip
     if as_json:
         if compare:
             click.echo(json.dumps(results))
@@ -32,7 +34,7 @@ def eval_(folder: Path, compare: bool, as_json: bool) -> None:
             click.echo(json.dumps(figures))
         return
     first = next(iter(results.values()))
-    click.echo(f"{first['queries']} queries, model {config.model}")
+    click.echo(f"{first['queries']} queries, model{'s' if config.extra_models else ''} {' + '.join(config.models)}")
     if first["relevant_collapsed"]:
         click.echo(
             f"  {first['relevant_collapsed']} of them have an answer whose text another passage holds; "
@@ -44,27 +46,84 @@ def eval_(folder: Path, compare: bool, as_json: bool) -> None:
         click.echo(f"  {mode:<8} {f['R@1']:>6.3f} {f['R@5']:>6.3f} {f['R@10']:>6.3f} {f['MRR@10']:>7.3f}   {stages}")
 
 
+SPLIT = click.option("--split", help='Only the lines whose "split" is this (e.g. tune, held-out).')
+
+
+def _labelled(path: Path, split: str | None, single_turn: bool):
+    from bot.answers_eval import LabelError, read_labelled
+
+    try:
+        lines = read_labelled(path, split=split, single_turn=single_turn)
+    except LabelError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    if not lines:
+        raise click.ClickException(f"{path} has no labelled lines{f' in the split {split!r}' if split else ''}.")
+    return lines
+
+
+@click.command(name="eval-answers")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@SPLIT
+@click.option("--single-turn", is_flag=True, help="Only the lines with one message.")
+@click.option("--failures", is_flag=True, help="Also list every line the bot got wrong.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_answers(labelled: Path, split: str | None, single_turn: bool, failures: bool, as_json: bool) -> None:
+    """Run LABELLED conversations through the bot's own answering path and score the replies.
+
+    LABELLED has one JSON object a line: {"turns": [...], "article": "file.txt" or
+    null, "expect": "text" (optional), "emergency": true/false (optional), "tags":
+    [...]}. Reported overall and per tag: answered from the right article, expected
+    text in the reply, refusal precision and recall, emergency recall and false alarms.
+    """
+    from bot import answers_eval
+    from bot.service import Service, open_pipeline
+
+    lines = _labelled(labelled, split, single_turn)
+    config = load_config()
+    service = Service(open_pipeline(config), log=None)  # measuring is not a conversation: nothing is logged
+    outcomes = answers_eval.run(service, lines)
+    table = answers_eval.report(outcomes)
+    wrong = answers_eval.failures(outcomes) if failures else None
+    if as_json:
+        click.echo(json.dumps({"models": config.models, "figures": table, **({"failures": wrong} if failures else {})},
+                              ensure_ascii=False))  # fmt: skip
+        return
+    click.echo(f"{len(lines)} labelled lines, model{'s' if config.extra_models else ''} {' + '.join(config.models)},"
+               f" threshold {config.min_score}")  # fmt: skip
+    columns = [("right_article", "right art."), ("expected_text", "expected"), ("refusal_precision", "refusal P"),
+               ("refusal_recall", "refusal R"), ("emergency_recall", "emerg. R"), ("false_alarms", "false alarm")]  # fmt: skip
+    click.echo(f"  {'tag':<16} {'lines':>5} " + " ".join(f"{title:>13}" for _, title in columns))
+    for tag, row in table.items():
+        cells = []
+        for key, _ in columns:
+            cell = row[key]
+            cells.append(f"{'-':>13}" if cell["share"] is None else f"{cell['share']:>6.3f} {cell['hits']:>3}/{cell['of']:<3}")
+        click.echo(f"  {tag:<16} {row['lines']:>5} " + " ".join(cells))
+    for item in wrong or []:
+        click.echo(f"  line {item['line']}: {' / '.join(item['turns'])[:80]} -> {'; '.join(item['problems'])}")
+
+
 @click.command()
 @click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@SPLIT
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def calibrate(labelled: Path, as_json: bool) -> None:
-    """Choose the refusal threshold on LABELLED questions (JSON lines: question, article or null).
+def calibrate(labelled: Path, split: str | None, as_json: bool) -> None:
+    """Choose the refusal threshold on LABELLED questions (the eval-answers format; single-turn lines).
 
     Prints, per coverage weight, the threshold that classifies the most questions
     correctly, with refusal precision and recall, and the same figures for the
-    configured threshold (ARTICLEBOT_MIN_SCORE).
+    configured threshold (ARTICLEBOT_MIN_SCORE). Tune on one split, check on another.
     """
     from bot.service import open_pipeline
-    from common.jsonl import read_jsonl
     from retrieval.calibrate import calibrate as run_calibration
     from retrieval.calibrate import evaluate_threshold, score_questions
-    from retrieval.stages import COVERAGE_WEIGHT
 
+    lines = _labelled(labelled, split, single_turn=True)
     config = load_config()
     pipeline = open_pipeline(config)
-    scored = score_questions(pipeline.searcher, read_jsonl(labelled))
+    scored = score_questions(pipeline.searcher, [{"question": item.turns[0], "article": item.article} for item in lines])
     grid = run_calibration(scored)
-    current = evaluate_threshold(scored, COVERAGE_WEIGHT, config.min_score)
+    current = evaluate_threshold(scored, pipeline.searcher.coverage_weight, config.min_score)
     if as_json:
         click.echo(json.dumps({"grid": grid, "configured": current}, ensure_ascii=False))
         return
