@@ -41,10 +41,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     lang TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS vectors (
-    slot INTEGER NOT NULL,  -- the dense list (meta.json "dense", in order)
     id INTEGER NOT NULL REFERENCES chunks(id),
+    slot INTEGER NOT NULL,  -- the dense list (meta.json "dense", in order)
     vector BLOB NOT NULL,
-    PRIMARY KEY (slot, id)
+    PRIMARY KEY (id, slot)  -- looked up by chunk id (a search's candidates)
 );
 CREATE TABLE IF NOT EXISTS boilerplate (
     line TEXT PRIMARY KEY  -- comparison key of a line seen on several pages of a site
