@@ -33,8 +33,9 @@ from embeddings.base import EmbeddingModelError, Encoder, EncoderFactory
 E5_SMALL = "multilingual-e5-small"
 DEFAULT_MODEL = E5_SMALL
 
-# Relevance threshold (retrieval.stages.relevance: language-corrected cosine of the
-# first configured model + 0.5 x IDF-weighted term coverage) below which the bot
+# Relevance threshold (retrieval.stages.relevance: cosine of the first configured
+# model, above its language background when `background`, + `coverage_weight` x
+# IDF-weighted term coverage) below which the bot
 # says the articles do not cover the question. Calibrated per model with
 # `articlebot calibrate tests/data/answers.jsonl --split tune`; other models fall
 # back to DEFAULT_MIN_SCORE and should be calibrated the same way.

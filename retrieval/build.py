@@ -200,11 +200,11 @@ def write_version(
     try:
         ids = write_store(folder / "chunks.sqlite", articles, chunks, [v for _, v, _ in dense], langs, boilerplate)
         took("sqlite")
-        languages = {lang: langs.count(lang) for lang in sorted(set(langs))}
+        rows_of = {lang: [i for i, chunk_lang in enumerate(langs) if chunk_lang == lang] for lang in sorted(set(langs))}
+        languages = {lang: len(rows) for lang, rows in rows_of.items()}
         for slot, (meta, vectors, ground) in enumerate(dense):
             np.savez(folder / background_file(slot), **ground)
-            for lang in languages:
-                rows = [i for i, chunk_lang in enumerate(langs) if chunk_lang == lang]
+            for lang, rows in rows_of.items():
                 kind = write_faiss(folder, [ids[i] for i in rows], vectors[rows], meta.dim, kind,
                                    name=dense_file(slot, lang), total=len(ids))  # fmt: skip
         took("faiss")
