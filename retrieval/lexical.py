@@ -10,6 +10,15 @@ Besides BM25 scores it gives the *coverage* of a question by a passage: the shar
 of the question's terms, weighted by IDF, that occur in the passage. Terms the
 corpus never uses count fully against coverage, which is what makes an off-topic
 question look off-topic (see stages.relevance).
+
+Lexical matching is within one language. Every chunk's language is kept beside
+BM25 (langs.json), and a question is matched against passages in its own
+language only: an English question would otherwise rank a Chinese passage first
+because it mentions "Botox" once in Latin letters, and one shared brand name
+would outweigh the meaning of the rest of the question. Passages in another
+language are matched through the dictionary bridge (bridge.py): the question's
+terms, translated, in a second BM25 list, and a coverage of the same kind (the
+IDF-weighted share of the question's words whose translation a passage holds).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from common.text import tokenize
+from retrieval.bridge import Bridge
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -29,13 +39,26 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 class LexicalIndex:
     """BM25 over an index version's chunks; positions are chunk row ids minus one."""
 
-    def __init__(self, bm25, idf: dict[str, float], num_docs: int):
+    def __init__(self, bm25, idf: dict[str, float], num_docs: int, langs: list[str] | None = None,
+                 bridge: Bridge | None = None):
         self.bm25 = bm25
         self.idf = idf
         self.num_docs = num_docs
+        self.bridge = bridge or Bridge()
+        self.langs = np.array(langs if langs is not None and len(langs) == num_docs else [""] * num_docs)
+        self._others: dict[str | None, np.ndarray] = {}
+
+    def _other(self, lang: str | None) -> np.ndarray:
+        """Positions of passages in a language other than `lang` (none when unknown); read-only."""
+        mask = self._others.get(lang)
+        if mask is None:
+            mask = np.zeros(self.num_docs, dtype=bool) if lang is None else (self.langs != lang) & (self.langs != "")
+            mask.setflags(write=False)
+            self._others[lang] = mask
+        return mask
 
     @classmethod
-    def build(cls, texts: list[str]) -> LexicalIndex:
+    def build(cls, texts: list[str], langs: list[str] | None = None) -> LexicalIndex:
         import bm25s
 
         token_lists = [tokenize(t) for t in texts]
@@ -47,33 +70,81 @@ class LexicalIndex:
                 df[token] = df.get(token, 0) + 1
         n = len(texts)
         idf = {t: _idf(n, d) for t, d in df.items()}
-        return cls(bm25, idf, n)
+        # a bridge only where there is another language to reach
+        bridge = Bridge.build(idf) if langs is not None and len(set(langs)) > 1 else Bridge()
+        return cls(bm25, idf, n, langs, bridge)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.bm25.save(str(folder))
-        (folder / "idf.json").write_text(json.dumps({"num_docs": self.num_docs, "idf": self.idf}, ensure_ascii=False), "utf-8")
+        self.bridge.save(folder / "bridge.json")
+        (folder / "idf.json").write_text(json.dumps({"num_docs": self.num_docs, "idf": self.idf, "langs": self.langs.tolist()}, ensure_ascii=False), "utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
         import bm25s
 
         meta = json.loads((folder / "idf.json").read_text("utf-8"))
-        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False), meta["idf"], meta["num_docs"])
+        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False), meta["idf"], meta["num_docs"], meta.get("langs"),
+                   Bridge.load(folder / "bridge.json"))
 
-    def search(self, question: str, k: int) -> list[tuple[int, float]]:
-        """(chunk row id, BM25 score) of the k best-scoring chunks with any term in common."""
+    def search(self, question: str, k: int, lang: str | None = None) -> list[tuple[int, float]]:
+        """(chunk row id, BM25 score) of the k best-scoring chunks with any term in common
+        (in language `lang` only, when given)."""
         tokens = [t for t in tokenize(question) if t in self.idf]
         if not tokens or self.num_docs == 0:
             return []
         scores = self.bm25.get_scores(tokens)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(i) + 1, float(scores[i])) for i in top if scores[i] > 0]
+        scores[self._other(lang)] = 0.0
+        return _top(scores, k)
 
-    def coverage(self, question: str) -> np.ndarray:
+    def search_bridged(self, question: str, k: int, lang: str) -> list[tuple[int, float]]:
+        """(chunk row id, BM25 score) of the k best chunks in the other language for the
+        question's terms carried over by the bridge."""
+        tokens = [t for _, terms in self.bridge.groups(question, lang) for term in terms for t in tokenize(term)]
+        tokens = [t for t in dict.fromkeys(tokens) if t in self.idf]
+        other = self._other(lang)
+        if not tokens or not other.any():
+            return []
+        scores = self.bm25.get_scores(tokens)
+        scores[~other] = 0.0
+        return _top(scores, k)
+
+    def _containing(self, tokens: list[str]) -> np.ndarray:
+        """Positions of the chunks that contain every one of `tokens`."""
+        vocab, postings = self.bm25.vocab_dict, self.bm25.scores
+        indptr, indices = postings["indptr"], postings["indices"]
+        inside = np.ones(self.num_docs, dtype=bool)
+        for token in tokens:
+            tid = vocab.get(token)
+            if tid is None or token not in self.idf:
+                return np.zeros(self.num_docs, dtype=bool)
+            here = np.zeros(self.num_docs, dtype=bool)
+            here[indices[indptr[tid] : indptr[tid + 1]]] = True
+            inside &= here
+        return inside
+
+    def _bridged_coverage(self, question: str, lang: str, total: float) -> np.ndarray:
+        """Coverage of the question by passages in the other language, on the scale of
+        `coverage`: the IDF weight of the question's words (or phrases) of which a passage
+        holds a translation, over `total`, the weight of all its terms."""
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        other = self._other(lang)
+        if not total or not other.any():
+            return out
+        unseen = _idf(self.num_docs, 0)
+        for source, terms in self.bridge.groups(question, lang):
+            covered = np.zeros(self.num_docs, dtype=bool)
+            for term in terms:
+                tokens = tokenize(term)
+                if tokens:
+                    covered |= self._containing(tokens)
+            out[covered & other] += sum(self.idf.get(t, unseen) for t in set(tokenize(source)))
+        return np.minimum(out / total, 1.0)
+
+    def coverage(self, question: str, lang: str | None = None) -> np.ndarray:
         """For every chunk (by position), the IDF-weighted share of the question's distinct terms it contains (0..1).
+        Given the question's language `lang`, a chunk in another language is measured through the bridge instead.
 
         Read from the BM25 postings (which chunks contain each term) rather than by
         tokenising passages, so it costs about as much as the BM25 search itself.
@@ -90,7 +161,19 @@ class LexicalIndex:
             tid = vocab.get(term)
             if tid is not None and term in self.idf:
                 out[indices[indptr[tid] : indptr[tid + 1]]] += self.idf[term]
-        return out / total
+        out /= total
+        if lang is not None:
+            other = self._other(lang)
+            out[other] = self._bridged_coverage(question, lang, total)[other]
+        return out
+
+
+def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(chunk row id, score) of the k highest positive scores, best first."""
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top])]
+    return [(int(i) + 1, float(scores[i])) for i in top if scores[i] > 0]
 
 
 def _idf(num_docs: int, df: int) -> float:

@@ -7,7 +7,13 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from common.text import detect_language, normalize_space, strip_controls
+from common.text import (
+    detect_language,
+    fold,
+    normalize_space,
+    split_sentences,
+    strip_controls,
+)
 from retrieval.passages import choose, choose_more
 from retrieval.records import Answer
 from retrieval.safety import RedFlags
@@ -20,6 +26,19 @@ MORE_PAGE = 2  # passages per "more" page
 def tidy_question(raw: str) -> str:
     """NFC, no control or invisible characters, white space collapsed."""
     return normalize_space(strip_controls(unicodedata.normalize("NFC", raw or "")))
+
+
+def without_repeats(question: str) -> str:
+    """The question with sentences it repeats said once: "我很担心。" four hundred times
+    adds no meaning, and would drown the question in search."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in split_sentences(question):
+        key = fold(sentence)
+        if key not in seen:
+            seen.add(key)
+            kept.append(sentence)
+    return " ".join(kept) if detect_language(question) == "en" else "".join(kept)
 
 
 @dataclass
@@ -45,7 +64,7 @@ class Pipeline:
         if len(question) > MAX_QUESTION_CHARS:
             question = question[:MAX_QUESTION_CHARS]
             truncated_at = MAX_QUESTION_CHARS
-        hits = self.searcher.search(question, self.top_k)
+        hits = self.searcher.search(without_repeats(question), self.top_k)
         answer = choose(question, hits, lang, self.min_score)
         answer.truncated_at = truncated_at
         answer.safety = self.red_flags.assess(question)

@@ -108,10 +108,11 @@ class Searcher:
         slots = [index.slot(model) for model in self.models]
         dense = [stages.dense_candidates(index, v, depth, slot=s, lang=lang) for v, s in zip(vectors, slots)] if mode != "lexical" else []
         clock.lap("dense")
-        lexical = [stages.lexical_candidates(index, question, depth)] if mode != "dense" else []
+        lexical = [stages.lexical_candidates(index, question, depth, lang), stages.bridged_candidates(index, question, depth, lang)] if mode != "dense" else []
         clock.lap("lexical")
-        coverage = index.lexical.coverage(question)
-        fused = stages.fuse(dense + lexical, coverage if mode == "hybrid" else None)
+        coverage = index.lexical.coverage(question, lang)
+        weights = [1.0] * len(dense) + stages.lexical_weights(lexical, coverage)
+        fused = stages.fuse(dense + lexical, coverage if mode == "hybrid" else None, weights)
         clock.lap("fuse")
         hits = stages.score(index, fused[: k * stages.OVERFETCH if distinct else k], vectors[0], coverage, slot=slots[0],
                             lang=lang, weight=self.coverage_weight)  # fmt: skip

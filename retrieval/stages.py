@@ -70,17 +70,35 @@ def dense_candidates(index: Index, vector: np.ndarray, depth: int, *, slot: int 
     return index.search(vector, depth, slot=slot, lang=lang)
 
 
-def lexical_candidates(index: Index, question: str, depth: int) -> Ranking:
-    """The passages BM25 ranks highest for the question's terms."""
-    return index.lexical.search(question, depth)
+def lexical_candidates(index: Index, question: str, depth: int, lang: str | None = None) -> Ranking:
+    """The passages in the question's language that BM25 ranks highest for its terms."""
+    return index.lexical.search(question, depth, lang)
 
 
-def fuse(rankings: list[Ranking], coverage: np.ndarray | None = None) -> Ranking:
-    """Reciprocal rank fusion of candidate lists, plus a little term coverage when given; best first."""
+def bridged_candidates(index: Index, question: str, depth: int, lang: str) -> Ranking:
+    """The passages in the other language that BM25 ranks highest for the question's
+    translated terms (bridge.py); empty for a corpus in one language."""
+    return index.lexical.search_bridged(question, depth, lang)
+
+
+def lexical_weights(lexical: list[Ranking], coverage: np.ndarray) -> list[float]:
+    """How much each lexical list counts in the fusion: the coverage of the question by its best
+    passage, relative to the best list's. The lists of one question are in different languages
+    (lexical.py, bridge.py); the one whose first passage holds a few loosely translated words
+    must not count as much as the one whose first passage holds the question's own terms."""
+    best = [max((float(coverage[row_id - 1]) for row_id, _ in ranking[:RRF_K]), default=0.0) for ranking in lexical]
+    top = max(best, default=0.0)
+    return [b / top if top > 0 else 1.0 for b in best]
+
+
+def fuse(rankings: list[Ranking], coverage: np.ndarray | None = None, weights: list[float] | None = None) -> Ranking:
+    """Reciprocal rank fusion of candidate lists (each counted with its weight, 1 by default),
+    plus a little term coverage when given; best first."""
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for n, ranking in enumerate(rankings):
+        weight = weights[n] if weights is not None else 1.0
         for rank, (row_id, _) in enumerate(ranking, 1):
-            fused[row_id] = fused.get(row_id, 0.0) + 1.0 / (RRF_K + rank)
+            fused[row_id] = fused.get(row_id, 0.0) + weight / (RRF_K + rank)
     if coverage is not None:
         for row_id in fused:
             fused[row_id] += COVERAGE_RANK_WEIGHT * float(coverage[row_id - 1])

@@ -28,7 +28,6 @@ def test_answered_from_the_right_article(pipeline, question, article):
     answer = pipeline.answer(question)
     assert not answer.refused
     assert answer.passages[0].hit.article == article
-    assert answer.hits[0].article == article
     assert answer.passages[0].hit.title in render_text(answer)
     assert answer.passages[0].excerpt in render_text(answer)
 
@@ -66,6 +65,14 @@ def test_odd_input_gets_a_polite_reply(pipeline):
     assert not long.refused
 
 
+def test_repeated_sentences_are_searched_once():
+    from retrieval.pipeline import without_repeats
+
+    assert without_repeats("打瘦脸针后面瘫多久能恢复？" + "我很担心。" * 400) == "打瘦脸针后面瘫多久能恢复？我很担心。"
+    assert without_repeats("Is it bad? I worry. i worry!") == "Is it bad? I worry."
+    assert without_repeats("瘦脸针。面瘫。瘦脸针。") == "瘦脸针。面瘫。"
+
+
 def test_replies_are_short_enough_for_a_phone(pipeline):
     for question, _ in ON_TOPIC:
         assert len(render_text(pipeline.answer(question))) < 1200
@@ -86,10 +93,11 @@ def test_held_out_labelled_questions_through_the_bots_own_path(pipeline):
     table = answers_eval.report(answers_eval.run(Service(pipeline), lines))
     overall, plain = table["all"], table["plain"]
     assert plain["right_article"]["share"] >= 0.9
-    assert overall["right_article"]["share"] >= 0.7
-    assert table["english"]["right_article"]["share"] >= 0.4  # English questions answered from Chinese articles
+    assert overall["right_article"]["share"] >= 0.75
+    assert table["english"]["right_article"]["share"] >= 0.55  # English questions answered from Chinese articles
+    assert table["zh-to-en"]["right_article"]["share"] >= 0.8  # and Chinese ones from the English article
     assert overall["refusal_precision"]["share"] >= 0.8
-    assert overall["refusal_recall"]["share"] >= 0.45
+    assert overall["refusal_recall"]["share"] >= 0.55
     assert table["off-topic"]["refusal_recall"]["share"] >= 0.7
     assert overall["false_alarms"]["share"] <= 0.02
 

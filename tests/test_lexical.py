@@ -59,3 +59,64 @@ def test_coverage_counts_terms_the_corpus_never_uses_against_the_passage(lexical
     padded = lexical.coverage("脸颊凹陷红烧肉做法")[3]
     assert on_topic == pytest.approx(1.0) and 0 < padded < 0.7
     assert not lexical.coverage("？！").any()  # no terms at all: no coverage, no error
+
+
+LANGS = ["zh", "zh", "en", "zh", "zh"]
+
+
+@pytest.fixture(params=["built", "loaded"])
+def bilingual(request, tmp_path) -> LexicalIndex:
+    """TEXTS with their languages: a bridge (real CC-CEDICT) is built for the two of them."""
+    index = LexicalIndex.build(TEXTS + ["Botox 注射后的护理。"], LANGS + ["zh"])
+    if request.param == "built":
+        return index
+    index.save(tmp_path / "bm25")
+    return LexicalIndex.load(tmp_path / "bm25")
+
+
+def test_a_question_is_matched_word_for_word_in_its_own_language_only(bilingual):
+    # the Chinese passage that writes "Botox" in Latin letters is not an English match
+    assert [row for row, _ in bilingual.search("botox massage", 5, "en")] == [3]
+    assert all(row != 3 for row, _ in bilingual.search("面瘫 massage", 5, "zh"))
+
+
+def test_the_bridge_carries_a_question_into_the_other_language(bilingual):
+    # English words reach the Chinese passages through the dictionary, and back
+    assert bilingual.search_bridged("What are the side effects of long-term use?", 5, "en")[0][0] == 2
+    assert bilingual.search_bridged("面瘫可以按摩吗", 5, "zh")[0][0] == 3
+    assert bilingual.search_bridged("quantum computer", 5, "en") == []
+
+
+def test_coverage_across_languages_is_the_share_of_the_question_a_translation_holds(bilingual):
+    coverage = bilingual.coverage("side effects of long-term injections", "en")
+    assert coverage[1] > 0.5  # 副作用, 长期, 注射 all in the passage on long-term side effects
+    assert coverage[4] == 0.0  # the blood-pressure passage holds none of them
+    assert 0 < coverage[5] < coverage[1]  # the care passage holds 注射 only (and Botox is not in the question)
+    off = bilingual.coverage("capital city of France", "en")
+    assert off.max() < 0.2
+
+
+def test_one_language_corpus_gets_no_bridge_and_old_indexes_still_load(tmp_path):
+    chinese = LexicalIndex.build([t for t, lang in zip(TEXTS, LANGS) if lang == "zh"], ["zh"] * 4)
+    assert not chinese.bridge.en_zh and not chinese.bridge.zh_en
+    old = LexicalIndex.build(TEXTS)  # no languages: every passage is matched, as before
+    old.save(tmp_path / "bm25")
+    (tmp_path / "bm25" / "bridge.json").unlink()
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    assert loaded.search("facial palsy massage", 5, "en")[0][0] == 3
+    assert loaded.search_bridged("side effects", 5, "en") == []
+
+
+def test_a_lexical_list_counts_in_the_fusion_as_much_as_its_first_passage_covers():
+    import numpy as np
+
+    from retrieval.stages import fuse, lexical_weights
+
+    coverage = np.array([0.8, 0.1, 0.2, 0.0], dtype=np.float32)
+    own, bridged = [(1, 9.0), (2, 3.0)], [(3, 2.0)]
+    weights = lexical_weights([own, bridged], coverage)
+    assert weights == pytest.approx([1.0, 0.25])
+    dense = [(3, 0.2), (1, 0.19)]
+    # passage 3 is first in two lists, but the bridged one holds a quarter of what the other does
+    assert fuse([dense, own, bridged], None, [1.0, *weights])[0][0] == 1
+    assert lexical_weights([[], []], coverage) == [1.0, 1.0]

