@@ -116,13 +116,18 @@ class Bridge:
         if path is None:
             log.warning("the %s package is not installed: no Chinese-English bridge for lexical search", PACKAGE)
             return cls()
+        try:
+            dictionary = entries(path)
+        except OSError as exc:
+            log.warning("cannot read the dictionary %s (%s): no Chinese-English bridge for lexical search", path, exc)
+            return cls()
         vocab = set(vocab)
         english = {t for t in vocab if t.isascii() and t.isalpha()}
         has_zh = any(CJK_RE.match(t) for t in vocab)
         en_zh: dict[str, list[str]] = {}
         partial: dict[str, list[str]] = {}  # a word of a longer gloss ("pregnant" of "pregnant woman")
         zh_en: dict[str, list[str]] = {}
-        for headword, glosses in entries(path):
+        for headword, glosses in dictionary:
             if has_zh and _in_corpus_zh(headword, vocab):
                 for gloss in glosses:
                     _add(en_zh, gloss, [headword])
@@ -151,8 +156,8 @@ class Bridge:
         """The saved bridge, or an empty one (an index built before bridges existed)."""
         try:
             data = json.loads(path.read_text("utf-8"))
-            return cls(data.get("en_zh"), data.get("zh_en"))
-        except (OSError, ValueError):
+            return cls(dict(data["en_zh"]), dict(data["zh_en"]))
+        except (OSError, ValueError, KeyError, TypeError):
             return cls()
 
     def groups(self, question: str, lang: str) -> list[tuple[str, list[str]]]:

@@ -120,3 +120,11 @@ def test_a_lexical_list_counts_in_the_fusion_as_much_as_its_first_passage_covers
     # passage 3 is first in two lists, but the bridged one holds a quarter of what the other does
     assert fuse([dense, own, bridged], None, [1.0, *weights])[0][0] == 1
     assert lexical_weights([[], []], coverage) == [1.0, 1.0]
+
+
+def test_a_missing_or_damaged_dictionary_or_bridge_file_means_no_bridge(tmp_path):
+    from retrieval.bridge import Bridge
+
+    assert Bridge.build(["副作", "作用"], tmp_path / "absent.txt").en_zh == {}
+    (tmp_path / "bridge.json").write_text("[1, 2]", "utf-8")
+    assert Bridge.load(tmp_path / "bridge.json").groups("side effects", "en") == [("side", ["side"]), ("effects", ["effects"])]
