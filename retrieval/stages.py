@@ -84,8 +84,8 @@ def bridged_candidates(index: Index, question: str, depth: int, lang: str) -> Ra
 def lexical_weights(lexical: list[Ranking], coverage: np.ndarray) -> list[float]:
     """How much each lexical list counts in the fusion: the coverage of the question by its best
     passage, relative to the best list's. The lists of one question are in different languages
-    (lexical.py, bridge.py); the one whose first passage holds a few loosely translated words
-    must not count as much as the one whose first passage holds the question's own terms."""
+    (lexical.py, bridge.py); the one whose best passage holds a few loosely translated words
+    must not count as much as the one whose best passage holds the question's own terms."""
     best = [max((float(coverage[row_id - 1]) for row_id, _ in ranking[:RRF_K]), default=0.0) for ranking in lexical]
     top = max(best, default=0.0)
     return [b / top if top > 0 else 1.0 for b in best]
