@@ -7,13 +7,17 @@ A labelled file has one JSON object a line::
      "expect": "数天到数周",                              # optional: text the reply must contain
      "emergency": false,                                  # optional: true = must say "get help now"
      "tags": ["conversation"],                            # optional: figures are also given per tag
-     "split": "tune"}                                     # optional: "tune" or "held-out"
+     "split": "tune",                                     # optional: "tune" or "held-out"
+     "reply_to": 0}                                       # optional: see below
 
 A line with `"question": "..."` instead of `turns` is a plain question. Every turn
 goes through `Service.answer` (what the terminal chat and Telegram call) with no
-conversation log, one conversation per line; the last turn's answer and its
-plain-text reply (`render_text`, what the terminal prints and the log stores) are
-judged.
+conversation log, one conversation per line, so a turn is understood as a follow-up
+of the turns before it exactly as in a chat. With `"reply_to": n` the last turn is
+a reply, by another member of a group, to the bot's answer to turn n (counted from
+0): its context is the question that answer was for, not the sender's own
+conversation. The last turn's answer and its plain-text reply (`render_text`, what
+the terminal prints and the log stores) are judged.
 
 Figures, overall and per tag:
 
@@ -55,6 +59,7 @@ class Labelled:
     emergency: bool | None = None
     tags: list[str] = field(default_factory=list)
     split: str | None = None
+    reply_to: int | None = None
 
     @property
     def single_turn(self) -> bool:
@@ -81,7 +86,10 @@ def parse(records: Iterable[dict]) -> list[Labelled]:
         emergency = rec.get("emergency")
         if emergency is not None and not isinstance(emergency, bool):
             raise LabelError(f'line {n}: "emergency" must be true or false')
-        out.append(Labelled(n, turns, article, rec.get("expect") or None, emergency, tags, rec.get("split")))
+        reply_to = rec.get("reply_to")
+        if reply_to is not None and (isinstance(reply_to, bool) or not isinstance(reply_to, int) or not 0 <= reply_to < len(turns) - 1):
+            raise LabelError(f'line {n}: "reply_to" must be the number of an earlier turn (from 0)')
+        out.append(Labelled(n, turns, article, rec.get("expect") or None, emergency, tags, rec.get("split"), reply_to))
     return out
 
 
@@ -122,9 +130,15 @@ def run(service: Service, lines: list[Labelled]) -> list[Outcome]:
     """Every line's turns through the service, in order; the last turn's answer judged."""
     outcomes = []
     for item in lines:
-        exchange = None
-        for turn in item.turns:
-            exchange = service.answer(turn, channel="eval")
+        searched: list[str] = []
+        conversation = ("eval", item.line)
+        for n, turn in enumerate(item.turns):
+            if n == len(item.turns) - 1 and item.reply_to is not None:  # another member replies to an answer
+                exchange = service.answer(turn, channel="eval", conversation=("eval", item.line, "other"),
+                                          context=searched[item.reply_to] or None)  # fmt: skip
+            else:
+                exchange = service.answer(turn, channel="eval", conversation=conversation)
+            searched.append(exchange.answer.searched)
         answer = exchange.answer
         first = answer.passages[0].hit.article if answer.passages else None
         outcomes.append(Outcome(item, answer.refused, answer.emergency is not None, first, render_text(answer)))

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.conversations import Conversations
 from convlog import (
     ConversationLog,
     ExchangeRecord,
@@ -97,6 +98,7 @@ class Service:
     def __init__(self, pipeline: Pipeline, log: ConversationLog | None = None):
         self.pipeline = pipeline
         self.log = log
+        self.conversations = Conversations()
 
     @classmethod
     def from_config(cls, config: Config) -> Service:
@@ -108,15 +110,22 @@ class Service:
             self.log.close()
 
     def answer(self, question: str, *, channel: str, user: int | str | None = None, chat_type: str | None = None,
-               lang_hint: str | None = None, started: float | None = None) -> Exchange:
+               lang_hint: str | None = None, started: float | None = None, conversation: Hashable | None = None,
+               context: str | None = None) -> Exchange:
         """Answer a question and prepare its log entry (written by `record` once the reply is out).
 
         `lang_hint` is the channel's idea of the user's language, used when the
         message has no words to tell it by; `started` is when the question arrived
-        (default: now), if the channel queued it before calling.
+        (default: now), if the channel queued it before calling. `conversation`: the
+        key of the conversation the message belongs to (its previous question, if
+        recent, is the context of a follow-up); `context` overrides that previous
+        question (a reply to one of the bot's answers: the question it was for).
         """
         started = time.monotonic() if started is None else started
-        answer = self.pipeline.answer(question)
+        if context is None:
+            context = self.conversations.context(conversation)
+        answer = self.pipeline.answer(question, context=context)
+        self.conversations.remember(conversation, answer.searched)
         if answer.empty and lang_hint:
             answer.lang = lang_hint
         meta = self.pipeline.searcher.index.meta
@@ -142,9 +151,10 @@ class Service:
             exchange.entry.user_id = self.log.user(exchange.user)
             self.log.record(exchange.entry)
 
-    def respond(self, question: str, deliver: Callable[[Answer], None], *, channel: str, user: int | str | None = None) -> Exchange:
+    def respond(self, question: str, deliver: Callable[[Answer], None], *, channel: str, user: int | str | None = None,
+                conversation: Hashable | None = None) -> Exchange:
         """Answer, deliver, record: the whole path for a synchronous channel."""
-        exchange = self.answer(question, channel=channel, user=user)
+        exchange = self.answer(question, channel=channel, user=user, conversation=conversation)
         deliver(exchange.answer)
         self.record(exchange)
         return exchange

@@ -39,13 +39,14 @@ class ExchangeRecord:
     user_id: str | None = None
     chat_type: str | None = None
     emergency: bool = False
+    searched: str | None = None  # the question as searched, when it was not the message alone (a follow-up)
     id: str = field(default_factory=lambda: secrets.token_hex(6))
     ts: str = field(default_factory=utc_stamp)
 
 
 @dataclass
 class ExchangeBrief:
-    """What a follow-up needs of a logged exchange: the question, its language, the chunks quoted."""
+    """What a follow-up needs of a logged exchange: the question as searched, its language, the chunks quoted."""
 
     question: str
     lang: str
@@ -69,4 +70,5 @@ def record_of(answer: Answer, *, channel: str, reply: str, latency_ms: int, mode
         user_id=user_id,
         chat_type=chat_type,
         emergency=bool(answer.emergency),
+        searched=answer.searched if answer.searched and answer.searched != answer.question else None,
     )

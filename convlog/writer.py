@@ -114,11 +114,11 @@ class ConversationLog:
             return False
 
     def recall(self, exchange_id: str) -> ExchangeBrief | None:
-        """A logged exchange's question, language and quoted chunks (None if unknown or unreadable)."""
+        """A logged exchange's question (as searched), language and quoted chunks (None if unknown or unreadable)."""
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(
-                    sa.select(exchanges.c.question, exchanges.c.lang).where(exchanges.c.id == exchange_id)
+                    sa.select(exchanges.c.question, exchanges.c.searched, exchanges.c.lang).where(exchanges.c.id == exchange_id)
                 ).first()
                 if row is None:
                     return None
@@ -127,4 +127,4 @@ class ConversationLog:
                 ).scalars().all()
         except SQLAlchemyError:
             return None
-        return ExchangeBrief(row.question, row.lang, tuple(shown))
+        return ExchangeBrief(row.searched or row.question, row.lang, tuple(shown))

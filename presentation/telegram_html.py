@@ -41,7 +41,16 @@ def passage_html(passage: Passage) -> str:
     title = esc(hit.title or hit.article)
     url = _safe_url(hit.url)
     head = f'📄 <a href="{url}">{title}</a>' if url else f"📄 <b>{title}</b>"
-    return f"{head}\n<blockquote>{esc(passage.excerpt)}</blockquote>"
+    return f"{head}\n<blockquote>{excerpt_html(passage.excerpt, passage.focus)}</blockquote>"
+
+
+def excerpt_html(excerpt: str, focus: str) -> str:
+    """The excerpt escaped, the sentence that answers in bold."""
+    at = excerpt.find(focus) if focus else -1
+    if at < 0:
+        return esc(excerpt)
+    end = at + len(focus)
+    return f"{esc(excerpt[:at])}<b>{esc(focus)}</b>{esc(excerpt[end:])}"
 
 
 _STYLE = {EMERGENCY: "<b>{}</b>", NOTE: "<i>{}</i>", TEXT: "{}", ADVICE: "<i>{}</i>"}

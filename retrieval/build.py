@@ -48,9 +48,11 @@ from retrieval.index import (
 )
 from retrieval.languages import background
 from retrieval.lexical import LexicalIndex
+from retrieval.sentences import sentence_hash, units
 from retrieval.store import (
     read_article_hashes,
     read_boilerplate,
+    read_sentence_vectors,
     read_vectors_by_hash,
     write_store,
 )
@@ -146,9 +148,10 @@ def _build(
             ground, offsets = background(encoder, cache) if model_info(encoder.name).background else ({}, {})
             dense.append((DenseMeta(encoder.name, encoder.dim, offsets), vectors, ground))
             embedded += count
+        sentences = embed_sentences(chunks, encoders[0], live, reuse=not full, progress=progress, cache=cache)
     finally:
         cache.close()
-    folder = write_version(data_dir, articles, chunks, dense, langs=langs, boilerplate=boilerplate)
+    folder = write_version(data_dir, articles, chunks, dense, langs=langs, boilerplate=boilerplate, sentences=sentences)
     now = {a.path: a.source_hash for a in articles}
     return BuildReport(
         articles=len(articles),
@@ -176,12 +179,14 @@ def write_version(
     boilerplate: set[str] = frozenset(),
     kind: str | None = None,
     timings: dict[str, float] | None = None,
+    sentences: list[list[tuple[str, np.ndarray]]] | None = None,
 ) -> Path:
     """Write a complete index version (store, dense lists, BM25, meta) beside the live one and publish it.
 
     `dense`: per model, its description, the chunks' vectors in chunk order and its
     background vectors per language (languages.py; may be empty); the first is the
-    primary. `langs`: each chunk's language (default: detected).
+    primary. `langs`: each chunk's language (default: detected). `sentences`: per chunk, the
+    primary model's (hash, vector) of each sentence (embed_sentences), or None.
     `kind` forces the FAISS index type (default: by size); `timings`, when given,
     receives the seconds each part took. Returns the new version's folder.
     """
@@ -198,7 +203,7 @@ def write_version(
         lap = time.perf_counter()
 
     try:
-        ids = write_store(folder / "chunks.sqlite", articles, chunks, [v for _, v, _ in dense], langs, boilerplate)
+        ids = write_store(folder / "chunks.sqlite", articles, chunks, [v for _, v, _ in dense], langs, boilerplate, sentences)
         took("sqlite")
         rows_of = {lang: [i for i, chunk_lang in enumerate(langs) if chunk_lang == lang] for lang in sorted(set(langs))}
         languages = {lang: len(rows) for lang, rows in rows_of.items()}
@@ -212,7 +217,8 @@ def write_version(
         took("bm25")
         primary = dense[0][0]
         IndexMeta(model=primary.model, dim=primary.dim, articles=len(articles), chunks=len(chunks), created=utc_stamp(),
-                  version=folder.name, kind=kind or "flat", dense=[m for m, _, _ in dense], languages=languages).write(folder)  # fmt: skip
+                  version=folder.name, kind=kind or "flat", dense=[m for m, _, _ in dense], languages=languages,
+                  sentences=primary.model if sentences is not None else "").write(folder)  # fmt: skip
         publish(data_dir, folder)
     except BaseException:
         discard(folder)
@@ -232,6 +238,51 @@ def live_vectors(live: Path | None, encoder: Encoder) -> dict[str, np.ndarray]:
         return {}
     slot = meta.models.index(encoder.name)
     return read_vectors_by_hash(live / "chunks.sqlite", slot, encoder.dim)
+
+
+def embed_sentences(
+    chunks: list[Chunk], encoder: Encoder, live: Path | None, *, reuse: bool, progress: bool,
+    cache: VectorCache | None = None,
+) -> list[list[tuple[str, np.ndarray]]]:
+    """The primary model's vector of every sentence of every chunk (sentences.py), reusing
+    those the live version or the cache holds for the same text and model; per chunk, the
+    (hash, vector) of its sentences in order."""
+    texts = [[sentence for _, sentence in units(c.text)] for c in chunks]
+    keys = {sentence_hash(t): t for sentences in texts for t in sentences}
+    known: dict[str, np.ndarray] = {}
+    if reuse:
+        if live is not None and _holds_sentences(live, encoder):
+            known = read_sentence_vectors(live / "chunks.sqlite", encoder.dim)
+        if cache is not None:
+            known.update(cache.get(encoder.name, encoder.dim, [k for k in keys if k not in known]))
+    todo = [k for k in keys if k not in known]
+    bar = None
+    if progress and len(todo) > CACHE_EVERY:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"embedding sentences ({encoder.name})", unit="sentence")
+    try:
+        for start in range(0, len(todo), CACHE_EVERY):
+            part = todo[start : start + CACHE_EVERY]
+            vectors = encoder.encode([keys[k] for k in part], batch_size=EMBED_BATCH)
+            fresh = {k: np.asarray(v, dtype=np.float32) for k, v in zip(part, vectors)}
+            known.update(fresh)
+            if cache is not None:
+                cache.put(encoder.name, fresh)
+            if bar is not None:
+                bar.update(len(part))
+    finally:
+        if bar is not None:
+            bar.close()
+    return [[(sentence_hash(t), known[sentence_hash(t)]) for t in sentences] for sentences in texts]
+
+
+def _holds_sentences(live: Path, encoder: Encoder) -> bool:
+    try:
+        meta = IndexMeta.read(live)
+    except (OSError, ValueError, TypeError):
+        return False
+    return meta.format == FORMAT and meta.sentences == encoder.name
 
 
 def embed_chunks(

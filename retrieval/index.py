@@ -95,6 +95,7 @@ class IndexMeta:
     kind: str = "flat"  # FAISS index type: "flat" (exact) or "hnsw"
     dense: list[DenseMeta] = field(default_factory=list)
     languages: dict[str, int] = field(default_factory=dict)  # chunks per language
+    sentences: str = ""  # the model whose sentence vectors the store holds ("": none; sentences.py)
 
     @classmethod
     def read(cls, folder: Path) -> IndexMeta:

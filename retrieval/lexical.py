@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.text import tokenize
+from common.text import detect_language, tokenize
 from retrieval.bridge import Bridge
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -165,6 +165,33 @@ class LexicalIndex:
         if lang is not None:
             other = self._other(lang)
             out[other] = self._bridged_coverage(question, lang, total)[other]
+        return out
+
+
+    def text_coverage(self, question: str, texts: list[str], lang: str | None = None) -> list[float]:
+        """For each of `texts` (the sentences of a passage), the IDF-weighted share of the
+        question's terms it holds; a text in another language than `lang` is measured
+        through the bridge, as `coverage` measures passages."""
+        terms = set(tokenize(question))
+        unseen = _idf(self.num_docs, 0)
+        total = sum(self.idf.get(t, unseen) for t in terms)
+        if not total:
+            return [0.0] * len(texts)
+        groups = None
+        out = []
+        for text in texts:
+            tokens = set(tokenize(text))
+            if lang is None or detect_language(text) == lang:
+                out.append(sum(self.idf.get(t, unseen) for t in terms & tokens) / total)
+                continue
+            if groups is None:
+                groups = self.bridge.groups(question, lang)
+            held = sum(
+                sum(self.idf.get(t, unseen) for t in set(tokenize(source)))
+                for source, translations in groups
+                if any((found := tokenize(term)) and set(found) <= tokens for term in translations)
+            )
+            out.append(min(held / total, 1.0))
         return out
 
 

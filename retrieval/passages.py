@@ -3,36 +3,42 @@
 A question is answered when at least one hit reaches the relevance threshold
 (`min_score`, see `retrieval.stages.relevance`); otherwise it is refused, and the
 presentation layer says the articles do not cover it. Passages are trimmed to
-the sentences that answer the question: the sentence sharing the most search
-terms (`common.text.tokenize`) with the question, widened with its neighbours up
-to a length that reads well on a phone.
+the sentences that answer the question: the sentence with the best answer score
+(meaning and terms, see sentences.py), kept whole and marked as the focus, widened
+with its neighbours up to a length that reads well on a phone.
 """
 
 from __future__ import annotations
 
-from common.text import is_latin, split_sentences, tokenize
+from common.text import is_latin, tokenize
 from retrieval.records import Answer, Hit, Passage
+from retrieval.sentences import units
 
 EXCERPT_CHARS = {"zh": 180, "en": 400}
 MAX_PASSAGES = 2
 SECOND_PASSAGE_MARGIN = 0.03  # a second passage is quoted only if it scores this close to the best
 
 
-def excerpt(text: str, question: str, limit: int) -> str:
-    """The part of `text` that best answers `question`, at most about `limit` characters."""
+def excerpt(text: str, question: str, limit: int, scores: list[float] | None = None) -> tuple[str, str]:
+    """The part of `text` that best answers `question`, about `limit` characters, and the
+    sentence in it that answers (the focus, never cut).
+
+    `scores`: each sentence's answer score (sentences.answer_scores, computed by the
+    search); without them, the sentence sharing the most search terms with the question.
+    """
     latin = is_latin(text)
-    # (line number, sentence): line breaks are kept so an inline heading stays on its own line
-    sentences = [(n, s) for n, line in enumerate(text.split("\n")) for s in split_sentences(line)]
+    sentences = units(text)
     if not sentences:
-        return ""
-    lo, hi = 0, len(sentences) - 1
-    if len(text) > limit:
+        return "", ""
+    if scores is None or len(scores) != len(sentences):
         q_terms = set(tokenize(question))
-        best = max(range(len(sentences)), key=lambda i: (len(q_terms & set(tokenize(sentences[i][1]))), -i))
-        lo = hi = best
+        scores = [len(q_terms & set(tokenize(s))) for _, s in sentences]
+    best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
+    lo = hi = best
+    if len(text) > limit:
         size = len(sentences[best][1])
         grown = True
-        while grown:
+        while grown:  # context: the sentences after the answer first, then those before it
             grown = False
             if hi + 1 < len(sentences) and size + len(sentences[hi + 1][1]) <= limit:
                 hi += 1
@@ -42,13 +48,13 @@ def excerpt(text: str, question: str, limit: int) -> str:
                 lo -= 1
                 size += len(sentences[lo][1])
                 grown = True
+    else:
+        lo, hi = 0, len(sentences) - 1
     body = sentences[lo][1]
     for (prev_line, _), (line, sentence) in zip(sentences[lo:hi], sentences[lo + 1 : hi + 1]):
         body += ("\n" if line != prev_line and not latin else " " if latin else "") + sentence
     ellipsis = "..." if latin else "…"
-    if len(body) > limit:  # one sentence longer than the limit
-        body = body[:limit].rstrip() + ellipsis
-    return ("" if lo == 0 else ellipsis) + body + ("" if hi == len(sentences) - 1 else ellipsis)
+    return ("" if lo == 0 else ellipsis) + body + ("" if hi == len(sentences) - 1 else ellipsis), sentences[best][1]
 
 
 def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answer:
@@ -70,4 +76,4 @@ def choose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, 
 def quote(hits: list[Hit], question: str) -> list[Passage]:
     """The hits as passages, each trimmed to the part that answers the question."""
     limit = EXCERPT_CHARS["en" if all(is_latin(h.text) for h in hits) else "zh"]
-    return [Passage(h, excerpt(h.text, question, limit)) for h in hits]
+    return [Passage(h, *excerpt(h.text, question, limit, h.sentence_scores)) for h in hits]

@@ -4,7 +4,6 @@ tidy the question, search, choose the passages, check for red flags."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection
 from dataclasses import dataclass
 
 from common.text import (
@@ -14,7 +13,8 @@ from common.text import (
     split_sentences,
     strip_controls,
 )
-from retrieval.passages import choose, choose_more
+from retrieval import followup
+from retrieval.passages import choose
 from retrieval.records import Answer
 from retrieval.safety import RedFlags
 from retrieval.search import Searcher
@@ -54,8 +54,12 @@ class Pipeline:
         if self.red_flags is None:
             self.red_flags = RedFlags.load()
 
-    def answer(self, raw_question: str) -> Answer:
-        """Answer one question (never raises for odd input: empty, huge, odd Unicode)."""
+    def answer(self, raw_question: str, context: str | None = None) -> Answer:
+        """Answer one message (never raises for odd input: empty, huge, odd Unicode).
+
+        `context`: the previous question of the same conversation (as it was searched),
+        if it is recent; a message that leans on it is answered as a follow-up (followup.py).
+        """
         question = tidy_question(raw_question)
         lang = detect_language(question)
         if not any(ch.isalnum() for ch in question):
@@ -64,13 +68,27 @@ class Pipeline:
         if len(question) > MAX_QUESTION_CHARS:
             question = question[:MAX_QUESTION_CHARS]
             truncated_at = MAX_QUESTION_CHARS
-        hits = self.searcher.search(without_repeats(question), self.top_k)
-        answer = choose(question, hits, lang, self.min_score)
+        answer = self._answer(question, lang)
+        context = tidy_question(context or "")
+        if context and self._follows_up(question, answer):
+            combined = self._answer(followup.combine(context, question), lang, asked=question)
+            if not combined.refused:
+                combined.question = question
+                answer = combined
         answer.truncated_at = truncated_at
-        answer.safety = self.red_flags.assess(question)
+        answer.safety = self.red_flags.assess(question)  # the message itself: context never masks an emergency
         return answer
 
-    def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
-        """The next relevant passages for a question, skipping the chunks already quoted."""
-        hits = self.searcher.search(question, len(shown) + 2 * MORE_PAGE + 1)  # enough to tell if a page follows
-        return choose_more(question, hits, lang, self.min_score, shown=set(shown), page=MORE_PAGE)
+    def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:
+        hits = self.searcher.search(without_repeats(searched), self.top_k, asked=asked)
+        answer = choose(asked or searched, hits, lang, self.min_score)
+        answer.searched = searched
+        return answer
+
+    @staticmethod
+    def _follows_up(message: str, alone: Answer) -> bool:
+        """Whether a message is read with the conversation's previous question (followup.py):
+        it says it continues, or it is short and nothing answers it on its own."""
+        if followup.is_social(message):
+            return False
+        return followup.leans_on_context(message) or (followup.is_short(message) and alone.refused)

@@ -26,14 +26,17 @@ class Hit:
     dense: float = 0.0
     coverage: float = 0.0
     fused: float = 0.0
+    row: int = 0  # the chunk's row id in the index version it came from
+    sentence_scores: list[float] | None = None  # each sentence's answer score (sentences.py)
 
 
 @dataclass
 class Passage:
-    """A quoted excerpt of a hit."""
+    """A quoted excerpt of a hit, and the sentence in it that answers (shown marked)."""
 
     hit: Hit
     excerpt: str
+    focus: str = ""
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Answer:
     empty: bool = False  # nothing to search for (no letter or digit in the message)
     truncated_at: int | None = None  # the question was cut to this many characters
     safety: Assessment = field(default_factory=Assessment)
+    searched: str = ""  # the question as searched: the message, or with the conversation's previous question (followup.py)
 
     @property
     def emergency(self) -> str | None:

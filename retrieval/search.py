@@ -90,13 +90,16 @@ class Searcher:
         for encoder in self.encoders:
             index.check_encoder(encoder.dim, encoder.name)
 
-    def search(self, question: str, k: int = 5, *, distinct: bool = True, mode: str = "hybrid") -> list[Hit]:
+    def search(self, question: str, k: int = 5, *, distinct: bool = True, mode: str = "hybrid",
+               asked: str | None = None) -> list[Hit]:
         """The top `k` passages for `question`, best first.
 
         `mode` "dense" or "lexical" ranks by one list only (for comparisons). With
         `distinct` (what replies use) no two hits have near-identical text and one
         article fills at most stages.MAX_PER_ARTICLE of the first places; evaluation turns it off.
-        `last_timings` then holds the seconds each stage took.
+        `last_timings` then holds the seconds each stage took. `asked`: what the user
+        asked, when `question` also holds earlier context (a follow-up): its own terms
+        choose the sentence that answers.
         """
         self.refresh()
         index = self.index  # one version for the whole search, even if a swap happens meanwhile
@@ -120,6 +123,9 @@ class Searcher:
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)
             clock.lap("rerank")
+        stages.answering_sentences(index, hits, asked or question, vectors[0], lang, self.models[0])
+        hits = stages.by_best_sentence(hits)
+        clock.lap("sentences")
         hits = stages.diversify(hits, k) if distinct else hits[:k]
         clock.lap("diversify")
         self.last_timings = clock.timings

@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS vectors (
     vector BLOB NOT NULL,
     PRIMARY KEY (id, slot)  -- looked up by chunk id (a search's candidates)
 );
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER NOT NULL REFERENCES chunks(id),
+    n INTEGER NOT NULL,  -- the sentence's place in the chunk (sentences.units order)
+    hash TEXT NOT NULL,  -- of the sentence's text (reused by the next re-index)
+    vector BLOB NOT NULL,  -- the primary model's (meta.json "sentences")
+    PRIMARY KEY (id, n)
+);
 CREATE TABLE IF NOT EXISTS boilerplate (
     line TEXT PRIMARY KEY  -- comparison key of a line seen on several pages of a site
 );
@@ -82,9 +89,11 @@ def write_store(
     vectors: list[np.ndarray],
     langs: list[str],
     boilerplate: set[str] = frozenset(),
+    sentences: list[list[tuple[str, np.ndarray]]] | None = None,
 ) -> list[int]:
     """Create the database at `path` (`vectors`: one array per dense list, rows in chunk
-    order; `langs`: each chunk's language); returns the integer ids given to `chunks`, in order."""
+    order; `langs`: each chunk's language; `sentences`: per chunk, the (hash, vector) of each
+    of its sentences, or None); returns the integer ids given to `chunks`, in order."""
     counts: dict[str, int] = {}
     for chunk in chunks:
         counts[chunk.article] = counts.get(chunk.article, 0) + 1
@@ -109,6 +118,12 @@ def write_store(
             conn.executemany(
                 "INSERT INTO vectors (slot, id, vector) VALUES (?, ?, ?)",
                 [(slot, i, np.asarray(v, dtype=np.float32).tobytes()) for i, v in zip(ids, matrix)],
+            )
+        if sentences is not None:
+            conn.executemany(
+                "INSERT INTO sentences (id, n, hash, vector) VALUES (?, ?, ?, ?)",
+                [(i, n, key, np.asarray(v, dtype=np.float32).tobytes())
+                 for i, rows in zip(ids, sentences) for n, (key, v) in enumerate(rows)],  # fmt: skip
             )
         conn.commit()
     finally:
@@ -153,6 +168,23 @@ def read_vectors_by_hash(path: Path, slot: int, dim: int) -> dict[str, np.ndarra
     return out
 
 
+def read_sentence_vectors(path: Path, dim: int) -> dict[str, np.ndarray]:
+    """An index version's sentence vectors keyed by sentence hash (none in an older version)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT hash, vector FROM sentences").fetchall()
+    except sqlite3.OperationalError:  # written before sentences were embedded
+        return {}
+    finally:
+        conn.close()
+    out = {}
+    for key, blob in rows:
+        vector = np.frombuffer(blob, dtype=np.float32)
+        if vector.shape == (dim,):
+            out[key] = vector
+    return out
+
+
 class ChunkStore:
     """Read-only access to an index's database, safe to share between threads."""
 
@@ -183,6 +215,24 @@ class ChunkStore:
             if row_id in out:
                 out[row_id].vectors[slot] = np.frombuffer(blob, dtype=np.float32)
         return out
+
+    def sentence_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Each chunk's sentence vectors (rows in sentence order) by integer id; a chunk
+        without them (an index built without sentences) is left out."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            try:
+                rows = self._conn.execute(
+                    f"SELECT id, n, vector FROM sentences WHERE id IN ({marks}) ORDER BY id, n", [int(i) for i in ids]
+                ).fetchall()
+            except sqlite3.OperationalError:
+                return {}
+        parts: dict[int, list[np.ndarray]] = {}
+        for row_id, _, blob in rows:
+            parts.setdefault(row_id, []).append(np.frombuffer(blob, dtype=np.float32))
+        return {row_id: np.stack(vectors) for row_id, vectors in parts.items()}
 
     def articles(self) -> list[tuple[str, str, int]]:
         """(path, title, chunk count) of every indexed article."""

@@ -31,19 +31,12 @@ def terminal_user() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the reply and the hits as JSON.")
 def ask(question: str, as_json: bool) -> None:
     """Print exactly the reply the bot would send to QUESTION."""
+    from bot.cli.chat import answer_json
     from bot.service import Service, open_log, open_pipeline
     from presentation.plain import render_text
 
     def deliver(answer) -> None:
-        if as_json:
-            hits = [
-                {"article": h.article, "title": h.title, "chunk_id": h.chunk_id, "score": round(h.score, 4), "text": h.text}
-                for h in answer.hits
-            ]
-            reply = {"reply": render_text(answer), "refused": answer.refused, "emergency": bool(answer.emergency), "hits": hits}
-            click.echo(json.dumps(reply, ensure_ascii=False))
-        else:
-            click.echo(render_text(answer))
+        click.echo(json.dumps(answer_json(answer), ensure_ascii=False) if as_json else render_text(answer))
 
     config = load_config()
     service = Service(open_pipeline(config))
@@ -56,14 +49,18 @@ def ask(question: str, as_json: bool) -> None:
 
 
 @click.command()
-def chat() -> None:
-    """Chat in the terminal with the same answer pipeline the bot uses."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Questions one per line on standard input, one JSON object per line out (the keys of `ask --json`).")
+def chat(as_json: bool) -> None:
+    """Chat in the terminal with the same answer pipeline the bot uses (a follow-up is
+    understood with the question before it, as in Telegram)."""
     from bot.cli.chat import run_chat
     from bot.service import Service
 
     service = Service.from_config(load_config())
     try:
-        run_chat(service, sys.stdin, sys.stdout, interactive=sys.stdin.isatty(), user=terminal_user())
+        run_chat(service, sys.stdin, sys.stdout, interactive=sys.stdin.isatty() and not as_json, user=terminal_user(),
+                 as_json=as_json)  # fmt: skip
     except KeyboardInterrupt:
         click.echo("")
     finally:

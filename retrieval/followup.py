@@ -1,0 +1,82 @@
+"""Follow-ups: when a message does not stand on its own, it is searched together with the
+previous question of the same conversation.
+
+"打瘦脸针会导致面瘫吗", then "那要多久能恢复": the second message names no topic. A
+message *leans on* the conversation when it says so (it opens with a connective such as
+那 / 还有 / what about, asks "…呢", or refers back with a pronoun: 它, 这种, it, they),
+or when it is short and, on its own, nothing in the articles answers it. Such a message
+is searched as "previous question + message" (`combine`) and answered as such when
+the articles answer that. A message that stands on its own (a new topic) is answered
+alone, and so is a pleasantry ("谢谢", "ok thanks"), which is not a question about the
+previous topic.
+
+Red flags are always assessed on the message itself: an emergency is never masked,
+and never invented, by the conversation around it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from common.text import CJK_RE
+
+WINDOW_SECONDS = 600  # a message more than this after the previous question starts afresh
+MAX_CONTEXT_CHARS = 300  # of earlier questions carried into a search (the latest kept)
+SHORT_ZH = 12  # Chinese characters: at most this many and the message may lean on context
+SHORT_EN = 6  # English words, likewise
+
+# Pleasantries: "thanks" after an answer is not a question about the previous topic.
+_SOCIAL = frozenset(
+    "谢谢 谢谢你 谢谢啦 谢啦 多谢 感谢 好的 好 好吧 行 嗯 嗯嗯 哦 噢 知道了 明白了 懂了 了解 收到 再见 拜拜 辛苦了"
+    " ok okay thanks thank thx ty so much very lot a great cool bye goodbye understood see got you it i".split()
+)
+_ZH_OPENERS = ("那", "那么", "还有", "还能", "还会", "还要", "还是", "另外", "如果", "要是", "万一", "其次", "然后", "而且", "但是", "可是", "所以")
+_ZH_REFERENCES = ("它", "这种", "这个", "那个", "这样", "那样", "这些", "那些", "这情况", "这么", "此", "上面", "刚才", "你说的")
+_EN_OPENERS = ("and", "but", "so", "then", "also", "what about", "how about", "what if", "and if", "if so")
+_EN_REFERENCES = ("it", "its", "it's", "they", "them", "their", "that", "this", "those", "these", "there")
+
+
+def _words(message: str) -> list[str]:
+    return re.findall(r"[a-z']+", message.lower())
+
+
+def leans_on_context(message: str) -> bool:
+    """The message says it continues a conversation: a connective first, "…呢", or a word
+    that refers back (see the module docstring)."""
+    text = message.strip()
+    if CJK_RE.search(text):
+        bare = re.sub(r"[\s\W_]+$", "", text)
+        return bare.startswith(_ZH_OPENERS) or bare.endswith("呢") or any(ref in bare for ref in _ZH_REFERENCES)
+    words = _words(text)
+    joined = " ".join(words)
+    return any(joined == o or joined.startswith(o + " ") for o in _EN_OPENERS) or any(w in _EN_REFERENCES for w in words)
+
+
+def is_social(message: str) -> bool:
+    """Thanks, OK, goodbye: every part of the message is a pleasantry."""
+    text = message.lower()
+    parts = re.findall(r"[a-z]+", text) + [p for p in re.split(r"[^\u3400-\u9fff]+", text) if p]
+    return bool(parts) and all(p in _SOCIAL or all(piece in _SOCIAL for piece in _zh_pieces(p)) for p in parts)
+
+
+def _zh_pieces(run: str) -> list[str]:
+    """A run of Chinese split greedily into the longest pleasantries (or single characters)."""
+    pieces, i = [], 0
+    while i < len(run):
+        for size in range(min(4, len(run) - i), 0, -1):
+            if run[i : i + size] in _SOCIAL or size == 1:
+                pieces.append(run[i : i + size])
+                i += size
+                break
+    return pieces
+
+
+def is_short(message: str) -> bool:
+    """Short enough that it may be a fragment of a conversation rather than a question."""
+    cjk = len(CJK_RE.findall(message))
+    return cjk <= SHORT_ZH if cjk else len(_words(message)) <= SHORT_EN
+
+
+def combine(previous: str, message: str) -> str:
+    """The question to search for a follow-up: the previous question (its end, if long) and the message."""
+    return f"{previous[-MAX_CONTEXT_CHARS:]} {message}"
