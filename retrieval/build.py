@@ -68,7 +68,7 @@ class BuildReport:
 
     articles: int
     chunks: int
-    embedded: int
+    embedded: int  # chunks embedded (the others reused)
     seconds: float
     version: str
     added: list[str] = field(default_factory=list)
@@ -79,6 +79,7 @@ class BuildReport:
     cleaned: list[Article] = field(default_factory=list)
     # articles with no passage of their own: {path: the article that holds the same text}
     duplicates: dict[str, str] = field(default_factory=dict)
+    sentences_embedded: int = 0  # sentences embedded for choosing excerpts (the others reused)
 
 
 Encoders = Encoder | list[Encoder] | tuple[Encoder, ...]
@@ -148,7 +149,7 @@ def _build(
             ground, offsets = background(encoder, cache) if model_info(encoder.name).background else ({}, {})
             dense.append((DenseMeta(encoder.name, encoder.dim, offsets), vectors, ground))
             embedded += count
-        sentences = embed_sentences(chunks, encoders[0], live, reuse=not full, progress=progress, cache=cache)
+        sentences, sentences_embedded = embed_sentences(chunks, encoders[0], live, reuse=not full, progress=progress, cache=cache)
     finally:
         cache.close()
     folder = write_version(data_dir, articles, chunks, dense, langs=langs, boilerplate=boilerplate, sentences=sentences)
@@ -166,6 +167,7 @@ def _build(
         problems=problems,
         cleaned=articles,
         duplicates=duplicates,
+        sentences_embedded=sentences_embedded,
     )
 
 
@@ -243,10 +245,10 @@ def live_vectors(live: Path | None, encoder: Encoder) -> dict[str, np.ndarray]:
 def embed_sentences(
     chunks: list[Chunk], encoder: Encoder, live: Path | None, *, reuse: bool, progress: bool,
     cache: VectorCache | None = None,
-) -> list[list[tuple[str, np.ndarray]]]:
+) -> tuple[list[list[tuple[str, np.ndarray]]], int]:
     """The primary model's vector of every sentence of every chunk (sentences.py), reusing
-    those the live version or the cache holds for the same text and model; per chunk, the
-    (hash, vector) of its sentences in order."""
+    those the live version or the cache holds for the same text and model: per chunk, the
+    (hash, vector) of its sentences in order, and how many sentences were embedded."""
     texts = [[sentence for _, sentence in units(c.text)] for c in chunks]
     keys = {sentence_hash(t): t for sentences in texts for t in sentences}
     known: dict[str, np.ndarray] = {}
@@ -274,7 +276,7 @@ def embed_sentences(
     finally:
         if bar is not None:
             bar.close()
-    return [[(sentence_hash(t), known[sentence_hash(t)]) for t in sentences] for sentences in texts]
+    return [[(sentence_hash(t), known[sentence_hash(t)]) for t in sentences] for sentences in texts], len(todo)
 
 
 def _holds_sentences(live: Path, encoder: Encoder) -> bool:

@@ -4,7 +4,9 @@ previous question of the same conversation.
 "打瘦脸针会导致面瘫吗", then "那要多久能恢复": the second message names no topic. A
 message *leans on* the conversation when it says so (it opens with a connective such as
 那 / 还有 / what about, asks "…呢", or refers back with a pronoun: 它, 这种, it, they),
-or when it is short and, on its own, nothing in the articles answers it. Such a message
+or when it is short and, on its own, nothing in the articles answers it although they
+use at least one of its words (lexical.knows_any_term: "红烧肉怎么做" shares none, it is a
+new topic; "具体会有啥症状" does). Such a message
 is searched as "previous question + message" (`combine`) and answered as such when
 the articles answer that. A message that stands on its own (a new topic) is answered
 alone, and so is a pleasantry ("谢谢", "ok thanks"), which is not a question about the

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.text import detect_language, tokenize
+from common.text import ZH_STOP_CHARS, detect_language, tokenize
 from retrieval.bridge import Bridge
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -167,6 +167,14 @@ class LexicalIndex:
             out[other] = self._bridged_coverage(question, lang, total)[other]
         return out
 
+
+    def knows_any_term(self, message: str, lang: str | None = None) -> bool:
+        """Whether any content term of the message (question words and particles aside) occurs
+        in the corpus, in its own words or, for another language, through the bridge."""
+        content = "".join(" " if ch in ZH_STOP_CHARS else ch for ch in message)
+        if any(t in self.idf for t in tokenize(content)):
+            return True
+        return lang is not None and any(terms for _, terms in self.bridge.groups(message, lang))
 
     def text_coverage(self, question: str, texts: list[str], lang: str | None = None) -> list[float]:
         """For each of `texts` (the sentences of a passage), the IDF-weighted share of the

@@ -17,6 +17,7 @@ from retrieval.sentences import units
 EXCERPT_CHARS = {"zh": 180, "en": 400}
 MAX_PASSAGES = 2
 SECOND_PASSAGE_MARGIN = 0.03  # a second passage is quoted only if it scores this close to the best
+MORE_DROP = 0.05  # "more" offers passages at most this far below the question's best (relevance, stages.relevance)
 
 
 def excerpt(text: str, question: str, limit: int, scores: list[float] | None = None) -> tuple[str, str]:
@@ -67,9 +68,18 @@ def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answe
     return Answer(question, lang, refused=False, hits=hits, passages=quote(chosen, question))
 
 
+def more_candidates(hits: list[Hit], shown: set[str] | tuple[str, ...], min_score: float) -> list[Hit]:
+    """The hits worth offering under "more": not quoted yet, above the threshold, and not far
+    below the best hit (MORE_DROP); past that, "more" says there is nothing further."""
+    if not hits:
+        return []
+    floor = max(min_score, max(h.score for h in hits) - MORE_DROP)
+    return [h for h in hits if h.chunk_id not in shown and h.score >= floor]
+
+
 def choose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, shown: set[str], page: int) -> Answer:
-    """The next `page` relevant passages not quoted yet ("more")."""
-    rest = [h for h in hits if h.chunk_id not in shown and h.score >= min_score][:page]
+    """The next `page` relevant passages not quoted yet ("more"); refused when relevance has dropped."""
+    rest = more_candidates(hits, shown, min_score)[:page]
     return Answer(question, lang, refused=not rest, hits=hits, passages=quote(rest, question))
 
 

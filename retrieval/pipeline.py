@@ -14,7 +14,7 @@ from common.text import (
     strip_controls,
 )
 from retrieval import followup
-from retrieval.passages import choose
+from retrieval.passages import choose, choose_more
 from retrieval.records import Answer
 from retrieval.safety import RedFlags
 from retrieval.search import Searcher
@@ -85,10 +85,17 @@ class Pipeline:
         answer.searched = searched
         return answer
 
-    @staticmethod
-    def _follows_up(message: str, alone: Answer) -> bool:
+    def _follows_up(self, message: str, alone: Answer) -> bool:
         """Whether a message is read with the conversation's previous question (followup.py):
-        it says it continues, or it is short and nothing answers it on its own."""
+        it says it continues, or it is short, nothing answers it on its own, and the articles
+        use at least one of its words (not "红烧肉怎么做", a new topic)."""
         if followup.is_social(message):
             return False
-        return followup.leans_on_context(message) or (followup.is_short(message) and alone.refused)
+        if followup.leans_on_context(message):
+            return True
+        return followup.is_short(message) and alone.refused and self.searcher.index.lexical.knows_any_term(message, alone.lang)
+
+    def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
+        """The next relevant passages for a question, skipping the chunks already quoted."""
+        hits = self.searcher.search(question, len(shown) + 2 * MORE_PAGE + 1)  # enough to tell if a page follows
+        return choose_more(question, hits, lang, self.min_score, shown=set(shown), page=MORE_PAGE)

@@ -19,6 +19,7 @@ set with right passages, the gain on rambling and English questions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +27,36 @@ import numpy as np
 from common.text import sha256, split_sentences
 
 SENTENCE_COSINE_WEIGHT = 0.5
+NON_ANSWER_FACTOR = 0.5  # a question, or a sentence about the article itself, answers nothing
+
+# Sentences about the article rather than its subject: introductions, tables of contents, sign-offs.
+_META = re.compile(
+    r"(本文|这篇文章|这篇文|下文|下面(?:我们|就|将|来)|以下(?:将|是|内容)|接下来|让我们|我们(?:将|来)(?:一起)?(?:看|了解|介绍|分析|探讨)|一起来(?:看|了解)"
+    r"|目录|感谢(?:阅读|观看)|欢迎(?:关注|留言|咨询)|(?:点击|扫码)|\bin this (?:article|post|guide)\b|\bthis (?:article|post|guide) (?:will|explains|covers)\b"
+    r"|\bwe will (?:discuss|look|explore|cover)\b|\btable of contents\b|\bthanks for reading\b)",
+    re.IGNORECASE,
+)
+_QUESTION_END = re.compile(r"(?:[?？]|[吗呢么][。.!！]?)[”’」』）)\]\"']*\s*$")
+
+
+# Answer types: a question asking "how long / when" is answered by a sentence with a duration.
+_ASKS_DURATION = re.compile(r"多久|多长时间|多少天|几天|几周|几个月|几年|什么时候|何时|\bhow long\b|\bwhen\b|\bhow many (?:days|weeks|months|years)\b", re.IGNORECASE)
+_DURATION = re.compile(
+    r"(?:\d+|[一二两三四五六七八九十半数几])\s*(?:-|~|～|到|至)?\s*(?:\d+)?\s*(?:个)?(?:小时|分钟|天|日|周|星期|个月|月|年)"
+    r"|\b\d+\s*(?:-|to)?\s*\d*\s*(?:hours?|days?|weeks?|months?|years?)\b",
+    re.IGNORECASE,
+)
+ANSWER_TYPE_BONUS = 0.2  # added to a sentence that holds what the question asks for (a duration)
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    """ANSWER_TYPE_BONUS when the question asks how long and the sentence gives a duration."""
+    return ANSWER_TYPE_BONUS if _ASKS_DURATION.search(question) and _DURATION.search(sentence) else 0.0
+
+
+def answers_nothing(sentence: str) -> bool:
+    """A question (it asks, it does not answer) or a sentence about the article itself."""
+    return bool(_QUESTION_END.search(sentence) or _META.search(sentence))
 
 
 def units(text: str) -> list[tuple[int, str]]:
@@ -39,9 +70,13 @@ def sentence_hash(sentence: str) -> str:
     return sha256(sentence)
 
 
-def answer_scores(cosines: np.ndarray | None, coverage: Sequence[float]) -> list[float]:
-    """Each sentence's answer score: meaning (cosine, when the index has sentence vectors) and terms."""
+def answer_scores(question: str, sentences: Sequence[str], cosines: np.ndarray | None, coverage: Sequence[float]) -> list[float]:
+    """Each sentence's answer score: meaning (cosine, when the index has sentence vectors),
+    terms and answer type, lowered for a sentence that answers nothing (a question, an introduction)."""
     scores = np.asarray(coverage, dtype=np.float32)
     if cosines is not None and len(cosines) == len(scores):
         scores = scores + SENTENCE_COSINE_WEIGHT * np.asarray(cosines, dtype=np.float32)
-    return [float(s) for s in scores]
+    return [
+        (float(score) + answer_type_bonus(question, s)) * (NON_ANSWER_FACTOR if answers_nothing(s) else 1.0)
+        for s, score in zip(sentences, scores)
+    ]

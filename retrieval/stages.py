@@ -1,7 +1,7 @@
 """The stages of a search, each a function that can be run, replaced or timed on its own.
 
     dense candidates, one list per model ─┐
-                                          ├─ fuse ─ score ─ (re-rank) ─ sentences ─ diversify
+                                          ├─ fuse ─ score ─ sentences ─ (re-rank) ─ diversify
     lexical candidates (BM25) ────────────┘
 
 Ranking. The question's vector from each model is searched in that model's FAISS
@@ -172,4 +172,4 @@ def answering_sentences(index: Index, hits: list[Hit], question: str, vector: np
         sentences = [s for _, s in units(hit.text)]
         vectors = stored.get(hit.row)
         cosines = vectors @ vector if vectors is not None and vectors.shape == (len(sentences), len(vector)) else None
-        hit.sentence_scores = answer_scores(cosines, index.lexical.text_coverage(question, sentences, lang))
+        hit.sentence_scores = answer_scores(question, sentences, cosines, index.lexical.text_coverage(question, sentences, lang))

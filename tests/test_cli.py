@@ -68,7 +68,8 @@ def test_ask_json_contract(use_bundled):
     result = run("ask", "--json", "打瘦脸针后面瘫多久能恢复？")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"reply", "refused", "emergency", "hits"}
+    assert set(data) == {"question", "searched", "reply", "refused", "emergency", "hits"}
+    assert data["question"] == data["searched"] == "打瘦脸针后面瘫多久能恢复？"
     assert data["refused"] is False and data["emergency"] is False
     assert data["reply"].endswith(DISCLAIMER["zh"])
     assert data["hits"]

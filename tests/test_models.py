@@ -97,7 +97,7 @@ def test_changing_the_models_and_reindexing_reuses_every_vector_computed_before(
     assert only_b.embedded == only_b.chunks
     a.texts = b.texts = 0
     both = build_index(DEFAULT_CORPUS, data, [a, b])  # ...then both: nothing is embedded again
-    assert both.embedded == 0 and a.texts == b.texts == 0
+    assert both.embedded == both.sentences_embedded == 0 and a.texts == b.texts == 0
     back = build_index(DEFAULT_CORPUS, data, [b, a])
     assert back.embedded == 0 and Index.load(data).meta.models == ["fake-b", "fake-a"]
     # and the reused vectors are the real ones: a chunk's own vector finds it first
@@ -132,7 +132,8 @@ def test_a_reindex_killed_while_embedding_resumes_where_it_stopped(tmp_path):
     assert failing.texts == CACHE_EVERY  # one batch went through and was kept
     again = Counting(FakeEncoder("fake-a", 64))
     report = build_index(corpus, data, again)
-    assert report.embedded == report.chunks - CACHE_EVERY == again.texts
+    assert report.embedded == report.chunks - CACHE_EVERY  # the chunks of the kept batch were not embedded again
+    assert again.texts == report.embedded + report.sentences_embedded
 
 
 def test_scores_are_taken_above_the_background_of_the_passages_language(bundled_data, e5):

@@ -73,6 +73,17 @@ def chunk_hashes(data: Path) -> dict[str, set[str]]:
     return out
 
 
+def sentences_of(data: Path, content_hash: str) -> list[str]:
+    import sqlite3
+
+    from retrieval.sentences import units
+
+    conn = sqlite3.connect(current_version(data) / "chunks.sqlite")
+    (text,) = conn.execute("SELECT text FROM chunks WHERE content_hash = ?", (content_hash,)).fetchone()
+    conn.close()
+    return [s for _, s in units(text)]
+
+
 def test_add_change_remove_embeds_exactly_what_changed(tmp_path, m3e):
     corpus = copy_bundled(tmp_path / "corpus")
     data = tmp_path / "data"
@@ -95,7 +106,10 @@ def test_add_change_remove_embeds_exactly_what_changed(tmp_path, m3e):
     assert len(report.unchanged) == 3
     after = chunk_hashes(data)
     new_chunks = after["hyaluronidase-risks.txt"] | (after["facial-palsy-massage-en.txt"] - before["facial-palsy-massage-en.txt"])
-    assert report.embedded == encoder.texts == len(new_chunks) > 0  # exactly the new and changed chunks
+    assert report.embedded == len(new_chunks) > 0  # exactly the new and changed chunks
+    new_sentences = {s for c in new_chunks for s in sentences_of(data, c)}
+    assert 0 < report.sentences_embedded <= len(new_sentences)  # and only sentences not seen before
+    assert encoder.texts == report.embedded + report.sentences_embedded
     assert "botox-long-term-side-effects.txt" not in after  # removed from SQLite...
     index = Index.load(data, m3e.name)
     assert index.dense[0].ntotal == report.chunks == sum(len(v) for v in after.values())  # ...and from FAISS

@@ -127,9 +127,9 @@ async def test_a_slow_answer_shows_typing_first(bot, monkeypatch):
     pipeline = bot.app.bot_data["services"].pipeline
     quick = pipeline.answer
 
-    def slow(question):
+    def slow(question, **kw):
         time.sleep(sending.TYPING_AFTER + 0.5)
-        return quick(question)
+        return quick(question, **kw)
 
     monkeypatch.setattr(sending, "TYPING_AFTER", 0.3)
     monkeypatch.setattr(pipeline, "answer", slow)
@@ -184,15 +184,23 @@ async def test_feedback_buttons_and_more(bot):
     # the passages on the "more" page are new ones
     for quote in page.split("<blockquote>")[1:]:
         assert quote.split("</blockquote>")[0] not in first_page
-    # ...and it has its own "more" button, for the page after it
-    more_page = bot.api.of("sendMessage", chat_id=14)[-1]["params"]
-    assert more_page["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == more
+    # further pages while relevant passages remain (each with its own "more" button), then it says so
+    pages = [page]
+    for _ in range(5):
+        last = bot.api.of("sendMessage", chat_id=14)[-1]["params"]
+        if not last.get("reply_markup"):
+            break
+        assert last["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == more
+        before = len(bot.api.texts_to(14))
+        await bot.api.press(bot.api.sent[max(bot.api.sent)], more, user_id=14)
+        assert await bot.api.wait_until(lambda: len(bot.api.texts_to(14)) > before)
+        pages.append(bot.api.texts_to(14)[-1])
+        assert pages[-1].endswith(f"<i>{ZH}</i>") and pages[-1] != pages[-2]
+    assert not bot.api.of("sendMessage", chat_id=14)[-1]["params"].get("reply_markup")  # it stopped offering
     before = len(bot.api.texts_to(14))
-    await bot.api.press(bot.api.sent[max(bot.api.sent)], more, user_id=14)
+    await bot.api.press(sent, more, user_id=14)  # the first answer's old button, pressed again
     assert await bot.api.wait_until(lambda: len(bot.api.texts_to(14)) > before)
-    second = bot.api.texts_to(14)[-1]
-    assert second.endswith(f"<i>{ZH}</i>")
-    assert second != page
+    assert "没有更多相关的段落了" in bot.api.texts_to(14)[-1]
 
 
 async def test_html_special_characters_do_not_break_the_reply(bot):
@@ -321,7 +329,7 @@ async def test_rate_limit_notice(pipeline, tmp_path):
 
 
 async def test_an_internal_error_gets_a_polite_reply(bot, monkeypatch):
-    def broken(question):
+    def broken(question, **kw):
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(bot.app.bot_data["services"].pipeline, "answer", broken)

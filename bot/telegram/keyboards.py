@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from presentation import texts
+from retrieval.passages import more_candidates
 from retrieval.records import Answer
 
 FEEDBACK = "fb"
@@ -44,7 +45,7 @@ def parse(data: str | None) -> Press | None:
 
 def has_more(answer: Answer, shown: tuple[str, ...], min_score: float) -> bool:
     """Whether a relevant hit not quoted yet remains (worth a "more" button)."""
-    return not answer.refused and any(h.chunk_id not in shown and h.score >= min_score for h in answer.hits)
+    return not answer.refused and bool(more_candidates(answer.hits, shown, min_score))
 
 
 def _more_row(exchange_id: str, lang: str) -> list[InlineKeyboardButton]:
@@ -74,3 +75,14 @@ def shows_more_button(message: Message | None) -> bool:
     if not markup:
         return False
     return any((press := parse(b.callback_data)) is not None and press.kind == MORE for row in markup.inline_keyboard for b in row)
+
+
+def exchange_of(message: Message | None) -> str | None:
+    """The exchange an answer message belongs to, read from its buttons (None for other messages)."""
+    markup = message.reply_markup if message else None
+    for row in markup.inline_keyboard if markup else ():
+        for button in row:
+            press = parse(button.callback_data)
+            if press is not None and press.exchange_id:
+                return press.exchange_id
+    return None

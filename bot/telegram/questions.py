@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot.telegram.addressing import in_group, lang_of, replies_to_bot, strip_mention
 from bot.telegram.context import services
-from bot.telegram.keyboards import answer_keyboard, has_more
+from bot.telegram.keyboards import answer_keyboard, exchange_of, has_more
 from bot.telegram.sending import send_html, send_notice, with_typing
 from convlog import ExchangeBrief
 from presentation import texts
@@ -36,6 +36,22 @@ async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await send_notice(context, message.chat_id, texts.NON_TEXT[lang], lang, reply_to=message.message_id)
 
 
+def conversation_of(update: Update) -> tuple:
+    """A private chat is one conversation; in a group, each member has their own."""
+    chat, user = update.effective_chat, update.effective_user
+    return ("telegram", chat.id, user.id if user else None) if in_group(update) else ("telegram", chat.id)
+
+
+def replied_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """For a reply to one of the bot's answers: the question that answer was for (as searched)."""
+    message = update.effective_message
+    if not replies_to_bot(message, context.bot.id):
+        return None
+    exchange_id = exchange_of(message.reply_to_message)
+    brief = services(context).recent.recall(exchange_id) if exchange_id else None
+    return brief.question if brief else None
+
+
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     """Answer off the event loop, reply with passages, buttons and the disclaimer, then log it."""
     svc = services(context)
@@ -49,14 +65,15 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         return
     work = asyncio.to_thread(
         svc.service.answer, question, channel="telegram", user=user.id if user else None, chat_type=chat.type,
-        lang_hint=lang_of(update), started=time.monotonic(),
+        lang_hint=lang_of(update), started=time.monotonic(), conversation=conversation_of(update),
+        context=await asyncio.to_thread(replied_question, update, context),  # may read the log
     )  # fmt: skip
     exchange = await with_typing(context, chat.id, work)
     answer = exchange.answer
     shown = tuple(p.hit.chunk_id for p in answer.passages)
     # "more" is offered only when exchanges are logged (as before the memory moved here)
     more = svc.log is not None and has_more(answer, shown, svc.pipeline.min_score)
-    svc.recent.remember(exchange.id, ExchangeBrief(answer.question, answer.lang, shown))  # before any button can be pressed
+    svc.recent.remember(exchange.id, ExchangeBrief(answer.searched or answer.question, answer.lang, shown))  # before any button can be pressed
     markup = answer_keyboard(exchange.id, answer.lang, more=more)
     await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
     await asyncio.to_thread(svc.service.record, exchange)  # after the reply: the log never delays or breaks it

@@ -1,0 +1,152 @@
+"""Answers that answer: the sentence that answers (sentence vectors), follow-ups in a
+conversation, `chat --json`, and "more" that stops. Real model, FAISS and SQLite over the
+bundled corpus (the `pipeline` fixture) unless a test says otherwise."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.conversations import Conversations
+from bot.service import Service
+from convlog import ConversationLog
+from presentation.plain import passage_text, render_text
+from presentation.telegram_html import passage_html
+from presentation.texts import DISCLAIMER
+from retrieval import followup
+from retrieval.index import Index
+from retrieval.passages import excerpt, more_candidates
+from retrieval.records import Hit, Passage
+from retrieval.sentences import answers_nothing, units
+
+PALSY = "botox-facial-palsy-recovery.txt"
+
+
+def test_a_follow_up_is_answered_with_the_previous_question(pipeline):
+    service = Service(pipeline)
+    first = service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="a").answer
+    assert not first.refused
+    follow = service.answer("那要多久能恢复", channel="test", conversation="a").answer
+    assert not follow.refused and follow.passages[0].hit.article == PALSY
+    assert follow.question == "那要多久能恢复"
+    assert follow.searched == "打瘦脸针会导致面瘫吗 那要多久能恢复"
+    assert any("恢复" in p.focus for p in follow.passages)  # a sentence chosen for the message's own ask
+    # the same message in another conversation has nothing to lean on: refused, searched as sent
+    alone = service.answer("那要多久能恢复", channel="test", conversation="b").answer
+    assert alone.refused and alone.searched == "那要多久能恢复"
+
+
+def test_a_new_topic_or_a_thank_you_starts_afresh(pipeline):
+    service = Service(pipeline)
+    service.answer("长期打肉毒素有什么副作用？", channel="test", conversation="c")
+    new_topic = service.answer("红烧肉怎么做？", channel="test", conversation="c").answer
+    assert new_topic.refused and new_topic.searched == "红烧肉怎么做？"
+    service.answer("长期打肉毒素有什么副作用？", channel="test", conversation="c")
+    thanks = service.answer("好的谢谢！", channel="test", conversation="c").answer
+    assert thanks.refused and thanks.searched == "好的谢谢！"  # not the side effects again
+
+
+def test_an_emergency_is_flagged_in_a_conversation_and_never_carried_over(pipeline):
+    service = Service(pipeline)
+    service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="d")
+    emergency = service.answer("我妈突然嘴歪了，说话也含糊不清", channel="test", conversation="d").answer
+    assert emergency.emergency == "stroke"
+    after = service.answer("那要多久能恢复", channel="test", conversation="d").answer
+    assert after.emergency is None  # the context is searched, never assessed as the new message
+
+
+def test_a_reply_uses_the_question_the_answer_was_for(pipeline):
+    """A group member replies to an answer given to someone else: that answer's question is the context."""
+    service = Service(pipeline)
+    asked = service.answer("瘦脸针打完脸颊凹陷了", channel="test", conversation=("g", 1)).answer
+    service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation=("g", 1))
+    reply = service.answer("还能恢复吗", channel="test", conversation=("g", 2), context=asked.searched).answer
+    assert not reply.refused and reply.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
+
+
+def test_context_expires_after_the_window():
+    now = [0.0]
+    conversations = Conversations(window=600, clock=lambda: now[0])
+    conversations.remember("x", "打瘦脸针会导致面瘫吗")
+    now[0] = 599
+    assert conversations.context("x") == "打瘦脸针会导致面瘫吗"
+    assert conversations.context("y") is None and conversations.context(None) is None
+    now[0] = 601
+    assert conversations.context("x") is None
+
+
+def test_follow_up_signals():
+    for message in ["那要多久能恢复", "哺乳期呢", "这种情况该怎么办", "will they fill back in?", "What about swelling?"]:
+        assert followup.leans_on_context(message), message
+    for message in ["打瘦脸针会导致面瘫吗", "How long does botox last?", "红烧肉怎么做"]:
+        assert not followup.leans_on_context(message), message
+    for message in ["谢谢", "好的谢谢！", "OK thanks", "Got it, thank you so much"]:
+        assert followup.is_social(message), message
+    for message in ["谢谢医生，那还能恢复吗", "严重吗", "thanks, but is it safe?"]:
+        assert not followup.is_social(message), message
+
+
+def test_the_log_keeps_the_message_and_the_question_as_searched(pipeline, tmp_path):
+    log = ConversationLog(f"sqlite:///{tmp_path / 'log.db'}")
+    service = Service(pipeline, log)
+    service.respond("打瘦脸针会导致面瘫吗", lambda a: None, channel="test", conversation="e")
+    service.respond("那要多久能恢复", lambda a: None, channel="test", conversation="e")
+    service.close()
+    rows = sqlite3.connect(tmp_path / "log.db").execute("SELECT question, searched FROM exchanges ORDER BY ts, rowid").fetchall()
+    assert rows == [("打瘦脸针会导致面瘫吗", None), ("那要多久能恢复", "打瘦脸针会导致面瘫吗 那要多久能恢复")]
+
+
+def test_chat_json_keeps_the_conversation(bundled_data, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_DATA", str(bundled_data))
+    result = CliRunner().invoke(main, ["chat", "--json"], input="打瘦脸针会导致面瘫吗\n那要多久能恢复\nexit\n")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert len(lines) == 3  # every line is a question, "exit" too
+    ask = json.loads(CliRunner().invoke(main, ["ask", "--json", "打瘦脸针会导致面瘫吗"]).output)
+    assert all(set(line) == set(ask) for line in lines)
+    assert lines[1]["question"] == "那要多久能恢复" and lines[1]["searched"] == "打瘦脸针会导致面瘫吗 那要多久能恢复"
+    assert not lines[1]["refused"] and "打瘦脸针面瘫会恢复吗" in lines[1]["reply"]
+    assert all(line["reply"].endswith(DISCLAIMER["zh"]) for line in lines)
+
+
+def test_the_answering_sentence_is_chosen_by_the_index_sentence_vectors(bundled_data, pipeline):
+    index = Index.load(bundled_data)
+    assert index.meta.sentences == index.meta.model
+    (row_id,) = [r for (r,) in sqlite3.connect(index.folder / "chunks.sqlite").execute("SELECT id FROM chunks LIMIT 1")]
+    stored = index.store.sentence_vectors([row_id])[row_id]
+    assert stored.shape == (len(units(index.store.get([row_id])[row_id].text)), 384)
+    index.close()
+    answer = pipeline.answer("打完瘦脸针多久可以化妆")
+    assert "24小时" in answer.passages[0].focus
+    assert answer.passages[0].focus in render_text(answer)
+
+
+def _hit(text: str, scores=None, score: float = 0.1, chunk: str = "c") -> Hit:
+    return Hit(chunk, "a.txt", "标题", None, None, text, score, sentence_scores=scores)
+
+
+def test_the_focus_sentence_is_never_cut_and_bold_in_telegram():
+    long_sentence = "注射后" + "要注意" * 100 + "。"
+    text = "第一句很短。" + long_sentence + "最后一句<b>&。"
+    body, focus = excerpt(text, "问题", 50, scores=[0.1, 0.9, 0.2])
+    assert focus == long_sentence and long_sentence in body  # longer than the limit, kept whole
+    html = passage_html(Passage(_hit(text), *excerpt(text, "问题", 500, scores=[0.1, 0.2, 0.9])))
+    assert "<b>最后一句&lt;b&gt;&amp;。</b>" in html  # escaped inside the bold
+    plain = passage_text(Passage(_hit(text), *excerpt(text, "问题", 500, scores=[0.1, 0.2, 0.9])))
+    assert "最后一句<b>&。" in plain and plain.count("<b>") == 1  # the terminal shows it as it is, unmarked
+
+
+def test_questions_and_introductions_answer_nothing():
+    assert answers_nothing("那么,打瘦脸针后面瘫是否会恢复呢?")
+    assert answers_nothing("本文将深入分析这一问题,从医学观点、恢复时间等多个方面进行探讨。")
+    assert answers_nothing("In this article we will look at the causes.")
+    assert not answers_nothing("大约70%~85%的人在3个月内完全恢复。")
+
+
+def test_more_stops_when_relevance_drops():
+    hits = [_hit("a", score=0.15, chunk="1"), _hit("b", score=0.12, chunk="2"), _hit("c", score=0.08, chunk="3"), _hit("d", score=0.06, chunk="4")]
+    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.05)] == ["2"]  # 0.08 is too far below 0.15
+    assert more_candidates(hits, {"1", "2"}, 0.05) == []
