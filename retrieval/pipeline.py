@@ -4,6 +4,7 @@ tidy the question, search, choose the passages, check for red flags."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from common.text import (

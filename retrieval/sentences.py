@@ -42,7 +42,7 @@ _QUESTION_END = re.compile(r"(?:[?？]|[吗呢么][。.!！]?)[”’」』）)\
 # Answer types: a question asking "how long / when" is answered by a sentence with a duration.
 _ASKS_DURATION = re.compile(r"多久|多长时间|多少天|几天|几周|几个月|几年|什么时候|何时|\bhow long\b|\bwhen\b|\bhow many (?:days|weeks|months|years)\b", re.IGNORECASE)
 _DURATION = re.compile(
-    r"(?:\d+|[一二两三四五六七八九十半数几])\s*(?:-|~|～|到|至)?\s*(?:\d+)?\s*(?:个)?(?:小时|分钟|天|日|周|星期|个月|月|年)"
+    r"(?:\d+|[一二两三四五六七八九十半数])\s*(?:-|~|～|到|至)?\s*(?:\d+)?\s*(?:个)?(?:小时|分钟|天|日|周|星期|个月|月|年)"
     r"|\b\d+\s*(?:-|to)?\s*\d*\s*(?:hours?|days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )

@@ -109,7 +109,8 @@ def test_chat_json_keeps_the_conversation(bundled_data, monkeypatch):
     assert all(set(line) == set(ask) for line in lines)
     assert lines[1]["question"] == "那要多久能恢复" and lines[1]["searched"] == "打瘦脸针会导致面瘫吗 那要多久能恢复"
     assert not lines[1]["refused"] and "打瘦脸针面瘫会恢复吗" in lines[1]["reply"]
-    assert all(line["reply"].endswith(DISCLAIMER["zh"]) for line in lines)
+    assert lines[0]["reply"].endswith(DISCLAIMER["zh"]) and lines[1]["reply"].endswith(DISCLAIMER["zh"])
+    assert lines[2]["question"] == "exit" and lines[2]["reply"].endswith(DISCLAIMER["en"])
 
 
 def test_the_answering_sentence_is_chosen_by_the_index_sentence_vectors(bundled_data, pipeline):
