@@ -228,18 +228,56 @@ def write_version(
     return folder
 
 
-def live_vectors(live: Path | None, encoder: Encoder) -> dict[str, np.ndarray]:
-    """The live version's vectors of this model by content hash (none from another model or format)."""
+def _live_meta(live: Path | None) -> IndexMeta | None:
+    """The live version's meta, if it is readable and of this format (otherwise nothing is reused from it)."""
     if live is None:
-        return {}
+        return None
     try:
         meta = IndexMeta.read(live)
     except (OSError, ValueError, TypeError):
+        return None
+    return meta if meta.format == FORMAT else None
+
+
+def live_vectors(live: Path | None, encoder: Encoder) -> dict[str, np.ndarray]:
+    """The live version's vectors of this model by content hash (none from another model or format)."""
+    meta = _live_meta(live)
+    if meta is None or encoder.name not in meta.models:
         return {}
-    if meta.format != FORMAT or encoder.name not in meta.models:
-        return {}
-    slot = meta.models.index(encoder.name)
-    return read_vectors_by_hash(live / "chunks.sqlite", slot, encoder.dim)
+    return read_vectors_by_hash(live / "chunks.sqlite", meta.models.index(encoder.name), encoder.dim)
+
+
+def _embed_missing(texts: dict[str, str], known: dict[str, np.ndarray], encoder: Encoder, *, cache: VectorCache | None,
+                   progress: bool, what: str, unit: str) -> None:
+    """Embed the texts (by key) that `known` lacks, CACHE_EVERY at a time, adding each batch to
+    `known` and to the cache as soon as it is embedded (what a killed re-index keeps)."""
+    todo = [key for key in texts if key not in known]
+    bar = None
+    if progress and len(todo) > CACHE_EVERY:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"{what} ({encoder.name})", unit=unit)
+    try:
+        for start in range(0, len(todo), CACHE_EVERY):
+            part = todo[start : start + CACHE_EVERY]
+            vectors = encoder.encode([texts[key] for key in part], batch_size=EMBED_BATCH, progress=progress and bar is None)
+            fresh = {key: np.asarray(v, dtype=np.float32) for key, v in zip(part, vectors)}
+            known.update(fresh)
+            if cache is not None:
+                cache.put(encoder.name, fresh)
+            if bar is not None:
+                bar.update(len(part))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _reusable(keys: list[str], encoder: Encoder, live_known: dict[str, np.ndarray], cache: VectorCache | None) -> dict[str, np.ndarray]:
+    """What the live version holds for these keys, plus what the cache holds for the rest."""
+    known = dict(live_known)
+    if cache is not None:
+        known.update(cache.get(encoder.name, encoder.dim, [k for k in keys if k not in known]))
+    return known
 
 
 def embed_sentences(
@@ -253,38 +291,12 @@ def embed_sentences(
     keys = {sentence_hash(t): t for sentences in texts for t in sentences}
     known: dict[str, np.ndarray] = {}
     if reuse:
-        if live is not None and _holds_sentences(live, encoder):
-            known = read_sentence_vectors(live / "chunks.sqlite", encoder.dim)
-        if cache is not None:
-            known.update(cache.get(encoder.name, encoder.dim, [k for k in keys if k not in known]))
-    todo = [k for k in keys if k not in known]
-    bar = None
-    if progress and len(todo) > CACHE_EVERY:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), desc=f"embedding sentences ({encoder.name})", unit="sentence")
-    try:
-        for start in range(0, len(todo), CACHE_EVERY):
-            part = todo[start : start + CACHE_EVERY]
-            vectors = encoder.encode([keys[k] for k in part], batch_size=EMBED_BATCH)
-            fresh = {k: np.asarray(v, dtype=np.float32) for k, v in zip(part, vectors)}
-            known.update(fresh)
-            if cache is not None:
-                cache.put(encoder.name, fresh)
-            if bar is not None:
-                bar.update(len(part))
-    finally:
-        if bar is not None:
-            bar.close()
-    return [[(sentence_hash(t), known[sentence_hash(t)]) for t in sentences] for sentences in texts], len(todo)
-
-
-def _holds_sentences(live: Path, encoder: Encoder) -> bool:
-    try:
-        meta = IndexMeta.read(live)
-    except (OSError, ValueError, TypeError):
-        return False
-    return meta.format == FORMAT and meta.sentences == encoder.name
+        meta = _live_meta(live)
+        held = meta is not None and meta.sentences == encoder.name
+        known = _reusable(list(keys), encoder, read_sentence_vectors(live / "chunks.sqlite", encoder.dim) if held else {}, cache)
+    missing = sum(key not in known for key in keys)
+    _embed_missing(keys, known, encoder, cache=cache, progress=progress, what="embedding sentences", unit="sentence")
+    return [[(sentence_hash(t), known[sentence_hash(t)]) for t in sentences] for sentences in texts], missing
 
 
 def embed_chunks(
@@ -294,31 +306,11 @@ def embed_chunks(
     """One model's vectors for `chunks`, reusing what the live version or the cache holds for
     the same content hash and model; returns (vectors, how many were embedded)."""
     hashes = [c.content_hash for c in chunks]
-    known: dict[str, np.ndarray] = {}
-    if reuse:
-        known = live_vectors(live, encoder)
-        if cache is not None:
-            known.update(cache.get(encoder.name, encoder.dim, [h for h in hashes if h not in known]))
+    known = _reusable(hashes, encoder, live_vectors(live, encoder), cache) if reuse else {}
+    embedded = sum(h not in known for h in hashes)
+    _embed_missing({c.content_hash: c.embed_text for c in chunks}, known, encoder, cache=cache, progress=progress,
+                   what="embedding", unit="passage")  # fmt: skip
     vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-    todo = [i for i, h in enumerate(hashes) if h not in known]
     for i, h in enumerate(hashes):
-        if h in known:
-            vectors[i] = known[h]
-    bar = None
-    if progress and len(todo) > CACHE_EVERY:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), desc=f"embedding ({encoder.name})", unit="passage")
-    try:
-        for start in range(0, len(todo), CACHE_EVERY):
-            part = todo[start : start + CACHE_EVERY]
-            vectors[part] = encoder.encode([chunks[i].embed_text for i in part], batch_size=EMBED_BATCH,
-                                           progress=progress and bar is None)  # fmt: skip
-            if cache is not None:
-                cache.put(encoder.name, {hashes[i]: vectors[i] for i in part})
-            if bar is not None:
-                bar.update(len(part))
-    finally:
-        if bar is not None:
-            bar.close()
-    return vectors, len(todo)
+        vectors[i] = known[h]
+    return vectors, embedded

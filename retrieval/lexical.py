@@ -132,14 +132,13 @@ class LexicalIndex:
         other = self._other(lang)
         if not total or not other.any():
             return out
-        unseen = _idf(self.num_docs, 0)
         for source, terms in self.bridge.groups(question, lang):
             covered = np.zeros(self.num_docs, dtype=bool)
             for term in terms:
                 tokens = tokenize(term)
                 if tokens:
                     covered |= self._containing(tokens)
-            out[covered & other] += sum(self.idf.get(t, unseen) for t in set(tokenize(source)))
+            out[covered & other] += self._weight(set(tokenize(source)))
         return np.minimum(out / total, 1.0)
 
     def coverage(self, question: str, lang: str | None = None) -> np.ndarray:
@@ -151,8 +150,7 @@ class LexicalIndex:
         """
         out = np.zeros(self.num_docs, dtype=np.float32)
         terms = set(tokenize(question))
-        unseen = _idf(self.num_docs, 0)
-        total = sum(self.idf.get(t, unseen) for t in terms)
+        total = self._weight(terms)
         if not total or self.num_docs == 0:
             return out
         vocab, postings = self.bm25.vocab_dict, self.bm25.scores
@@ -167,6 +165,10 @@ class LexicalIndex:
             out[other] = self._bridged_coverage(question, lang, total)[other]
         return out
 
+    def _weight(self, terms: set[str]) -> float:
+        """The IDF weight of distinct terms; a term the corpus never uses weighs the most."""
+        unseen = _idf(self.num_docs, 0)
+        return sum(self.idf.get(t, unseen) for t in terms)
 
     def knows_any_term(self, message: str, lang: str | None = None) -> bool:
         """Whether any content term of the message (question words and particles aside) occurs
@@ -181,8 +183,7 @@ class LexicalIndex:
         question's terms it holds; a text in another language than `lang` is measured
         through the bridge, as `coverage` measures passages."""
         terms = set(tokenize(question))
-        unseen = _idf(self.num_docs, 0)
-        total = sum(self.idf.get(t, unseen) for t in terms)
+        total = self._weight(terms)
         if not total:
             return [0.0] * len(texts)
         groups = None
@@ -190,12 +191,12 @@ class LexicalIndex:
         for text in texts:
             tokens = set(tokenize(text))
             if lang is None or detect_language(text) == lang:
-                out.append(sum(self.idf.get(t, unseen) for t in terms & tokens) / total)
+                out.append(self._weight(terms & tokens) / total)
                 continue
             if groups is None:
                 groups = self.bridge.groups(question, lang)
             held = sum(
-                sum(self.idf.get(t, unseen) for t in set(tokenize(source)))
+                self._weight(set(tokenize(source)))
                 for source, translations in groups
                 if any((found := tokenize(term)) and set(found) <= tokens for term in translations)
             )

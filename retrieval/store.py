@@ -160,12 +160,7 @@ def read_vectors_by_hash(path: Path, slot: int, dim: int) -> dict[str, np.ndarra
         ).fetchall()
     finally:
         conn.close()
-    out = {}
-    for content_hash, blob in rows:
-        vector = np.frombuffer(blob, dtype=np.float32)
-        if vector.shape == (dim,):
-            out[content_hash] = vector
-    return out
+    return _by_key(rows, dim)
 
 
 def read_sentence_vectors(path: Path, dim: int) -> dict[str, np.ndarray]:
@@ -177,6 +172,11 @@ def read_sentence_vectors(path: Path, dim: int) -> dict[str, np.ndarray]:
         return {}
     finally:
         conn.close()
+    return _by_key(rows, dim)
+
+
+def _by_key(rows: list[tuple[str, bytes]], dim: int) -> dict[str, np.ndarray]:
+    """(key, float32 blob) rows as vectors by key, leaving out any of another dimension."""
     out = {}
     for key, blob in rows:
         vector = np.frombuffer(blob, dtype=np.float32)

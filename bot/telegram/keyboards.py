@@ -69,20 +69,18 @@ def more_keyboard(exchange_id: str, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([_more_row(exchange_id, lang)])
 
 
+def _presses(message: Message | None) -> list[Press]:
+    """The decoded buttons under a sent message (none for other messages)."""
+    markup = message.reply_markup if message else None
+    rows = markup.inline_keyboard if markup else ()
+    return [press for row in rows for b in row if (press := parse(b.callback_data)) is not None]
+
+
 def shows_more_button(message: Message | None) -> bool:
     """Whether a sent message still carries a "more" button."""
-    markup = message.reply_markup if message else None
-    if not markup:
-        return False
-    return any((press := parse(b.callback_data)) is not None and press.kind == MORE for row in markup.inline_keyboard for b in row)
+    return any(press.kind == MORE for press in _presses(message))
 
 
 def exchange_of(message: Message | None) -> str | None:
     """The exchange an answer message belongs to, read from its buttons (None for other messages)."""
-    markup = message.reply_markup if message else None
-    for row in markup.inline_keyboard if markup else ():
-        for button in row:
-            press = parse(button.callback_data)
-            if press is not None and press.exchange_id:
-                return press.exchange_id
-    return None
+    return next((press.exchange_id for press in _presses(message) if press.exchange_id), None)

@@ -63,10 +63,13 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         lang = lang_of(update, question)
         await send_notice(context, chat.id, texts.RATE_LIMITED[lang].format(seconds=wait), lang, reply_to=message.message_id)
         return
+    started = time.monotonic()
+    # the question a reply is to may be read from the log: off the event loop, and only for replies
+    replied = await asyncio.to_thread(replied_question, update, context) if replies_to_bot(message, context.bot.id) else None
     work = asyncio.to_thread(
         svc.service.answer, question, channel="telegram", user=user.id if user else None, chat_type=chat.type,
-        lang_hint=lang_of(update), started=time.monotonic(), conversation=conversation_of(update),
-        context=await asyncio.to_thread(replied_question, update, context),  # may read the log
+        lang_hint=lang_of(update), started=started, conversation=conversation_of(update),
+        context=replied,
     )  # fmt: skip
     exchange = await with_typing(context, chat.id, work)
     answer = exchange.answer
