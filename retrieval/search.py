@@ -120,13 +120,12 @@ class Searcher:
         hits = stages.score(index, fused[: k * stages.OVERFETCH if distinct else k], vectors[0], coverage, slot=slots[0],
                             lang=lang, weight=self.coverage_weight)  # fmt: skip
         clock.lap("score")
-        stages.answering_sentences(index, hits, asked or question, vectors[0], lang, self.models[0])
-        hits = stages.by_best_sentence(hits)
-        clock.lap("sentences")
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)
             clock.lap("rerank")
         hits = stages.diversify(hits, k) if distinct else hits[:k]
         clock.lap("diversify")
+        stages.answering_sentences(index, hits, asked or question, vectors[0], lang, self.models[0])
+        clock.lap("sentences")
         self.last_timings = clock.timings
         return hits

@@ -1,7 +1,7 @@
 """The stages of a search, each a function that can be run, replaced or timed on its own.
 
     dense candidates, one list per model ─┐
-                                          ├─ fuse ─ score ─ sentences ─ (re-rank) ─ diversify
+                                          ├─ fuse ─ score ─ (re-rank) ─ diversify ─ sentences
     lexical candidates (BM25) ────────────┘
 
 Ranking. The question's vector from each model is searched in that model's FAISS
@@ -26,11 +26,13 @@ labelled questions (tests/data/answers.jsonl, `articlebot calibrate`).
 Re-ranking. Optional: anything with `rerank(question, hits) -> hits` (a
 cross-encoder, say) reorders the scored candidates before diversity.
 
-Sentences ("small to big"). Each scored candidate's sentences get an answer score
-(sentences.py: the question's cosine with sentence vectors stored at index time, plus
-term coverage), which chooses the excerpt a reply quotes; the candidates are then
-reordered by fused score plus SENTENCE_RANK_WEIGHT times their best sentence's score,
-so a passage that holds the answer goes before one that only shares the topic.
+Sentences. Each returned hit's sentences get an answer score (sentences.py: the
+question's cosine with sentence vectors stored at index time, plus term coverage),
+which chooses the excerpt a reply quotes. "Small to big" (reordering the scored
+candidates by fused score plus 0.02 times their best sentence's score) was measured
+and dropped: on the tuning half of tests/data/answers.jsonl it raised right-article
+answers from 93 to 96 of 116, but on the held-out half it lowered them from 88 to 85
+of 109, and on medqa it lowered MRR@10 from 0.376 to 0.358 (R@10 0.485 to 0.480).
 
 Diversity. No two hits with near-identical text, and at most MAX_PER_ARTICLE hits
 from one article among the first ones, unless nothing else is relevant.
@@ -54,10 +56,6 @@ COVERAGE_RANK_WEIGHT = 0.01  # term coverage added to the fused score: breaks ne
 COVERAGE_WEIGHT = 0.5  # the default; a model may set its own (embeddings.ModelInfo.coverage_weight)
 DUPLICATE_THRESHOLD = 0.8
 MAX_PER_ARTICLE = 2
-# Small to big (by_best_sentence). On the tuning half of tests/data/answers.jsonl, right
-# article first / expected text in the reply: 0 (off) 88/111, 57/94; 0.005 90, 58;
-# 0.01 90, 59; 0.02 91, 59; 0.05 90, 60; 0.1 91, 60 - refusals unchanged (relevance is not touched).
-SENTENCE_RANK_WEIGHT = 0.02
 
 Ranking = list[tuple[int, float]]  # (chunk row id, score), best first
 
@@ -154,13 +152,6 @@ def diversify(hits: list[Hit], k: int) -> list[Hit]:
         per_article[hit.article] = per_article.get(hit.article, 0) + 1
         (first if per_article[hit.article] <= MAX_PER_ARTICLE else later).append(hit)
     return (first + later)[:k]
-
-
-def by_best_sentence(hits: list[Hit], weight: float = SENTENCE_RANK_WEIGHT) -> list[Hit]:
-    """Small to big: the scored candidates reordered by their fused score plus `weight` times
-    the answer score of their best sentence (answering_sentences), so that a passage holding
-    the sentence that answers goes before one that only shares the topic (an introduction)."""
-    return sorted(hits, key=lambda h: -(h.fused + weight * max(h.sentence_scores or [0.0])))
 
 
 def answering_sentences(index: Index, hits: list[Hit], question: str, vector: np.ndarray, lang: str, model: str) -> None:

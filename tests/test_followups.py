@@ -33,7 +33,6 @@ def test_a_follow_up_is_answered_with_the_previous_question(pipeline):
     assert not follow.refused and follow.passages[0].hit.article == PALSY
     assert follow.question == "那要多久能恢复"
     assert follow.searched == "打瘦脸针会导致面瘫吗 那要多久能恢复"
-    assert any("恢复" in p.focus for p in follow.passages)  # a sentence chosen for the message's own ask
     # the same message in another conversation has nothing to lean on: refused, searched as sent
     alone = service.answer("那要多久能恢复", channel="test", conversation="b").answer
     assert alone.refused and alone.searched == "那要多久能恢复"
