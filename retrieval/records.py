@@ -51,6 +51,7 @@ class Answer:
     empty: bool = False  # nothing to search for (no letter or digit in the message)
     truncated_at: int | None = None  # the question was cut to this many characters
     safety: Assessment = field(default_factory=Assessment)
+    threshold: float | None = None  # the relevance a passage needed to be quoted (gate.py)
     searched: str = ""  # the question as searched: the message, or with the conversation's previous question (followup.py)
 
     @property

@@ -24,6 +24,7 @@ CONFIG_VARS = (
     "ARTICLEBOT_CORPUS",
     "ARTICLEBOT_MODEL",
     "ARTICLEBOT_MIN_SCORE",
+    "ARTICLEBOT_MIN_SCORE_OFFSETS",
     "ARTICLEBOT_TOP_K",
     "ARTICLEBOT_BACKEND",
     "ARTICLEBOT_QUERY_PREFIX",
@@ -109,7 +110,8 @@ def pipeline(bundled_data, e5):
     from retrieval.search import Searcher
 
     index = Index.load(bundled_data, e5.name)
-    yield Pipeline(Searcher(index, e5), min_score=model_info(e5.name).min_score)
+    info = model_info(e5.name)
+    yield Pipeline(Searcher(index, e5), min_score=info.min_score, offsets=dict(info.min_score_offsets))
     index.close()
 
 

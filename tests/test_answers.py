@@ -93,12 +93,13 @@ def test_held_out_labelled_questions_through_the_bots_own_path(pipeline):
     table = answers_eval.report(answers_eval.run(Service(pipeline), lines))
     overall, plain = table["all"], table["plain"]
     assert plain["right_article"]["share"] >= 0.9
-    assert overall["right_article"]["share"] >= 0.75
-    assert table["english"]["right_article"]["share"] >= 0.55  # English questions answered from Chinese articles
+    assert overall["right_article"]["share"] >= 0.78
+    assert table["english"]["right_article"]["share"] >= 0.6  # English questions answered from Chinese articles
     assert table["zh-to-en"]["right_article"]["share"] >= 0.8  # and Chinese ones from the English article
-    assert overall["refusal_precision"]["share"] >= 0.8
-    assert overall["refusal_recall"]["share"] >= 0.55
-    assert table["off-topic"]["refusal_recall"]["share"] >= 0.7
+    assert overall["refusal_precision"]["share"] >= 0.85
+    assert overall["refusal_recall"]["share"] >= 0.75  # with the gate's own threshold per language and for long messages
+    assert table["off-topic"]["refusal_recall"]["share"] >= 0.9
+    assert table["rambling"]["right_article"]["share"] >= 0.8  # long, chatty messages are not refused for being long
     assert overall["false_alarms"]["share"] <= 0.02
 
 

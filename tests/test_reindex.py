@@ -254,7 +254,8 @@ async def test_reindex_command_is_for_operators_only(tmp_path, e5, monkeypatch):
     build_index(corpus, data, e5)  # the default model, which the /reindex command's own process uses
     monkeypatch.setenv("ARTICLEBOT_DATA", str(data))
     monkeypatch.setenv("ARTICLEBOT_CORPUS", str(corpus))
-    pipeline = Pipeline(Searcher(Index.load(data, e5.name), e5, data_dir=data), min_score=model_info(e5.name).min_score)
+    info = model_info(e5.name)
+    pipeline = Pipeline(Searcher(Index.load(data, e5.name), e5, data_dir=data), min_score=info.min_score, offsets=dict(info.min_score_offsets))
     bot = await start_bot(pipeline, tmp_path)
     bot.app.bot_data["services"].admins = frozenset({70})
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import load_config, show_progress
+from retrieval.gate import format_offsets
 
 
 @click.command(name="eval")
@@ -89,7 +90,7 @@ def eval_answers(labelled: Path, split: str | None, single_turn: bool, failures:
                               ensure_ascii=False))  # fmt: skip
         return
     click.echo(f"{len(lines)} labelled lines, model{'s' if config.extra_models else ''} {' + '.join(config.models)},"
-               f" threshold {config.min_score}")  # fmt: skip
+               f" threshold {config.min_score} {format_offsets(config.min_score_offsets)}".rstrip())  # fmt: skip
     columns = [("right_article", "right art."), ("expected_text", "expected"), ("refusal_precision", "refusal P"),
                ("refusal_recall", "refusal R"), ("emergency_recall", "emerg. R"), ("false_alarms", "false alarm")]  # fmt: skip
     click.echo(f"  {'tag':<16} {'lines':>5} " + " ".join(f"{title:>13}" for _, title in columns))
@@ -110,28 +111,35 @@ def eval_answers(labelled: Path, split: str | None, single_turn: bool, failures:
 def calibrate(labelled: Path, split: str | None, as_json: bool) -> None:
     """Choose the refusal threshold on LABELLED questions (the eval-answers format; single-turn lines).
 
-    Prints, per coverage weight, the threshold that classifies the most questions
-    correctly, with refusal precision and recall, and the same figures for the
-    configured threshold (ARTICLEBOT_MIN_SCORE). Tune on one split, check on another.
+    Lines marked as emergencies are left out. Prints, per coverage weight, the single threshold that classifies the most
+    questions correctly, with refusal precision and recall; then, at the configured
+    weight, the gate chosen per language and for long messages (retrieval/gate.py:
+    ARTICLEBOT_MIN_SCORE and ARTICLEBOT_MIN_SCORE_OFFSETS) and the configured gate's
+    figures. Tune on one split, check on another.
     """
     from bot.service import open_pipeline
     from retrieval.calibrate import calibrate as run_calibration
-    from retrieval.calibrate import evaluate_threshold, score_questions
+    from retrieval.calibrate import calibrate_gate, evaluate_threshold, score_questions
 
-    lines = _labelled(labelled, split, single_turn=True)
+    # an emergency gets the safety notice whatever the gate decides: it is no evidence either way
+    lines = [item for item in _labelled(labelled, split, single_turn=True) if item.emergency is not True]
     config = load_config()
     pipeline = open_pipeline(config)
     scored = score_questions(pipeline.searcher, [{"question": item.turns[0], "article": item.article} for item in lines])
+    weight = pipeline.searcher.coverage_weight
     grid = run_calibration(scored)
-    current = evaluate_threshold(scored, pipeline.searcher.coverage_weight, config.min_score)
+    base, offsets = calibrate_gate(scored, weight)
+    chosen = evaluate_threshold(scored, weight, base, offsets)
+    current = evaluate_threshold(scored, weight, config.min_score, dict(config.min_score_offsets))
     if as_json:
-        click.echo(json.dumps({"grid": grid, "configured": current}, ensure_ascii=False))
+        click.echo(json.dumps({"grid": grid, "gate": chosen, "configured": current}, ensure_ascii=False))
         return
     click.echo(f"{current['questions']['on_topic']} on-topic and {current['questions']['off_topic']} off-topic questions, model {config.model}")
-    click.echo(f"  {'weight':>6} {'threshold':>9} {'refusal P':>9} {'refusal R':>9} {'answered':>8} {'right art.':>10}")
-    for row in [*grid, current]:
-        mark = "  <- configured" if row is current else ""
+    click.echo(f"  {'weight':>6} {'threshold':>9} {'refusal P':>9} {'refusal R':>9} {'answered':>8} {'right art.':>10}  offsets")
+    for row, mark in [*((row, "") for row in grid), (chosen, "  <- chosen gate"), (current, "  <- configured")]:
         click.echo(
             f"  {row['weight']:>6.2f} {row['threshold']:>9.3f} {row['refusal_precision']:>9.3f} {row['refusal_recall']:>9.3f}"
-            f" {row['on_topic_answered']:>8.3f} {row['on_topic_right_article']:>10.3f}{mark}"
+            f" {row['on_topic_answered']:>8.3f} {row['on_topic_right_article']:>10.3f}  {format_offsets(row['offsets']) or '-'}{mark}"
         )
+    spec = format_offsets(offsets) or '""'
+    click.echo(f"To use the chosen gate: ARTICLEBOT_MIN_SCORE={base} ARTICLEBOT_MIN_SCORE_OFFSETS={spec}")

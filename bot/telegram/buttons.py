@@ -66,5 +66,5 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id:
     exchange = ExchangeBrief(exchange.question, exchange.lang, exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
     svc.recent.remember(exchange_id, exchange)
     paragraphs = text_paragraphs(texts.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
-    markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown, svc.pipeline.min_score) else None
+    markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown) else None
     await send_html(context, query.message.chat_id, paragraphs, exchange.lang, markup=markup)

@@ -43,9 +43,10 @@ def parse(data: str | None) -> Press | None:
     return None
 
 
-def has_more(answer: Answer, shown: tuple[str, ...], min_score: float) -> bool:
-    """Whether a relevant hit not quoted yet remains (worth a "more" button)."""
-    return not answer.refused and bool(more_candidates(answer.hits, shown, min_score))
+def has_more(answer: Answer, shown: tuple[str, ...]) -> bool:
+    """Whether a relevant hit not quoted yet remains (worth a "more" button), by the
+    threshold the answer was judged with."""
+    return not answer.refused and answer.threshold is not None and bool(more_candidates(answer.hits, shown, answer.threshold))
 
 
 def _more_row(exchange_id: str, lang: str) -> list[InlineKeyboardButton]:

@@ -75,7 +75,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     answer = exchange.answer
     shown = tuple(p.hit.chunk_id for p in answer.passages)
     # "more" is offered only when exchanges are logged (as before the memory moved here)
-    more = svc.log is not None and has_more(answer, shown, svc.pipeline.min_score)
+    more = svc.log is not None and has_more(answer, shown)
     svc.recent.remember(exchange.id, ExchangeBrief(answer.searched or answer.question, answer.lang, shown))  # before any button can be pressed
     markup = answer_keyboard(exchange.id, answer.lang, more=more)
     await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
