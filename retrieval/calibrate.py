@@ -68,7 +68,7 @@ def _enough(on: list[float], off: list[float]) -> bool:
 
 def calibrate_gate(scored: list[Scored], weight: float) -> tuple[float, dict[str, float]]:
     """The base threshold and the offsets (gate.py) chosen on labelled questions at one weight."""
-    short = [s for s in scored if not gate.is_long(s.question)]
+    short = [s for s in scored if not gate.is_long(s.question)] or scored  # only long messages: the base from them
     base = best_threshold(*_split(short, [_best(s, weight) for s in short]))
     offsets: dict[str, float] = {}
     for lang in sorted({detect_language(s.question) for s in short}):

@@ -103,3 +103,10 @@ def test_an_answer_records_the_threshold_it_was_judged_by():
     assert choose("瘦脸针能维持多久", [hit], "zh", 0.05).refused
     answered = choose("瘦脸针能维持多久", [hit], "zh", 0.03)
     assert not answered.refused and answered.threshold == 0.03
+
+
+def test_only_long_messages_still_give_a_threshold():
+    scored = [_scored(f"我打了瘦脸针，现在脸有点问题{i}，能恢复吗？", 0.03 + i * 0.005, "a.txt") for i in range(3)]
+    scored += [_scored(f"我最近睡不好，白天很累{i}，怎么办？", -0.02 + i * 0.005, None) for i in range(3)]
+    base, offsets = calibrate_gate(scored, weight=0.0)
+    assert -0.01 < base < 0.03 and offsets == {}

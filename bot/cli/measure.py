@@ -123,6 +123,8 @@ def calibrate(labelled: Path, split: str | None, as_json: bool) -> None:
 
     # an emergency gets the safety notice whatever the gate decides: it is no evidence either way
     lines = [item for item in _labelled(labelled, split, single_turn=True) if item.emergency is not True]
+    if not lines:
+        raise click.ClickException(f"{labelled}: no single-turn line that is not an emergency to calibrate on.")
     config = load_config()
     pipeline = open_pipeline(config)
     scored = score_questions(pipeline.searcher, [{"question": item.turns[0], "article": item.article} for item in lines])
