@@ -25,7 +25,8 @@ Figures, overall and per tag:
   that article first;
 - expected text: of the lines with `expect`, the share whose reply contains it;
 - refusal precision: of the refused replies, the share on lines that must be refused
-  (article null); refusal recall: of the lines that must be refused, the share refused;
+  (article null); refusal recall: of the lines that must be refused, the share refused
+  (emergencies are neither: their reply is the get-help-now notice);
 - emergency recall: of the lines marked `"emergency": true`, the share flagged;
   false alarms: of the other lines, the share flagged.
 """
@@ -153,8 +154,9 @@ def figures(outcomes: list[Outcome]) -> dict:
     """The figures of one group of lines (see the module's docstring)."""
     on_topic = [o for o in outcomes if o.item.article is not None]
     with_expect = [o for o in outcomes if o.item.expect is not None]
-    must_refuse = [o for o in outcomes if o.item.article is None]
-    refused = [o for o in outcomes if o.refused]
+    # an emergency gets the get-help-now notice: neither an answer nor a refusal
+    must_refuse = [o for o in outcomes if o.item.article is None and o.item.emergency is not True]
+    refused = [o for o in outcomes if o.refused and not o.emergency]
     emergencies = [o for o in outcomes if o.item.emergency is True]
     others = [o for o in outcomes if o.item.emergency is not True]
     return {
@@ -181,7 +183,7 @@ def failures(outcomes: list[Outcome]) -> list[dict]:
     wrong = []
     for o in outcomes:
         problems = []
-        if o.item.article is None and not o.refused:
+        if o.item.article is None and o.item.emergency is not True and not o.refused:
             problems.append(f"answered from {o.article} (should refuse)")
         elif o.item.article is not None and not o.right_article:
             problems.append("refused" if o.refused else f"quoted {o.article} first")

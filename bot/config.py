@@ -51,6 +51,8 @@ class Config:
     admins: frozenset[int] = frozenset()
     query_prefix: str = ""
     redflags: Path | None = None
+    redflag_examples: Path | None = None  # the meaning layer's example statements (retrieval/redflag_meaning.py)
+    redflag_meaning: bool = True  # ARTICLEBOT_REDFLAG_MEANING=0 leaves the rules alone
     backend: str = "onnx-int8"
     model_cache: Path = Path("~/.cache/articlebot/models").expanduser()
     extra_models: tuple[str, ...] = ()  # more dense lists for recall (ARTICLEBOT_MODEL=a,b,...)
@@ -82,6 +84,8 @@ class Config:
             admins=_ids(env, "ARTICLEBOT_ADMINS"),
             query_prefix=_query_prefix(env, info.query_prefix),
             redflags=Path(env["ARTICLEBOT_REDFLAGS"]) if env.get("ARTICLEBOT_REDFLAGS") else None,
+            redflag_examples=Path(env["ARTICLEBOT_REDFLAG_EXAMPLES"]) if env.get("ARTICLEBOT_REDFLAG_EXAMPLES") else None,
+            redflag_meaning=_flag(env, "ARTICLEBOT_REDFLAG_MEANING", default=True),
             backend=(env.get("ARTICLEBOT_BACKEND") or "onnx-int8").strip().lower(),
             model_cache=Path(env.get("ARTICLEBOT_MODEL_CACHE") or "~/.cache/articlebot/models").expanduser(),
             extra_models=tuple(models[1:]),
@@ -115,9 +119,11 @@ def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
         raise ConfigError(f"{name} must list Telegram user ids (numbers) separated by commas.") from None
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = (env.get(name) or "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True

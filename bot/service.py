@@ -29,7 +29,8 @@ from presentation.plain import render_text
 from retrieval.index import Index
 from retrieval.pipeline import Pipeline
 from retrieval.records import Answer
-from retrieval.safety import RedFlags
+from retrieval.redflag_meaning import for_search
+from retrieval.safety import DEFAULT_RULES, RedFlags
 from retrieval.search import Searcher
 
 
@@ -72,12 +73,18 @@ def make_encoders(config: Config) -> list[Encoder]:
     ]
 
 
+def open_red_flags(config: Config, searcher: Searcher | None = None) -> RedFlags:
+    """The red-flag rules and, unless ARTICLEBOT_REDFLAG_MEANING=0, the meaning layer (safety.py)."""
+    meaning = for_search(searcher, config.redflag_examples, config.data_dir) if config.redflag_meaning else None
+    return RedFlags.load(config.redflags or DEFAULT_RULES, meaning=meaning)
+
+
 def open_pipeline(config: Config) -> Pipeline:
     """Load the live index (checking its model first, which is cheap) and then the model."""
     index = Index.load(config.data_dir, config.models)
     encoders = make_encoders(config)
     searcher = Searcher(index, encoders, data_dir=config.data_dir)  # follows re-indexes while running
-    red_flags = RedFlags.load(config.redflags) if config.redflags else RedFlags.load()
+    red_flags = open_red_flags(config, searcher)
     return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags, offsets=config.min_score_offsets)
 
 

@@ -66,8 +66,9 @@ def parse_when(value: str, *, now: datetime | None = None) -> str:
 
 def _where(engine: sa.Engine, f: Filters):
     conds = []
-    if f.refused:
+    if f.refused:  # what the corpus could not answer: an emergency notice is not a refusal
         conds.append(exchanges.c.refused.is_(True))
+        conds.append(exchanges.c.emergency.is_(False))
     if f.negative:
         conds.append(exchanges.c.feedback == "down")
     if f.since:
@@ -165,7 +166,10 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
         per_day = conn.execute(
             sa.select(day.label("day"), sa.func.count().label("n")).where(where).group_by(day).order_by(day)
         ).fetchall()
-        refused = conn.execute(sa.select(sa.func.count()).select_from(exchanges).where(where, exchanges.c.refused.is_(True))).scalar_one()
+        not_emergency = exchanges.c.emergency.is_(False)  # emergencies are counted as such, never as refusals
+        refused = conn.execute(
+            sa.select(sa.func.count()).select_from(exchanges).where(where, exchanges.c.refused.is_(True), not_emergency)
+        ).scalar_one()
         emergencies = conn.execute(sa.select(sa.func.count()).select_from(exchanges).where(where, exchanges.c.emergency.is_(True))).scalar_one()
         feedback = dict(
             conn.execute(
@@ -176,7 +180,7 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
             r[0]
             for r in conn.execute(
                 sa.select(exchanges.c.question)
-                .where(where, exchanges.c.refused.is_(True))
+                .where(where, exchanges.c.refused.is_(True), not_emergency)
                 .order_by(exchanges.c.ts.desc())
                 .limit(MAX_GAP_QUESTIONS)
             )

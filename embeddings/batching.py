@@ -7,11 +7,15 @@ for a batch to fill: a question asked when the model is idle is embedded at once
 alone; questions that arrive while it is busy queue up and go together in the
 next batch. Whoever's question heads the queue runs that batch, so no extra
 thread is needed and an error reaches exactly the callers whose batch failed.
+
+The last few vectors are kept by text, so a question embedded for search costs
+nothing when the red-flag meaning layer asks for it next (retrieval/redflag_meaning.py).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -39,10 +43,18 @@ class QueryBatcher:
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._busy = False  # invariant: when False, the queue is empty
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self.batches = 0  # counters, for tests and the benchmark
         self.largest = 0
 
+    RECENT = 64  # vectors kept by text
+
     def encode_one(self, text: str) -> np.ndarray:
+        with self._lock:
+            known = self._recent.get(text)
+            if known is not None:
+                self._recent.move_to_end(text)
+                return known
         request = _Request(text)
         with self._lock:
             self._queue.append(request)
@@ -54,6 +66,10 @@ class QueryBatcher:
             self._run_batch()
         if request.error is not None:
             raise request.error
+        with self._lock:
+            self._recent[text] = request.vector
+            while len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
         return request.vector
 
     def _run_batch(self) -> None:

@@ -1,21 +1,48 @@
 """Red flags: emergencies first, and no personal medical advice.
 
-The rules live in a data file (`redflags.toml` beside this module, or a copy an
-operator points ARTICLEBOT_REDFLAGS at) so they can be edited without code.
+Two layers decide whether a message describes an emergency; either may raise the
+flag. Both are data an operator can edit without code: the rules in
+`redflags.toml` beside this module (or a copy ARTICLEBOT_REDFLAGS points at), the
+example statements of the meaning layer in `redflags_examples.toml` beside it
+(redflag_meaning.py). Emergency numbers and crisis lines live in one place, the
+rules file's [numbers].
 
-Matching. The message is normalised: NFKC (full-width letters and digits become
-plain ones), lower case, and every run of characters that is not a letter or digit
-becomes one space; spaces between two Chinese characters are then dropped, so
-"胸 口 痛" reads as "胸口痛". A rule matches when one of its phrases does. A phrase is
-parts joined by " + ", all of which must occur (in any order); a part is
-alternatives joined by "|". A Chinese alternative matches as a substring; an
-English one matches at a word start (so "breath" also finds "breathing"). An
-occurrence counts only if no negation stands just before it: 没有/没/不/无/未/否认
-within the four characters before (question forms such as 是不是, 会不会, 有没有
-do not count as negations), or no/not/without/never/don't/didn't among the three
-words before. Emergency categories are checked in file order; the first that
-matches is the one reported. Requests for a personal dose, prescription or
-diagnosis match the [advice] rule.
+**Rules.** The message is normalised: traditional characters become simplified
+ones, NFKC (full-width letters and digits become plain ones), lower case,
+English contractions are written one way ("cant", "can not", "cannot" -> "can't"),
+every run of characters that is not a letter or digit becomes one space, and
+spaces between two Chinese characters are dropped ("胸 口 痛" reads as "胸口痛").
+The message is cut into clauses at punctuation and at the words that start a new
+statement ([context] `breaks`: 现在, 但是, now, but, ...). Typos are then mended
+towards the rules' own words: an English word of five letters or more that is no
+English word and is one edit from a rule's word ("strok", "swolen", "chset"), and
+a Chinese run that sounds exactly like a rule's phrase of three characters or
+more (吞烟困难 -> 吞咽困难, 喘不上起 -> 喘不上气).
+
+A rule matches when one of its phrases does. A phrase is parts joined by " + ",
+all of which must occur somewhere in the message (in any order); a part is
+alternatives joined by "|"; a part "A ~ B" (each side alternatives) is A followed
+within a few characters (Chinese) or words (English) by B in the same clause, so
+"胸口 ~ 痛" matches 胸口剧痛 and 胸口一阵阵地痛. A Chinese alternative matches as
+a substring; an English one at a word start (so "breath" also finds "breathing").
+
+An occurrence does not count when
+- a negation stands just before it, or in the gap of an "A ~ B" part: 没有/没/不/
+  无/未/否认 within the four characters before (question forms such as 是不是,
+  会不会, 有没有 do not negate), or no/not/without/never/n't among the three words
+  before;
+- the gap of an "A ~ B" part softens it ([context] `mild`: 有点, a little, ...);
+- its clause speaks of the past or asks about a condition in general ([context]
+  `history`: 以前, years ago, ...; `general`: 会不会, can botox cause, ...): "我妈以前
+  中过风，她能打瘦脸针吗" is no emergency, "以前中过风，现在突然说话不清楚" is.
+
+Emergency categories are checked in file order; the first that matches is the
+one reported. Requests for a personal dose, prescription or diagnosis match the
+[advice] rule.
+
+**Meaning.** A message that matches no rule may still be flagged by its meaning
+(redflag_meaning.py): a classifier over the message's embedding, trained on the
+example statements of each category and of messages that are not emergencies.
 """
 
 from __future__ import annotations
@@ -24,59 +51,186 @@ import functools
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.text import CJK
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from retrieval.redflag_meaning import MeaningLayer
+
 DEFAULT_RULES = Path(__file__).resolve().parent / "redflags.toml"
 
-_ZH_NEGATIONS = ("没有", "没", "不", "无", "未", "否认", "并非")
-_EN_NEGATIONS = {"no", "not", "without", "never", "don't", "dont", "didn't", "didnt", "isn't", "isnt", "haven't", "havent"}
+_ZH_NEGATIONS = ("没有", "没", "不", "无", "未", "否认", "并非", "别")
+_EN_NEGATIONS = {"no", "not", "without", "never", "don't", "didn't", "isn't", "haven't", "hasn't", "wasn't", "aren't", "doesn't", "nor"}
+_ZH_QUESTION_FORMS = re.compile(r"(.)[不没]\1|有没有|是否|不了|不上|不过|不下|不动|不住|不清|不出|不起|不开|不见|不到|不进")
+ZH_GAP = 6  # characters between the two sides of "A ~ B" (Chinese)
+EN_GAP = 3  # words between them (English)
+
+# one spelling for each English contraction (so rules list one form)
+_CONTRACTIONS = {
+    "cant": "can't", "cannot": "can't", "can not": "can't", "dont": "don't", "do not": "don't", "wont": "won't",
+    "will not": "won't", "didnt": "didn't", "did not": "didn't", "doesnt": "doesn't", "does not": "doesn't",
+    "isnt": "isn't", "is not": "isn't", "wasnt": "wasn't", "arent": "aren't", "couldnt": "couldn't",
+    "could not": "couldn't", "havent": "haven't", "hasnt": "hasn't", "im": "i'm", "ive": "i've", "hes": "he's",
+    "shes": "she's", "its": "it's", "theyre": "they're", "youre": "you're", "wouldnt": "wouldn't", "shouldnt": "shouldn't",
+}  # fmt: skip
+_CONTRACTION_RE = re.compile(r"(?<![a-z'])(" + "|".join(sorted(map(re.escape, _CONTRACTIONS), key=len, reverse=True)) + r")(?![a-z'])")
 
 
 class RulesError(Exception):
     """The red-flag file cannot be read or is malformed."""
 
 
-def normalise(text: str) -> str:
-    """Lower case, NFKC, punctuation to single spaces, no spaces between Chinese characters."""
-    text = unicodedata.normalize("NFKC", text or "").lower().replace("’", "'")
+@functools.lru_cache(maxsize=1)
+def _to_simplified():
+    try:
+        from opencc import OpenCC  # opencc-python-reimplemented (Apache-2.0)
+
+        return OpenCC("t2s").convert
+    except Exception:  # noqa: BLE001 - without it, traditional characters are simply not mapped
+        return lambda text: text
+
+
+def _clean(text: str) -> str:
+    """One clause, already simplified and lower case: punctuation to spaces, one spelling per contraction."""
     text = re.sub(r"[^\w']+", " ", text)
-    text = re.sub(rf"(?<=[{CJK}]) (?=[{CJK}])", "", text)
-    return f" {text.strip()} "
+    text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)  # quotes, not apostrophes
+    text = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], re.sub(r" +", " ", text))
+    return re.sub(rf"(?<=[{CJK}]) (?=[{CJK}])", "", text).strip()
+
+
+def normalise(text: str, breaks: Iterable[str] = ()) -> str:
+    """Simplified, lower case, NFKC, one spelling per contraction, punctuation to single
+    spaces, no spaces between Chinese characters; clauses one per line, each padded
+    with a space (" 胸口痛 \\n 现在喘不上气 ")."""
+    text = unicodedata.normalize("NFKC", _to_simplified()(text or "")).lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = re.sub(r"[，,。.！!？?；;：:\n\r…~～、]+", "\n", text)
+    for word in breaks:  # a new statement starts: 以前中过风 / 现在说话不清楚
+        text = text.replace(word, "\n" + word) if _chinese(word) else re.sub(rf"(?<![a-z']){re.escape(word)}(?![a-z'])", "\n" + word, text)
+    clauses = [_clean(c) for c in text.split("\n")]
+    return "\n".join(f" {c} " for c in clauses if c) or "  "
+
+
+def _chinese(needle: str) -> bool:
+    return bool(re.search(f"[{CJK}]", needle))
+
+
+def _negated_before(before: str, chinese: bool) -> bool:
+    if chinese:
+        window = _ZH_QUESTION_FORMS.sub("", before[-8:])[-4:]
+        return any(neg in window for neg in _ZH_NEGATIONS)
+    return bool(_EN_NEGATIONS & set(before.split()[-3:]))
+
+
+def _negated_gap(gap: str, chinese: bool, mild: tuple[str, ...]) -> bool:
+    if chinese:
+        if any(neg in _ZH_QUESTION_FORMS.sub("", gap) for neg in _ZH_NEGATIONS):
+            return True
+    elif _EN_NEGATIONS & set(gap.split()):
+        return True
+    return any(word in gap for word in mild)
 
 
 @dataclass
-class Part:
-    alternatives: list[str]
+class Context:
+    """Words that change what a clause means: it is about the past, or a general question."""
 
-    def found(self, text: str) -> bool:
-        return any(_occurs(alt, text) for alt in self.alternatives)
+    history: tuple[str, ...] = ()
+    general: tuple[str, ...] = ()
+    mild: tuple[str, ...] = ()
+    breaks: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()  # figures of speech, read as nothing: 笑死我了, dying to try
+
+    def discounts(self, clause: str) -> bool:
+        return any(_has_word(clause, w) for w in self.history + self.general)
 
 
 @functools.lru_cache(maxsize=4096)
-def _pattern(needle: str) -> tuple[re.Pattern, bool]:
-    chinese = bool(re.search(f"[{CJK}]", needle))
-    return re.compile(re.escape(needle) if chinese else r"(?<![a-z0-9'])" + re.escape(needle)), chinese
+def _word_pattern(word: str) -> re.Pattern:
+    """A context word as a pattern: "#" stands for a digit, a final "*" lets the word go on."""
+    body = re.escape(word.rstrip("*")).replace(r"\#", "[0-9]").replace("#", "[0-9]")
+    if _chinese(word):
+        return re.compile(body)
+    return re.compile(rf"(?<![a-z0-9']){body}" + ("" if word.endswith("*") else r"(?![a-z0-9])"))
 
 
-def _occurs(needle: str, text: str) -> bool:
-    if needle not in text:  # the common case, and much cheaper than the regex
+def _has_word(text: str, word: str) -> bool:
+    return bool(_word_pattern(word).search(text))
+
+
+def _clause_of(text: str, start: int, end: int) -> str:
+    return text[text.rfind("\n", 0, start) + 1 : (text.find("\n", end) + 1 or len(text) + 1) - 1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(needle: str) -> re.Pattern:
+    return re.compile(re.escape(needle) if _chinese(needle) else r"(?<![a-z0-9'])" + re.escape(needle))
+
+
+@dataclass
+class Words:
+    """Alternatives, one of which must occur (not negated, not in a past or general clause)."""
+
+    alternatives: list[str]
+
+    def found(self, text: str, context: Context) -> bool:
+        return any(self._occurs(alt, text, context) for alt in self.alternatives)
+
+    @staticmethod
+    def _occurs(needle: str, text: str, context: Context) -> bool:
+        if needle not in text:  # the common case, and much cheaper than the regex
+            return False
+        chinese = _chinese(needle)
+        for match in _pattern(needle).finditer(text):
+            clause_start = text.rfind("\n", 0, match.start()) + 1
+            if _negated_before(text[clause_start : match.start()], chinese):
+                continue
+            if context.discounts(_clause_of(text, match.start(), match.end())):
+                continue
+            return True
         return False
-    pattern, chinese = _pattern(needle)
-    for match in pattern.finditer(text):
-        before = text[: match.start()]
-        if chinese:
-            # "是不是", "会不会", "有没有" ask a question; they do not negate
-            window = re.sub(r"(.)[不没]\1|有没有|是否", "", before[-7:])[-4:]
-            if any(neg in window for neg in _ZH_NEGATIONS):
-                continue
+
+    def words(self) -> Iterable[str]:
+        return self.alternatives
+
+
+@dataclass
+class Window:
+    """"A ~ B": one of `first`, then within a few characters or words one of `second`."""
+
+    first: list[str]
+    second: list[str]
+    regex: re.Pattern = field(init=False, repr=False)
+    chinese: bool = field(init=False)
+
+    def __post_init__(self):
+        self.chinese = _chinese(self.first[0])
+        one = "|".join(map(re.escape, sorted(self.first, key=len, reverse=True)))
+        two = "|".join(map(re.escape, sorted(self.second, key=len, reverse=True)))
+        if self.chinese:
+            self.regex = re.compile(f"(?:{one})([^\\n]{{0,{ZH_GAP}}}?)(?:{two})")
         else:
-            if _EN_NEGATIONS & set(before.split()[-3:]):
+            self.regex = re.compile(rf"(?<![a-z0-9'])(?:{one})[a-z']*((?: [^ \n]+){{0,{EN_GAP}}}) (?:{two})")
+
+    def found(self, text: str, context: Context) -> bool:
+        for match in self.regex.finditer(text):
+            clause_start = text.rfind("\n", 0, match.start()) + 1
+            if _negated_before(text[clause_start : match.start()], self.chinese):
                 continue
-        return True
-    return False
+            if _negated_gap(match.group(1), self.chinese, context.mild):
+                continue
+            if context.discounts(_clause_of(text, match.start(), match.end())):
+                continue
+            return True
+        return False
+
+    def words(self) -> Iterable[str]:
+        return self.first + self.second
 
 
 @dataclass
@@ -87,8 +241,8 @@ class Rule:
     phrases: list[list[Part]]
     notice: dict[str, str]
 
-    def matches(self, text: str) -> bool:
-        return any(all(part.found(text) for part in phrase) for phrase in self.phrases)
+    def matches(self, text: str, context: Context) -> bool:
+        return any(all(part.found(text, context) for part in phrase) for phrase in self.phrases)
 
 
 @dataclass
@@ -99,48 +253,124 @@ class Assessment:
     advice: bool = False  # asks for a personal dose, prescription or diagnosis
     notices: dict[str, str] | None = None  # emergency notice per language, from the rules file
     advice_notices: dict[str, str] | None = None  # the "no personal advice" caveat per language, when `advice`
+    by: str | None = None  # which layer raised the flag: "rules" or "meaning"
+
+
+@dataclass
+class Part:
+    """Options, one of which must be found: alternatives, or a window "A ~ B"."""
+
+    options: list[Words | Window]
+
+    def found(self, text: str, context: Context) -> bool:
+        return any(option.found(text, context) for option in self.options)
+
+    def words(self) -> Iterable[str]:
+        return [w for option in self.options for w in option.words()]
+
+
+def _parse_part(text: str, path: Path, name: str, lists: dict[str, str]) -> Part:
+    """"a|b / c|d ~ e|f": options split at " / ", each alternatives or a window;
+    "@name" stands for the alternatives of [words] name."""
+
+    def alternatives(s: str) -> list[str]:
+        found = []
+        for alt in s.split("|"):
+            alt = alt.strip()
+            if alt.startswith("@"):
+                if alt[1:] not in lists:
+                    raise RulesError(f"The red-flag rule {name!r} in {path} uses {alt}, which [words] does not define.")
+                found.extend(_clean(a) for a in lists[alt[1:]].split("|") if a.strip())
+            elif alt:
+                found.append(_clean(alt))
+        if not found:
+            raise RulesError(f"The red-flag rule {name!r} in {path} has an empty part in {text!r}.")
+        return found
+
+    options: list[Words | Window] = []
+    for option in text.split(" / "):
+        if option.count(" ~ ") > 1:
+            raise RulesError(f"The red-flag rule {name!r} in {path} has an option with two \" ~ \": {option!r}.")
+        if " ~ " in option:
+            first, _, second = option.partition(" ~ ")
+            options.append(Window(alternatives(first), alternatives(second)))
+        else:
+            options.append(Words(alternatives(option)))
+    return Part(options)
 
 
 class RedFlags:
-    """The loaded rules."""
+    """The loaded rules (and, when given, the meaning layer)."""
 
-    def __init__(self, emergencies: list[Rule], advice: Rule | None):
+    def __init__(self, emergencies: list[Rule], advice: Rule | None, context: Context | None = None,
+                 meaning: MeaningLayer | None = None):  # fmt: skip
         self.emergencies = emergencies
         self.advice = advice
+        self.context = context or Context()
+        self.meaning = meaning
+        self.by_name = {rule.name: rule for rule in emergencies}
+        from retrieval.spelling import Speller
+
+        words = [w for rule in emergencies + ([advice] if advice else []) for phrase in rule.phrases for part in phrase for w in part.words()]
+        self.speller = Speller(words)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_RULES) -> RedFlags:
+    def load(cls, path: Path = DEFAULT_RULES, meaning: MeaningLayer | None = None) -> RedFlags:
         try:
             data = tomllib.loads(Path(path).read_text("utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise RulesError(f"Cannot read the red-flag rules in {path}: {exc}") from None
         numbers = {k: str(v) for k, v in data.get("numbers", {}).items()}
+        lists = {k: str(v) for k, v in data.get("words", {}).items()}
 
         def rule(name: str, body: dict) -> Rule:
             try:
                 notice = {lang: body[f"{lang}_notice"].format(**numbers) for lang in ("zh", "en")}
-                phrases = [
-                    [Part([normalise(a).strip() for a in part.split("|") if a.strip()]) for part in phrase.split(" + ")]
-                    for phrase in body["phrases"]
-                ]
-            except (KeyError, IndexError, ValueError) as exc:
+                phrases = [[_parse_part(part, path, name, lists) for part in phrase.split(" + ")] for phrase in body["phrases"]]
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 raise RulesError(f"The red-flag rule {name!r} in {path} is incomplete: {exc}") from None
             return Rule(name, phrases, notice)
 
+        words = data.get("context", {})
+        try:
+            context = Context(**{key: tuple(str(w).lower() for w in words.get(key, ())) for key in ("history", "general", "mild", "breaks")},
+                              figures=tuple(_clean(_to_simplified()(str(w)).lower()) for w in words.get("figures", ())))  # fmt: skip
+        except TypeError as exc:
+            raise RulesError(f"The [context] of {path} is malformed: {exc}") from None
         emergencies = [rule(name, body) for name, body in data.get("emergency", {}).items()]
         advice = rule("advice", data["advice"]) if "advice" in data else None
-        return cls(emergencies, advice)
+        return cls(emergencies, advice, context, meaning)
 
-    def assess(self, message: str) -> Assessment:
-        """Check a message against every rule."""
-        text = normalise(message)
+    def text(self, message: str) -> str:
+        """The message as the rules read it: normalised, in clauses, typos mended."""
+        text = self.speller.mend(normalise(message, self.context.breaks))
+        for figure in self.context.figures:
+            text = _word_pattern(figure).sub(" ", text)
+        return text
+
+    def by_rules(self, message: str) -> str | None:
+        """The first emergency category whose rules match, or None."""
+        text = self.text(message)
+        return next((rule.name for rule in self.emergencies if rule.matches(text, self.context)), None)
+
+    def assess(self, message: str, vector: np.ndarray | None = None) -> Assessment:
+        """Check a message against every rule, then (if no rule matched) its meaning.
+
+        `vector`: the message's query embedding, when the caller already has it from
+        the meaning layer's model (saves one embedding)."""
+        text = self.text(message)
         result = Assessment()
         for rule in self.emergencies:
-            if rule.matches(text):
-                result.emergency = rule.name
-                result.notices = rule.notice
+            if rule.matches(text, self.context):
+                result.emergency, result.by = rule.name, "rules"
                 break
-        if self.advice and self.advice.matches(text):
+        if result.emergency is None and self.meaning is not None:
+            category = self.meaning.category(message, vector)
+            if category in self.by_name:
+                result.emergency, result.by = category, "meaning"
+        if result.emergency:
+            result.notices = self.by_name[result.emergency].notice
+        if self.advice and self.advice.matches(text, self.context):
             result.advice = True
             result.advice_notices = self.advice.notice
         return result

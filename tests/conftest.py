@@ -33,6 +33,8 @@ CONFIG_VARS = (
     "ARTICLEBOT_LOG_RAW_USER_IDS",
     "ARTICLEBOT_ADMINS",
     "ARTICLEBOT_REDFLAGS",
+    "ARTICLEBOT_REDFLAG_EXAMPLES",
+    "ARTICLEBOT_REDFLAG_MEANING",
     "ARTICLEBOT_QUESTIONS_PER_MINUTE",
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_URL",
@@ -102,7 +104,16 @@ def bundled_data(tmp_path_factory, e5) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pipeline(bundled_data, e5):
+def red_flags(e5):
+    """The bundled red-flag rules with the meaning layer on the real default model, as the bot runs them."""
+    from retrieval.redflag_meaning import Examples, MeaningLayer
+    from retrieval.safety import RedFlags
+
+    return RedFlags.load(meaning=MeaningLayer(Examples.load(), e5))
+
+
+@pytest.fixture(scope="session")
+def pipeline(bundled_data, e5, red_flags):
     """The answer pipeline over the real bundled index, as the bot uses it by default."""
     from embeddings import model_info
     from retrieval.index import Index
@@ -111,7 +122,7 @@ def pipeline(bundled_data, e5):
 
     index = Index.load(bundled_data, e5.name)
     info = model_info(e5.name)
-    yield Pipeline(Searcher(index, e5), min_score=info.min_score, offsets=dict(info.min_score_offsets))
+    yield Pipeline(Searcher(index, e5), min_score=info.min_score, offsets=dict(info.min_score_offsets), red_flags=red_flags)
     index.close()
 
 

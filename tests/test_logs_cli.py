@@ -152,3 +152,20 @@ def test_missing_sqlite_log_is_one_sentence(tmp_path):
 
 def test_path(tmp_path):
     assert logs("path").output.strip() == str(tmp_path / "data" / "logs.db")
+
+
+def test_emergencies_are_counted_as_emergencies_not_refusals(seeded, log_url):
+    log = ConversationLog(log_url, salt="seed")
+    log.record(ExchangeRecord(channel="telegram", lang="zh", question="胸口剧痛，一直出冷汗", reply="⚠️ 胸痛…", refused=True,
+                              emergency=True, hits=[], latency_ms=50, model="multilingual-e5-small", index_version="index-1",
+                              user_id="u9", chat_type="private", ts=utc_stamp(NOW - timedelta(hours=2))))  # fmt: skip
+    log.close()
+    data = json.loads(logs("stats", "--json").output)
+    assert data["exchanges"] == 10 and data["emergencies"] == 1
+    assert data["refused"] == 4  # as before: the emergency notice is not "the corpus could not answer"
+    assert all("胸口剧痛" not in variant for gap in data["unanswered"] for variant in gap["variants"])
+    refused = json.loads(logs("list", "--refused", "--json").output)
+    assert len(refused) == 4 and all("胸口剧痛" not in row["question"] for row in refused)
+    listed = logs("list").output
+    line = next(line for line in listed.splitlines() if "胸口剧痛" in line)
+    assert "EMERGENCY" in line and "refused" not in line

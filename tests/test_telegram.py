@@ -422,9 +422,11 @@ async def test_emergency_messages_get_the_instruction_first_in_both_languages(bo
     _, replies = await bot.ask("打完瘦脸针喉咙发紧，喘不上气", user_id=90)
     first = replies[0]["params"]["text"]
     assert first.startswith("<b>⚠️") and "120" in first.split("</b>")[0]
+    assert all("reply_markup" not in r["params"] for r in replies)  # no 👍/👎, no "more" under an emergency notice
     _, replies = await bot.ask("I want to kill myself", user_id=91, language="en")
     first = replies[0]["params"]["text"]
     assert first.startswith("<b>⚠️") and "988" in first.split("</b>")[0]
+    assert all("reply_markup" not in r["params"] for r in replies)
     assert_valid_and_disclaimed(replies, "en")
     assert await bot.api.wait_until(lambda: logged(bot.log_path) == 2, timeout=10)
     flags = sqlite3.connect(bot.log_path).execute("SELECT question, emergency FROM exchanges ORDER BY rowid").fetchall()

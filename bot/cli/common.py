@@ -11,10 +11,11 @@ from convlog import LogError
 from corpus import CorpusError
 from embeddings import EmbeddingModelError
 from retrieval.index import IndexProblem
+from retrieval.redflag_meaning import ExamplesError
 from retrieval.safety import RulesError
 
 # Problems a user can act on: shown as one sentence, never a traceback.
-USER_ERRORS = (ConfigError, CorpusError, EmbeddingModelError, IndexProblem, RulesError, LogError)
+USER_ERRORS = (ConfigError, CorpusError, EmbeddingModelError, IndexProblem, RulesError, ExamplesError, LogError)
 
 
 def load_config() -> Config:

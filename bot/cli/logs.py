@@ -113,7 +113,7 @@ def list_command(count, refused, negative, since, until, user, text, as_json) ->
         click.echo("No exchanges match.")
     for row in rows:
         flags = " ".join(
-            f for f in ("refused" if row["refused"] else "", "EMERGENCY" if row["emergency"] else "",
+            f for f in ("refused" if row["refused"] and not row["emergency"] else "", "EMERGENCY" if row["emergency"] else "",
                         {"up": "👍", "down": "👎"}.get(row["feedback"] or "", "")) if f
         )  # fmt: skip
         question = row["question"].replace("\n", " ")
@@ -135,7 +135,7 @@ def show(exchange_id: str, as_json: bool) -> None:
         return
     click.echo(f"Exchange {row['id']} at {row['ts']} via {row['channel']} ({row['chat_type'] or '-'}), language {row['lang']}")
     click.echo(f"User {row['user_id'] or '-'}; {row['latency_ms']} ms; model {row['model']}; index {row['index_version']}")
-    click.echo(f"Refused: {'yes' if row['refused'] else 'no'}; emergency: {'yes' if row['emergency'] else 'no'}; "
+    click.echo(f"Refused: {'yes' if row['refused'] and not row['emergency'] else 'no'}; emergency: {'yes' if row['emergency'] else 'no'}; "
                f"feedback: {row['feedback'] or '-'}{' at ' + row['feedback_ts'] if row['feedback_ts'] else ''}")  # fmt: skip
     click.echo(f"\nQuestion:\n{row['question']}\n\nReply:\n{row['reply']}\n\nHits:")
     for hit in row["hits"]:

@@ -8,7 +8,13 @@ from bot.cli.answer import ask, chat, run
 from bot.cli.common import UserErrorGroup
 from bot.cli.index import index
 from bot.cli.logs import logs
-from bot.cli.measure import calibrate, eval_, eval_answers
+from bot.cli.measure import (
+    calibrate,
+    calibrate_redflags,
+    eval_,
+    eval_answers,
+    eval_redflags,
+)
 from bot.config import go_offline, load_dotenv_file
 
 
@@ -26,5 +32,5 @@ def main() -> None:
     go_offline()
 
 
-for command in (index, ask, chat, run, eval_, eval_answers, calibrate, logs):
+for command in (index, ask, chat, run, eval_, eval_answers, calibrate, eval_redflags, calibrate_redflags, logs):
     main.add_command(command)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -145,3 +146,80 @@ def calibrate(labelled: Path, split: str | None, as_json: bool) -> None:
         )
     spec = format_offsets(offsets) or '""'
     click.echo(f"To use the chosen gate: ARTICLEBOT_MIN_SCORE={base} ARTICLEBOT_MIN_SCORE_OFFSETS={spec}")
+
+
+def _red_flag_items(labelled: Path, split: str | None):
+    from retrieval.redflag_eval import LabelError, load
+
+    try:
+        return load(labelled, split)
+    except LabelError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _red_flags(meaning: bool):
+    from bot.service import open_red_flags
+
+    config = load_config()
+    return open_red_flags(replace(config, redflag_meaning=config.redflag_meaning and meaning))
+
+
+def _echo_red_flag_figures(name: str, f: dict) -> None:
+    r, fa = f["recall"], f["false_alarms"]
+    click.echo(f"{name:<8} recall {r['share']:.3f} ({r['hits']}/{r['of']})   false alarms {fa['share']:.3f} ({fa['hits']}/{fa['of']})"
+               f"   wrong category {f['wrong_category']}")  # fmt: skip
+    click.echo("         " + "  ".join(f"{k} {v['hits']}/{v['of']}" for k, v in f["per_category"].items()))
+    click.echo("         false alarms: " + "  ".join(f"{k} {v['hits']}/{v['of']}" for k, v in f["per_kind"].items()))
+
+
+@click.command(name="eval-redflags")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@SPLIT
+@click.option("--no-meaning", is_flag=True, help="The rules alone (as with ARTICLEBOT_REDFLAG_MEANING=0).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_redflags(labelled: Path, split: str | None, no_meaning: bool, as_json: bool) -> None:
+    """Measure the red flags on LABELLED messages (retrieval/redflag_eval.py describes the format):
+    emergency recall per category and false alarms per kind, for the rules, the meaning layer
+    and both together (as the bot runs them), with the milliseconds each adds per message."""
+    from retrieval.redflag_eval import evaluate
+
+    items = _red_flag_items(labelled, split)
+    result = evaluate(_red_flags(not no_meaning), items)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    click.echo(f"{result['messages']} messages; rules {result['rules_ms']} ms a message, meaning layer {result['meaning_ms']} ms "
+               f"(embedding included)" + (f"; threshold {result['threshold']}" if "threshold" in result else ""))  # fmt: skip
+    for name in ("rules", "meaning", "both"):
+        if name in result:
+            _echo_red_flag_figures(name, result[name])
+
+
+@click.command(name="calibrate-redflags")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@SPLIT
+@click.option("--budget", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="The share of ordinary messages the meaning layer may add as false alarms.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def calibrate_redflags(labelled: Path, split: str | None, budget: float, as_json: bool) -> None:
+    """Choose the meaning layer's threshold on LABELLED messages: the lowest at which it adds at
+    most BUDGET false alarms to the rules'. Prints the grid; write the chosen value into the
+    [meaning] table of the examples file. Tune on one split, check on another."""
+    from retrieval.redflag_eval import choose_threshold, scores
+
+    items = _red_flag_items(labelled, split)
+    red_flags = _red_flags(True)
+    if red_flags.meaning is None:
+        raise click.ClickException("The meaning layer is switched off (ARTICLEBOT_REDFLAG_MEANING=0): nothing to calibrate.")
+    rules, meaning, _, _ = scores(red_flags, items)
+    result = choose_threshold(items, rules, meaning, budget)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{len(items)} messages; the meaning layer may add {budget:.1%} false alarms")
+    click.echo(f"  {'threshold':>9} {'meaning R':>9} {'meaning FA':>10} {'both R':>7} {'both FA':>7} {'added FA':>8}")
+    for row in result["grid"]:
+        mark = "  <- chosen" if row is result["chosen"] else ""
+        click.echo(f"  {row['threshold']:>9.2f} {row['meaning_recall']:>9.3f} {row['meaning_false_alarms']:>10.3f} {row['recall']:>7.3f}"
+                   f" {row['false_alarms']:>7.3f} {row['added_false_alarms']:>8.3f}{mark}")  # fmt: skip
+    click.echo(f"Configured: {red_flags.meaning.threshold}. To use the chosen one: [meaning] threshold = {result['chosen']['threshold']}")

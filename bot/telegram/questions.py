@@ -77,6 +77,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     # "more" is offered only when exchanges are logged (as before the memory moved here)
     more = svc.log is not None and has_more(answer, shown)
     svc.recent.remember(exchange.id, ExchangeBrief(answer.searched or answer.question, answer.lang, shown))  # before any button can be pressed
-    markup = answer_keyboard(exchange.id, answer.lang, more=more)
+    # under an emergency notice nothing invites browsing or rating: the one thing to do is get help
+    markup = None if answer.emergency else answer_keyboard(exchange.id, answer.lang, more=more)
     await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
     await asyncio.to_thread(svc.service.record, exchange)  # after the reply: the log never delays or breaks it

@@ -1,0 +1,136 @@
+"""Measuring the red flags on a labelled file, and choosing the meaning layer's threshold.
+
+The file has one JSON object a line: {"message": "...", "category": "stroke" or
+null (not an emergency), "tags": ["zh", "question", ...], "split": "tune" or
+"held-out"}. tests/data/emergencies.jsonl is the bundled one: emergencies of every
+category in both languages (colloquial, typos, traditional characters, rambling,
+a family member's), and ordinary messages that look like them (history, general
+questions, negation, mild side effects, figures of speech, questions about the
+articles), split once by a fixed seed. For an ordinary message, its second tag is
+its kind.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.safety import RedFlags
+
+
+class LabelError(Exception):
+    """The labelled file is unreadable or a line is malformed."""
+
+
+@dataclass
+class Labelled:
+    message: str
+    category: str | None
+    tags: list[str]
+    split: str | None
+
+    @property
+    def kind(self) -> str:
+        return self.tags[1] if len(self.tags) > 1 else "other"
+
+
+def load(path: Path, split: str | None = None) -> list[Labelled]:
+    try:
+        lines = Path(path).read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelError(f"Cannot read {path}: {exc}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            item = Labelled(str(rec["message"]), rec.get("category") or None, [str(t) for t in rec.get("tags", [])], rec.get("split"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LabelError(f"{path}, line {n}: {exc!r} (expected {{\"message\": ..., \"category\": ... or null}})") from None
+        if split is None or item.split == split:
+            out.append(item)
+    if not out:
+        raise LabelError(f"{path} has no line{f' in the split {split!r}' if split else ''}.")
+    return out
+
+
+def _share(hits: int, of: int) -> dict:
+    return {"share": round(hits / of, 4) if of else None, "hits": hits, "of": of}
+
+
+def scores(red_flags: RedFlags, items: list[Labelled]) -> tuple[list[str | None], list[float], float, float]:
+    """Per message: the rules' category, the meaning layer's emergency probability (0 without
+    the layer); and the mean milliseconds per message of each layer (the embedding included)."""
+    rules, meaning = [], []
+    started = time.perf_counter()
+    for item in items:
+        rules.append(red_flags.by_rules(item.message))
+    rules_ms = (time.perf_counter() - started) * 1000 / len(items)
+    started = time.perf_counter()
+    for item in items:
+        meaning.append(red_flags.meaning.score(item.message)[0] if red_flags.meaning else 0.0)
+    meaning_ms = (time.perf_counter() - started) * 1000 / len(items) if red_flags.meaning else 0.0
+    return rules, meaning, rules_ms, meaning_ms
+
+
+def figures(items: list[Labelled], flagged: list[bool], categories: list[str | None]) -> dict:
+    """Recall per category and overall, false alarms per kind and overall, wrong categories."""
+    emergencies = [(i, f, c) for i, f, c in zip(items, flagged, categories) if i.category]
+    ordinary = [(i, f) for i, f in zip(items, flagged) if not i.category]
+    out = {
+        "recall": _share(sum(f for _, f, _ in emergencies), len(emergencies)),
+        "false_alarms": _share(sum(f for _, f in ordinary), len(ordinary)),
+        "wrong_category": sum(1 for i, f, c in emergencies if f and c != i.category),
+        "per_category": {},
+        "per_kind": {},
+    }
+    for name in sorted({i.category for i, _, _ in emergencies}):
+        rows = [f for i, f, _ in emergencies if i.category == name]
+        out["per_category"][name] = _share(sum(rows), len(rows))
+    for kind in sorted({i.kind for i, _ in ordinary}):
+        rows = [f for i, f in ordinary if i.kind == kind]
+        out["per_kind"][kind] = _share(sum(rows), len(rows))
+    return out
+
+
+def evaluate(red_flags: RedFlags, items: list[Labelled], threshold: float | None = None) -> dict:
+    """Rules alone, meaning alone and both (as the bot runs them) at `threshold` (default: the configured one)."""
+    rules, meaning, rules_ms, meaning_ms = scores(red_flags, items)
+    out = {"messages": len(items), "rules_ms": round(rules_ms, 2), "meaning_ms": round(meaning_ms, 2)}
+    out["rules"] = figures(items, [c is not None for c in rules], rules)
+    if red_flags.meaning is not None:
+        th = red_flags.meaning.threshold if threshold is None else threshold
+        cats = [red_flags.meaning.category(i.message, threshold=th) for i in items]
+        out["threshold"] = th
+        out["meaning"] = figures(items, [s >= th for s in meaning], cats)
+        both = [r or c for r, c in zip(rules, cats)]
+        out["both"] = figures(items, [c is not None for c in both], both)
+    return out
+
+
+def choose_threshold(items: list[Labelled], rules: list[str | None], meaning: list[float], budget: float) -> dict:
+    """The lowest threshold at which the meaning layer adds at most `budget` false alarms
+    (as a share of the ordinary messages) to what the rules already flag; with each
+    grid point's recall and false alarms, for the layer alone and for both layers."""
+    ordinary = np.array([i.category is None for i in items])
+    by_rules = np.array([r is not None for r in rules])
+    score = np.array(meaning)
+    grid = []
+    for th in np.round(np.arange(0.30, 0.991, 0.05).tolist() + [0.97, 0.98, 0.99], 2):
+        alone = score >= th
+        both = alone | by_rules
+        grid.append({
+            "threshold": float(th),
+            "meaning_recall": round(float(alone[~ordinary].mean()), 4), "meaning_false_alarms": round(float(alone[ordinary].mean()), 4),
+            "recall": round(float(both[~ordinary].mean()), 4), "false_alarms": round(float(both[ordinary].mean()), 4),
+            "added_false_alarms": round(float((alone & ~by_rules)[ordinary].mean()), 4),
+        })  # fmt: skip
+    grid.sort(key=lambda row: row["threshold"])
+    fitting = [row for row in grid if row["added_false_alarms"] <= budget]
+    chosen = fitting[0] if fitting else grid[-1]
+    return {"grid": grid, "chosen": chosen, "budget": budget}
