@@ -152,8 +152,9 @@ class Context:
 
 @functools.lru_cache(maxsize=4096)
 def _word_pattern(word: str) -> re.Pattern:
-    """A context word as a pattern: "#" stands for a digit, a final "*" lets the word go on."""
-    body = re.escape(word.rstrip("*")).replace(r"\#", "[0-9]").replace("#", "[0-9]")
+    """A context word as a pattern: "#" stands for a digit, a final "*" lets the word go on,
+    a " * " inside stands for any one word ("what do * mean")."""
+    body = re.escape(word.rstrip("*")).replace(r"\#", "[0-9]").replace("#", "[0-9]").replace(r"\ \*\ ", r" [^ \n]+ ")
     if _chinese(word):
         return re.compile(body)
     return re.compile(rf"(?<![a-z0-9']){body}" + ("" if word.endswith("*") else r"(?![a-z0-9])"))
