@@ -18,6 +18,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,20 +43,23 @@ def main() -> None:
     from retrieval.redflag_eval import load
     from retrieval.redflag_meaning import MODEL, Examples, MeaningLayer
     from retrieval.safety import RedFlags
+    from retrieval.vectorcache import VectorCache
 
     messages = [item.message for item in load(args.file)][: max(1, args.limit)]
     encoder = load_encoder(MODEL)
-    started = time.perf_counter()
-    layer = MeaningLayer(Examples.load(), encoder)
-    first_start = time.perf_counter() - started  # embeds every example (no cache here)
-    started = time.perf_counter()
-    MeaningLayer(Examples.load(), encoder, cache=_Cached(layer))
-    cached_start = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        cache = VectorCache.in_data_dir(Path(folder))  # as in a fresh data folder
+        started = time.perf_counter()
+        layer = MeaningLayer(Examples.load(), encoder, cache)  # embeds every example
+        first_start = time.perf_counter() - started
+        started = time.perf_counter()
+        batcher = QueryBatcher(encoder)
+        shared = MeaningLayer(Examples.load(), encoder, cache, embed=batcher.encode_one)  # from the cache
+        cached_start = time.perf_counter() - started
+        cache.close()
     rules = RedFlags.load()
 
     timings: dict[str, list[float]] = {"rules": [], "meaning_own_embedding": [], "meaning_shared_vector": []}
-    batcher = QueryBatcher(encoder)
-    shared = MeaningLayer(Examples.load(), encoder, cache=_Cached(layer), embed=batcher.encode_one)
     for message in messages:
         t = time.perf_counter()
         rules.by_rules(message)
@@ -76,22 +80,6 @@ def main() -> None:
     for key in timings:
         print(f"  {key:<24} mean {result[key]['mean']:>8.3f} ms   p95 {result[key]['p95']:>8.3f} ms")
     print(f"  start-up: {first_start:.1f} s embedding the examples, {cached_start:.2f} s with their vectors cached")
-
-
-class _Cached:
-    """A vector cache holding what a first start computed (as the data folder's cache would)."""
-
-    def __init__(self, layer):
-        from common.text import sha256
-
-        statements = [s for name in layer.classes for s in layer.examples.statements[name]]
-        self._vectors = dict(zip(("query:" + sha256(s) for s in statements), layer.example_vectors))
-
-    def get(self, model, dim, keys):
-        return {k: self._vectors[k] for k in keys if k in self._vectors}
-
-    def put(self, model, vectors):
-        pass
 
 
 if __name__ == "__main__":

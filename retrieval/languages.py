@@ -46,7 +46,9 @@ def parallel_sentences() -> list[tuple[str, str]]:
     return pairs
 
 
-def _vectors(encoder: Encoder, texts: list[str], *, query: bool, cache: VectorCache | None) -> np.ndarray:
+def cached_vectors(encoder: Encoder, texts: list[str], *, query: bool, cache: VectorCache | None) -> np.ndarray:
+    """Vectors of `texts` (as questions or as passages), from the vector cache where it has
+    them; the others are embedded and cached."""
     keys = [("query:" if query else "reference:") + sha256(t) for t in texts]
     known = cache.get(encoder.name, encoder.dim, keys) if cache else {}
     todo = [i for i, k in enumerate(keys) if k not in known]
@@ -65,8 +67,8 @@ def background(encoder: Encoder, cache: VectorCache | None = None) -> tuple[dict
     ({"en>zh": x}: added to a Chinese passage's score for an English question)."""
     pairs = parallel_sentences()
     texts = {"zh": [zh for zh, _ in pairs], "en": [en for _, en in pairs]}
-    passages = {lang: _vectors(encoder, texts[lang], query=False, cache=cache) for lang in LANGS}
-    queries = {lang: _vectors(encoder, texts[lang], query=True, cache=cache) for lang in LANGS}
+    passages = {lang: cached_vectors(encoder, texts[lang], query=False, cache=cache) for lang in LANGS}
+    queries = {lang: cached_vectors(encoder, texts[lang], query=True, cache=cache) for lang in LANGS}
     ground = {lang: passages[lang].mean(axis=0).astype(np.float32) for lang in LANGS}
     offsets = {}
     for q in LANGS:

@@ -63,19 +63,18 @@ def _share(hits: int, of: int) -> dict:
     return {"share": round(hits / of, 4) if of else None, "hits": hits, "of": of}
 
 
-def scores(red_flags: RedFlags, items: list[Labelled]) -> tuple[list[str | None], list[float], float, float]:
-    """Per message: the rules' category, the meaning layer's emergency probability (0 without
-    the layer); and the mean milliseconds per message of each layer (the embedding included)."""
-    rules, meaning = [], []
+def scores(red_flags: RedFlags, items: list[Labelled]) -> tuple[list[str | None], list[tuple[float, str]], float, float]:
+    """Per message: the rules' category, and the meaning layer's (emergency probability, most
+    probable category), (0, "") without the layer; and the mean milliseconds per message of
+    each layer (the embedding included)."""
     started = time.perf_counter()
-    for item in items:
-        rules.append(red_flags.by_rules(item.message))
+    rules = [red_flags.by_rules(item.message) for item in items]
     rules_ms = (time.perf_counter() - started) * 1000 / len(items)
+    if red_flags.meaning is None:
+        return rules, [(0.0, "")] * len(items), rules_ms, 0.0
     started = time.perf_counter()
-    for item in items:
-        meaning.append(red_flags.meaning.score(item.message)[0] if red_flags.meaning else 0.0)
-    meaning_ms = (time.perf_counter() - started) * 1000 / len(items) if red_flags.meaning else 0.0
-    return rules, meaning, rules_ms, meaning_ms
+    meaning = [red_flags.meaning.score(item.message) for item in items]
+    return rules, meaning, rules_ms, (time.perf_counter() - started) * 1000 / len(items)
 
 
 def figures(items: list[Labelled], flagged: list[bool], categories: list[str | None]) -> dict:
@@ -105,21 +104,21 @@ def evaluate(red_flags: RedFlags, items: list[Labelled], threshold: float | None
     out["rules"] = figures(items, [c is not None for c in rules], rules)
     if red_flags.meaning is not None:
         th = red_flags.meaning.threshold if threshold is None else threshold
-        cats = [red_flags.meaning.category(i.message, threshold=th) for i in items]
+        cats = [category if p >= th else None for p, category in meaning]
         out["threshold"] = th
-        out["meaning"] = figures(items, [s >= th for s in meaning], cats)
+        out["meaning"] = figures(items, [c is not None for c in cats], cats)
         both = [r or c for r, c in zip(rules, cats)]
         out["both"] = figures(items, [c is not None for c in both], both)
     return out
 
 
-def choose_threshold(items: list[Labelled], rules: list[str | None], meaning: list[float], budget: float) -> dict:
+def choose_threshold(items: list[Labelled], rules: list[str | None], meaning: list[tuple[float, str]], budget: float) -> dict:
     """The lowest threshold at which the meaning layer adds at most `budget` false alarms
     (as a share of the ordinary messages) to what the rules already flag; with each
     grid point's recall and false alarms, for the layer alone and for both layers."""
     ordinary = np.array([i.category is None for i in items])
     by_rules = np.array([r is not None for r in rules])
-    score = np.array(meaning)
+    score = np.array([p for p, _ in meaning])
     grid = []
     for th in np.round(np.arange(0.30, 0.991, 0.05).tolist() + [0.97, 0.98, 0.99], 2):
         alone = score >= th

@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from common.text import sha256
 from embeddings.base import Encoder, encode_queries
+from retrieval.languages import cached_vectors
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +99,6 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def embed_cached(encoder: Encoder, texts: Sequence[str], cache=None) -> np.ndarray:
-    """Query vectors of `texts`, from the vector cache (retrieval/vectorcache.py) where it has them."""
-    keys = ["query:" + sha256(t) for t in texts]
-    found = cache.get(encoder.name, encoder.dim, keys) if cache is not None else {}
-    missing = [i for i, k in enumerate(keys) if k not in found]
-    if missing:
-        fresh = encode_queries(encoder, [texts[i] for i in missing])
-        new = {keys[i]: fresh[j] for j, i in enumerate(missing)}
-        if cache is not None:
-            cache.put(encoder.name, new)
-        found.update(new)
-    return np.stack([found[k] for k in keys]).astype(np.float32)
-
-
 class MeaningLayer:
     """Flags a message whose embedding the classifier puts in an emergency category.
 
@@ -127,7 +113,7 @@ class MeaningLayer:
         self.classes = list(examples.statements)
         texts = [s for name in self.classes for s in examples.statements[name]]
         labels = np.array([i for i, name in enumerate(self.classes) for _ in examples.statements[name]])
-        vectors = embed_cached(encoder, texts, cache)
+        vectors = cached_vectors(encoder, texts, query=True, cache=cache).astype(np.float32)
         self.example_vectors = vectors
         self.weights, self.bias = train(vectors, labels, len(self.classes), scale=examples.scale, l2=examples.l2)
         self._not = self.classes.index(NOT_EMERGENCY)
@@ -140,19 +126,19 @@ class MeaningLayer:
     def probabilities(self, vector: np.ndarray) -> np.ndarray:
         return softmax((np.asarray(vector, dtype=np.float64) * self.examples.scale) @ self.weights + self.bias)
 
-    def score(self, message: str, vector: np.ndarray | None = None) -> tuple[float, str]:
+    def score(self, message: str) -> tuple[float, str]:
         """(probability that the message is an emergency, its most probable emergency category)."""
-        p = self.probabilities(self.vector(message) if vector is None else vector)
+        p = self.probabilities(self.vector(message))
         emergency = 1.0 - float(p[self._not])
         p[self._not] = -1.0
         return emergency, self.classes[int(np.argmax(p))]
 
-    def category(self, message: str, vector: np.ndarray | None = None, threshold: float | None = None) -> str | None:
+    def category(self, message: str) -> str | None:
         """The emergency category the message means, or None."""
         if not message or not message.strip():
             return None
-        emergency, category = self.score(message, vector)
-        return category if emergency >= (self.threshold if threshold is None else threshold) else None
+        emergency, category = self.score(message)
+        return category if emergency >= self.threshold else None
 
 
 def for_search(searcher=None, path: Path | None = None, data_dir: Path | None = None) -> MeaningLayer:

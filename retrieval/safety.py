@@ -59,8 +59,6 @@ from typing import TYPE_CHECKING
 from common.text import CJK
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from retrieval.redflag_meaning import MeaningLayer
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "redflags.toml"
@@ -164,8 +162,13 @@ def _has_word(text: str, word: str) -> bool:
     return bool(_word_pattern(word).search(text))
 
 
-def _clause_of(text: str, start: int, end: int) -> str:
-    return text[text.rfind("\n", 0, start) + 1 : (text.find("\n", end) + 1 or len(text) + 1) - 1]
+def _counts(text: str, match: re.Match, chinese: bool, context: Context) -> bool:
+    """Whether an occurrence counts: no negation just before it in its clause, and its clause
+    is not about the past or a general question."""
+    start = text.rfind("\n", 0, match.start()) + 1
+    end = text.find("\n", match.end())
+    clause = text[start : len(text) if end < 0 else end]
+    return not _negated_before(text[start : match.start()], chinese) and not context.discounts(clause)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -187,14 +190,7 @@ class Words:
         if needle not in text:  # the common case, and much cheaper than the regex
             return False
         chinese = _chinese(needle)
-        for match in _pattern(needle).finditer(text):
-            clause_start = text.rfind("\n", 0, match.start()) + 1
-            if _negated_before(text[clause_start : match.start()], chinese):
-                continue
-            if context.discounts(_clause_of(text, match.start(), match.end())):
-                continue
-            return True
-        return False
+        return any(_counts(text, match, chinese, context) for match in _pattern(needle).finditer(text))
 
     def words(self) -> Iterable[str]:
         return self.alternatives
@@ -219,16 +215,10 @@ class Window:
             self.regex = re.compile(rf"(?<![a-z0-9'])(?:{one})[a-z']*((?: [^ \n]+){{0,{EN_GAP}}}) (?:{two})")
 
     def found(self, text: str, context: Context) -> bool:
-        for match in self.regex.finditer(text):
-            clause_start = text.rfind("\n", 0, match.start()) + 1
-            if _negated_before(text[clause_start : match.start()], self.chinese):
-                continue
-            if _negated_gap(match.group(1), self.chinese, context.mild):
-                continue
-            if context.discounts(_clause_of(text, match.start(), match.end())):
-                continue
-            return True
-        return False
+        return any(
+            not _negated_gap(match.group(1), self.chinese, context.mild) and _counts(text, match, self.chinese, context)
+            for match in self.regex.finditer(text)
+        )
 
     def words(self) -> Iterable[str]:
         return self.first + self.second
@@ -351,22 +341,19 @@ class RedFlags:
 
     def by_rules(self, message: str) -> str | None:
         """The first emergency category whose rules match, or None."""
-        text = self.text(message)
+        return self._first_match(self.text(message))
+
+    def _first_match(self, text: str) -> str | None:
         return next((rule.name for rule in self.emergencies if rule.matches(text, self.context)), None)
 
-    def assess(self, message: str, vector: np.ndarray | None = None) -> Assessment:
-        """Check a message against every rule, then (if no rule matched) its meaning.
-
-        `vector`: the message's query embedding, when the caller already has it from
-        the meaning layer's model (saves one embedding)."""
+    def assess(self, message: str) -> Assessment:
+        """Check a message against every rule, then (if no rule matched) its meaning."""
         text = self.text(message)
-        result = Assessment()
-        for rule in self.emergencies:
-            if rule.matches(text, self.context):
-                result.emergency, result.by = rule.name, "rules"
-                break
-        if result.emergency is None and self.meaning is not None:
-            category = self.meaning.category(message, vector)
+        result = Assessment(emergency=self._first_match(text))
+        if result.emergency is not None:
+            result.by = "rules"
+        elif self.meaning is not None:
+            category = self.meaning.category(message)
             if category in self.by_name:
                 result.emergency, result.by = category, "meaning"
         if result.emergency:
