@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,9 @@ from retrieval.gate import parse_offsets
 
 # Nothing is ever downloaded: models load from installed packages or local folders.
 OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+MAX_TOP_K = 100  # passages retrieved per question
+MAX_PER_MINUTE = 10_000  # the per-user rate limit (0 turns it off)
 
 
 def go_offline() -> None:
@@ -73,11 +78,11 @@ class Config:
             data_dir=Path(env.get("ARTICLEBOT_DATA") or "data"),
             corpus_dir=Path(env.get("ARTICLEBOT_CORPUS") or DEFAULT_CORPUS),
             model=model,
-            min_score=_number(env, "ARTICLEBOT_MIN_SCORE", info.min_score, float),
-            top_k=_number(env, "ARTICLEBOT_TOP_K", 5, int, minimum=1),
+            min_score=_number(env, "ARTICLEBOT_MIN_SCORE", info.min_score, float, minimum=-1.0, maximum=1.0),
+            top_k=_number(env, "ARTICLEBOT_TOP_K", 5, int, minimum=1, maximum=MAX_TOP_K),
             telegram_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").strip(),
-            questions_per_minute=_number(env, "ARTICLEBOT_QUESTIONS_PER_MINUTE", 6, int, minimum=0),
+            questions_per_minute=_number(env, "ARTICLEBOT_QUESTIONS_PER_MINUTE", 6, int, minimum=0, maximum=MAX_PER_MINUTE),
             log_url=(env.get("ARTICLEBOT_LOG_URL") or "").strip() or None,
             log_salt=(env.get("ARTICLEBOT_LOG_SALT") or "").strip() or None,
             log_raw_user_ids=_flag(env, "ARTICLEBOT_LOG_RAW_USER_IDS"),
@@ -141,7 +146,8 @@ def _offsets(env: Mapping[str, str], default: Mapping[str, float]) -> dict[str, 
         raise ConfigError(f"ARTICLEBOT_MIN_SCORE_OFFSETS={raw!r}: {exc}.") from None
 
 
-def _number(env: Mapping[str, str], name: str, default, kind, minimum=None):
+def _number(env: Mapping[str, str], name: str, default, kind, minimum=None, maximum=None):
+    """A number from the environment: finite, within [minimum, maximum] when given."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -149,6 +155,37 @@ def _number(env: Mapping[str, str], name: str, default, kind, minimum=None):
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}.") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name}={raw!r} is not a finite number{_bounds(minimum, maximum)}.")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name}={raw!r} is out of range: it must be{_bounds(minimum, maximum)}.")
     return value
+
+
+def _bounds(minimum, maximum) -> str:
+    """ " from -1.0 to 1.0", " at least 1", or "" (the end of a sentence about a number)."""
+    if minimum is not None and maximum is not None:
+        return f" from {minimum} to {maximum}"
+    if minimum is not None:
+        return f" at least {minimum}"
+    return ""
+
+
+def check_data_dir(path: Path, name: str = "ARTICLEBOT_DATA") -> None:
+    """Raise ConfigError unless `path` is a folder this process can write in, or can be created as one."""
+    folder = Path(path).absolute()
+    try:
+        while not folder.exists() and not folder.is_symlink():  # the nearest part of the path that exists
+            folder = folder.parent
+        is_dir = folder.is_dir()
+    except OSError as exc:
+        raise ConfigError(f"{name}={path} cannot be used ({exc.strerror}).") from None
+    if not is_dir and folder == Path(path).absolute():
+        raise ConfigError(f"{name}={path} is not a folder; point it at a folder (it is created if missing).")
+    if not is_dir:
+        raise ConfigError(f"{name}={path} cannot be a folder: {folder} is a file.")
+    try:
+        with tempfile.TemporaryFile(dir=folder):  # the only test that also holds for root and read-only mounts
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{name}={path} cannot be written: creating a file in {folder} failed ({exc.strerror}).") from None

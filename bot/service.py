@@ -13,9 +13,11 @@ import sys
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Config
 from bot.conversations import Conversations
+from common.text import clean_input
 from convlog import (
     ConversationLog,
     ExchangeRecord,
@@ -63,6 +65,11 @@ class Exchange:
         """Stop the clock: the reply has gone out (`Service.record` does it if the channel did not)."""
         self.delivered_at = time.monotonic()
 
+    def undelivered(self, reason: str) -> None:
+        """The reply could not be delivered: the exchange is logged all the same, with why."""
+        self.delivered_at = time.monotonic()
+        self.entry.delivery_error = reason[:500]
+
 
 def make_encoders(config: Config) -> list[Encoder]:
     """The configured embedding models, the primary first (ARTICLEBOT_QUERY_PREFIX applies to it)."""
@@ -93,7 +100,8 @@ def open_log(config: Config) -> ConversationLog | None:
     answering goes on without it."""
     try:
         url = log_url(config.data_dir, config.log_url)
-        return ConversationLog(url, salt=load_salt(config.data_dir, config.log_salt), raw_user_ids=config.log_raw_user_ids)
+        return ConversationLog(url, salt=load_salt(config.data_dir, config.log_salt), raw_user_ids=config.log_raw_user_ids,
+                               spool=Path(config.data_dir) / "logs.unwritten.jsonl")
     except (LogError, OSError) as exc:
         print(f"articlebot: conversations will not be logged: {exc}", file=sys.stderr)
         return None
@@ -129,8 +137,8 @@ class Service:
         question (a reply to one of the bot's answers: the question it was for).
         """
         started = time.monotonic() if started is None else started
-        if context is None:
-            context = self.conversations.context(conversation)
+        question = clean_input(question)  # the entry of every channel: nothing after sees raw bytes
+        context = self.conversations.context(conversation) if context is None else clean_input(context)
         answer = self.pipeline.answer(question, context=context)
         self.conversations.remember(conversation, answer.searched)
         if answer.empty and lang_hint:
@@ -150,7 +158,8 @@ class Service:
         return Exchange(answer, entry, started, user)
 
     def record(self, exchange: Exchange) -> None:
-        """Log an exchange whose reply went out (its latency counts the delivery); never raises."""
+        """Log an exchange once its reply went out or failed to (its latency counts the
+        delivery; `Exchange.undelivered` says why it failed); never raises."""
         if exchange.delivered_at is None:
             exchange.delivered()
         exchange.entry.latency_ms = round((exchange.delivered_at - exchange.started) * 1000)

@@ -30,6 +30,27 @@ _SENTENCE_END_RE = re.compile(
 )
 
 
+# Lone surrogates: what invalid UTF-8 bytes become on a command line ("surrogateescape")
+# or a JSON "\\udXXX" escape; no encoder, database or terminal accepts them.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def clean_input(text: object) -> str:
+    """What a user typed, made safe for everything after the entry: a string (None: ""),
+    lone surrogates as U+FFFD (the same length in UTF-16, so Telegram's entity offsets
+    still hold), NFC, no control or invisible formatting characters except newlines
+    and tabs. Meaning is untouched; each channel calls this once, on arrival."""
+    if text is None:
+        return ""
+    return strip_controls(unicodedata.normalize("NFC", replace_surrogates(text if isinstance(text, str) else str(text))))
+
+
+def replace_surrogates(text: str) -> str:
+    """Lone surrogates as U+FFFD, nothing else changed (UTF-16 offsets keep their meaning)."""
+    return _SURROGATE_RE.sub(REPLACEMENT, text)
+
+
 def strip_controls(text: str) -> str:
     """Remove control and invisible formatting characters, keep newlines and tabs."""
     return _CONTROL_RE.sub("", text)

@@ -6,12 +6,13 @@
 - `pseudonyms`: salted user pseudonyms
 - `writer`: `ConversationLog` (record, feedback, recall)
 - `review`: the operators' queries (list, show, stats, export, purge)
+- `export`: exchanges as CSV (`write_csv`), safe to open in a spreadsheet
 
 It imports nothing from the channels (`bot/`), so any channel or a web page can use it.
 """
 
 from convlog.database import HEAD, MIGRATIONS, LogError, log_url, migrate
-from convlog.pseudonyms import load_salt, pseudonym
+from convlog.pseudonyms import check_salt, load_salt, pseudonym
 from convlog.records import ExchangeBrief, ExchangeRecord, LoggedHit, record_of
 from convlog.writer import ConversationLog
 
@@ -23,6 +24,7 @@ __all__ = [
     "ExchangeRecord",
     "LogError",
     "LoggedHit",
+    "check_salt",
     "load_salt",
     "log_url",
     "migrate",

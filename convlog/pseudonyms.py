@@ -7,6 +7,10 @@ import hmac
 import secrets
 from pathlib import Path
 
+from convlog.database import LogError
+
+SALT_FILE = "log-salt"  # in the data directory, when ARTICLEBOT_LOG_SALT is not set
+
 
 def pseudonym(user: int | str, salt: str) -> str:
     """A stable, salted, one-way id for a user."""
@@ -17,12 +21,36 @@ def load_salt(data_dir: Path, configured: str | None) -> str:
     """ARTICLEBOT_LOG_SALT, or a random salt kept in the data directory (created once)."""
     if configured:
         return configured
-    path = Path(data_dir) / "log-salt"
+    path = Path(data_dir) / SALT_FILE
     try:
-        return path.read_text().strip()
+        salt = path.read_text().strip()
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
         salt = secrets.token_hex(16)
         path.touch(mode=0o600)
         path.write_text(salt + "\n")
         return salt
+    if not salt:
+        raise _empty(path)
+    return salt
+
+
+def check_salt(data_dir: Path, configured: str | None) -> None:
+    """Raise LogError if the salt file in use exists but is empty (creates nothing)."""
+    path = Path(data_dir) / SALT_FILE
+    if configured or not path.exists():
+        return
+    try:
+        salt = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LogError(f"Cannot read the log salt file {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    if not salt:
+        raise _empty(path)
+
+
+def _empty(path: Path) -> LogError:
+    """An empty salt would make every pseudonym an unsalted hash of the user id."""
+    return LogError(
+        f"The log salt file {path} is empty: set ARTICLEBOT_LOG_SALT to the salt used so far, or delete the file "
+        "to have a new salt made (pseudonyms logged before will then no longer match)."
+    )

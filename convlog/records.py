@@ -40,6 +40,9 @@ class ExchangeRecord:
     chat_type: str | None = None
     emergency: bool = False
     searched: str | None = None  # the question as searched, when it was not the message alone (a follow-up)
+    delivery_error: str | None = None  # why the reply could not be delivered (None: it was)
+    feedback: str | None = None  # "up" / "down" when it came before the row was written
+    feedback_ts: str | None = None
     id: str = field(default_factory=lambda: secrets.token_hex(6))
     ts: str = field(default_factory=utc_stamp)
 

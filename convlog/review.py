@@ -40,6 +40,7 @@ class Filters:
 
 _AGE_RE = re.compile(r"\s*(\d+)\s*([dhm])\s*")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+MAX_ROWS = 1_000_000  # the most rows list or stats may be asked for (SQL limits are 64-bit integers)
 
 
 def parse_age(value: str) -> timedelta:
@@ -47,21 +48,45 @@ def parse_age(value: str) -> timedelta:
     age = _AGE_RE.fullmatch(value or "")
     if not age:
         raise QueryError(f"{value!r} is not an age (use for example 90d, 12h or 30m).")
-    return timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+    try:
+        return timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+    except (OverflowError, ValueError):  # more days than a timedelta holds, or digits past int()'s limit
+        raise _out_of_range(value) from None
+
+
+def cutoff(age: str, *, now: datetime | None = None) -> str:
+    """The moment `age` (90d, 12h, 30m) before now, as a utc_stamp."""
+    try:
+        return utc_stamp((now or datetime.now(timezone.utc)) - parse_age(age))
+    except OverflowError:
+        raise _out_of_range(age) from None
 
 
 def parse_when(value: str, *, now: datetime | None = None) -> str:
     """A time filter: 2026-11-01, 2026-11-01T08:00, or an age such as 7d, 12h, 30m."""
-    now = now or datetime.now(timezone.utc)
     if _AGE_RE.fullmatch(value or ""):
-        return utc_stamp(now - parse_age(value))
+        return cutoff(value, now=now)
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(f"{value!r} is not a date (use 2026-11-01, 2026-11-01T08:00 or an age like 7d).") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return utc_stamp(moment)
+    try:
+        return utc_stamp(moment)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the year 1 in UTC
+        raise _out_of_range(value) from None
+
+
+def _out_of_range(value: str) -> QueryError:
+    return QueryError(f"{value!r} is out of range (times must fall between the years 1 and 9999).")
+
+
+def check_limit(limit: int) -> int:
+    """A row count for a query, 1 to MAX_ROWS."""
+    if not 1 <= limit <= MAX_ROWS:
+        raise QueryError(f"{limit} rows is out of range (ask for 1 to {MAX_ROWS}).")
+    return limit
 
 
 def _where(engine: sa.Engine, f: Filters):
@@ -98,7 +123,8 @@ def _text_match(engine: sa.Engine, text: str):
 
 def list_exchanges(engine: sa.Engine, f: Filters, limit: int = 20) -> list[dict]:
     """Exchanges matching `f`, newest first."""
-    query = sa.select(exchanges).where(_where(engine, f)).order_by(exchanges.c.ts.desc(), exchanges.c.id).limit(limit)
+    query = sa.select(exchanges).where(_where(engine, f)).order_by(exchanges.c.ts.desc(), exchanges.c.id)
+    query = query.limit(check_limit(limit))
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
@@ -106,7 +132,7 @@ def list_exchanges(engine: sa.Engine, f: Filters, limit: int = 20) -> list[dict]
 def get_exchange(engine: sa.Engine, exchange_id: str) -> dict | None:
     """One exchange with its hits; a unique id prefix is enough."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(exchanges).where(exchanges.c.id.like(f"{exchange_id}%")).limit(2)).fetchall()
+        rows = conn.execute(sa.select(exchanges).where(exchanges.c.id.startswith(exchange_id, autoescape=True)).limit(2)).fetchall()
         if len(rows) != 1:
             return None
         out = dict(rows[0]._mapping)
@@ -160,6 +186,7 @@ def group_similar(questions: list[str], threshold: float = UNANSWERED_SIMILARITY
 def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
     """Exchanges per day, refusal rate, feedback ratio, content gaps and most cited articles."""
     where = _where(engine, f)
+    top = check_limit(top)
     day = sa.func.substr(exchanges.c.ts, 1, 10)
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(exchanges).where(where)).scalar_one()
@@ -207,6 +234,12 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
         "unanswered": group_similar(unanswered)[:top],
         "most_cited": [{"article": a, "title": t, "times_quoted": n} for a, t, n in cited],
     }
+
+
+def count_before(engine: sa.Engine, before: str) -> int:
+    """How many exchanges `purge(engine, before)` would delete."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(exchanges).where(exchanges.c.ts < before)).scalar_one()
 
 
 def purge(engine: sa.Engine, before: str) -> int:

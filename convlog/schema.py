@@ -35,6 +35,7 @@ exchanges = sa.Table(
     sa.Column("index_version", sa.Text),
     sa.Column("feedback", sa.Text),
     sa.Column("feedback_ts", sa.Text),
+    sa.Column("delivery_error", sa.Text),  # why the reply could not be delivered (NULL: it was)
     sa.Index("exchanges_ts", "ts"),
     sa.Index("exchanges_user", "user_id"),
 )

@@ -1,20 +1,29 @@
 """Writing the conversation log: every exchange (Telegram, `ask`, `chat`) and its feedback.
 
-Recording never breaks answering: callers record after the reply has gone out,
-and a failure (locked database, full disk, server down) is written to stderr,
-with the exchange itself as JSON so that it is not lost.
+Recording never breaks answering and never loses a row: callers record after the
+reply has gone out (or failed to); a write that finds the database locked by other
+writers is retried with jittered back-off for a bounded time (`retry_seconds`); a
+write that still fails (locked for long, full disk, server down) is said on stderr
+with the exchange as JSON and kept in a spool file (JSON lines beside the SQLite
+file, or the file given), which the next successful write of any process empties
+into the log.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import random
 import sys
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import asdict
+from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from common.clock import utc_stamp
 from convlog.database import (
@@ -24,10 +33,27 @@ from convlog.database import (
     display_url,
     first_line,
     migrate,
+    sqlite_path,
 )
 from convlog.pseudonyms import pseudonym
-from convlog.records import ExchangeBrief, ExchangeRecord
+from convlog.records import ExchangeBrief, ExchangeRecord, LoggedHit
 from convlog.schema import exchanges, hits
+
+RETRY_ATTEMPTS = 6  # a locked write is tried this many times (each waits up to busy_seconds for the lock)
+
+
+def _contended(exc: SQLAlchemyError) -> bool:
+    """A write that lost a race for the lock (worth retrying), not a broken database."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return isinstance(exc, OperationalError) and any(
+        sign in text for sign in ("database is locked", "database table is locked", "lock timeout", "lock_timeout",
+                                  "could not obtain lock", "deadlock", "could not serialize")
+    )  # fmt: skip
+
+
+def _entry_of(data: dict) -> ExchangeRecord:
+    """An exchange read back from the spool."""
+    return ExchangeRecord(**{**data, "hits": [LoggedHit(**h) for h in data.get("hits") or []]})
 
 
 class ConversationLog:
@@ -35,10 +61,18 @@ class ConversationLog:
 
     MEMORY = 10_000  # exchanges announced but not written yet, and their early feedback
 
-    def __init__(self, url: str, *, salt: str = "", raw_user_ids: bool = False, busy_seconds: float = BUSY_SECONDS):
+    def __init__(self, url: str, *, salt: str = "", raw_user_ids: bool = False, busy_seconds: float = BUSY_SECONDS,
+                 spool: Path | None = None):
         self.url = url
         self.salt = salt
         self.raw_user_ids = raw_user_ids
+        self.busy_seconds = busy_seconds
+        dialect = postgresql if url.startswith("postgresql") else sqlite
+        # a write only (no read first, which SQLite could not upgrade to a write under contention)
+        self._insert_new = dialect.insert(exchanges).on_conflict_do_nothing(index_elements=["id"])
+        db = sqlite_path(url)
+        # where rows that could not be written wait for the next successful write (None: stderr only)
+        self.spool = Path(spool) if spool else (db.with_name(db.name + ".unwritten.jsonl") if db else None)
         self._expected: OrderedDict[str, None] = OrderedDict()  # answered here, row still to come
         self._pending_feedback: OrderedDict[str, tuple[str, str]] = OrderedDict()  # for rows not written yet
         self._lock = threading.Lock()
@@ -65,29 +99,87 @@ class ConversationLog:
                 self._expected.popitem(last=False)
 
     def record(self, entry: ExchangeRecord) -> bool:
-        """Store one exchange with its hits; on failure say so on stderr (with the exchange) and return False."""
-        row = {k: v for k, v in asdict(entry).items() if k != "hits"}
+        """Store one exchange with its hits (retrying while other writers hold the lock); on
+        failure say so on stderr (with the exchange), keep it in the spool, and return False."""
         with self._lock:  # a 👍/👎 that arrived before this row was written
             self._expected.pop(entry.id, None)
             pending = self._pending_feedback.pop(entry.id, None)
         if pending:
-            row["feedback"], row["feedback_ts"] = pending
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(exchanges.insert(), row)
-                if entry.hits:
-                    conn.execute(
-                        hits.insert(),
-                        [{"exchange_id": entry.id, "rank": n, **asdict(h)} for n, h in enumerate(entry.hits, 1)],
-                    )
+            entry.feedback, entry.feedback_ts = pending
+        error = self._write(entry)
+        if error is None:
+            self._drain_spool()
             return True
-        except SQLAlchemyError as exc:
-            print(
-                f"articlebot: could not write exchange {entry.id} to the conversation log ({first_line(exc)}); "
-                f"the reply was sent. Exchange: {json.dumps(asdict(entry), ensure_ascii=False)}",
-                file=sys.stderr,
-            )
+        kept = self._to_spool(entry)
+        where = f"kept in {self.spool} until the log can be written" if kept else "not kept"
+        print(
+            f"articlebot: could not write exchange {entry.id} to the conversation log ({error}); "
+            f"the reply was {'not ' if entry.delivery_error else ''}sent; the exchange is {where}. "
+            f"Exchange: {json.dumps(asdict(entry), ensure_ascii=False)}",
+            file=sys.stderr,
+        )
+        return False
+
+    def _write(self, entry: ExchangeRecord, *, attempts: int = RETRY_ATTEMPTS) -> str | None:
+        """Insert an exchange; None on success (or if it is there already), else why not."""
+        row = {k: v for k, v in asdict(entry).items() if k != "hits"}
+        for attempt in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(self._insert_new, row).rowcount == 0:
+                        return None  # written before (a spooled row replayed twice)
+                    if entry.hits:
+                        conn.execute(
+                            hits.insert(),
+                            [{"exchange_id": entry.id, "rank": n, **asdict(h)} for n, h in enumerate(entry.hits, 1)],
+                        )
+                return None
+            except SQLAlchemyError as exc:
+                if not _contended(exc) or attempt == attempts - 1:
+                    return first_line(exc)
+            except (UnicodeError, ValueError, TypeError) as exc:  # text no database takes: never raised to the channel
+                return f"{type(exc).__name__}: {exc}"
+            time.sleep(random.uniform(0.5, 1.5) * min(0.05 * 2**attempt, 1.0))  # jittered: the writers spread out
+        return "not written"
+
+    def _to_spool(self, entry: ExchangeRecord) -> bool:
+        if self.spool is None:
             return False
+        try:
+            line = json.dumps(asdict(entry), ensure_ascii=True)  # ASCII: even odd text round-trips
+            with self._spool_locked("a") as fh:
+                fh.write(line + "\n")
+            return True
+        except OSError:
+            return False
+
+    def _drain_spool(self) -> None:
+        """Write the rows that earlier writes could not (any process's), then empty the spool."""
+        if self.spool is None or not self.spool.exists():
+            return
+        try:
+            with self._spool_locked("r+") as fh:
+                lines = [line for line in fh.read().splitlines() if line.strip()]
+                left = []
+                for line in lines:
+                    try:
+                        entry = _entry_of(json.loads(line))
+                    except (ValueError, TypeError):
+                        left.append(line)  # kept for a person to look at, never dropped
+                        continue
+                    if self._write(entry, attempts=2) is not None:
+                        left.append(line)
+                fh.seek(0)
+                fh.truncate()
+                fh.write("".join(f"{line}\n" for line in left))
+            if not left:
+                self.spool.unlink(missing_ok=True)
+        except OSError:
+            pass  # tried again after the next successful write
+
+    def _spool_locked(self, mode: str):
+        """The spool file, open and locked against the other processes writing this log."""
+        return _Locked(self.spool, mode)
 
     def feedback(self, exchange_id: str, value: str) -> bool:
         """Attach 👍 ("up") or 👎 ("down") to an exchange; the latest choice wins.
@@ -128,3 +220,22 @@ class ConversationLog:
         except SQLAlchemyError:
             return None
         return ExchangeBrief(row.searched or row.question, row.lang, tuple(shown))
+
+
+class _Locked:
+    """`open(path, mode)` under an exclusive flock, released on exit."""
+
+    def __init__(self, path: Path, mode: str):
+        self.path, self.mode = path, mode
+
+    def __enter__(self):
+        if self.mode.startswith("a"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, self.mode, encoding="utf-8")
+        fcntl.flock(self.fh, fcntl.LOCK_EX)
+        return self.fh
+
+    def __exit__(self, *exc) -> None:
+        self.fh.flush()
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()

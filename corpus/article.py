@@ -32,6 +32,7 @@ class Document:
     title: str | None = None
     url: str | None = None
     date: str | None = None
+    notes: list[str] = field(default_factory=list)  # what reading mended (stray bytes dropped), for the report
 
 
 @dataclass

@@ -3,8 +3,20 @@
 Files are found recursively (hidden files and folders are skipped) and decoded
 with their own encoding: UTF-8 (with or without BOM) first, then GB18030 (the
 superset of GBK/GB2312 that Chinese sites still use), then whatever
-charset-normalizer is confident about. A file that is binary, empty or cannot be
-decoded becomes a `LoadProblem` instead of stopping the load.
+charset-normalizer is confident about. A UTF-8 file with a few stray bytes that
+are not UTF-8 (under 1%) is read as UTF-8 without them, with a note. A file that
+is binary, empty or cannot be decoded becomes a `LoadProblem` instead of
+stopping the load.
+
+Nothing outside the corpus folder is ever read. Symbolic links are never
+followed: a link that points outside the folder, to nothing, or in a loop is
+skipped with that reason, and so is a link to another place inside the folder
+(what it points to is read under its own name, once, unless it is hidden).
+Folders that cannot be listed are skipped with a reason. Each file is opened by
+its real path and checked to be the very file the walk found (inode), inside the
+folder, so a file swapped for a link in between is not read either. File names
+that are not valid UTF-8, or hold control characters, are kept with those bytes
+written as backslash escapes (`printable`): that is the article's name in the index.
 
 HTML goes through trafilatura, a maintained main-content extractor, which drops
 the page's navigation and boilerplate markup and gives the title, canonical URL
@@ -15,10 +27,14 @@ heading.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
-from collections.abc import Iterator
+import stat
+import unicodedata
 from pathlib import Path
+from typing import NamedTuple
 
 from common.text import normalize_space, strip_controls
 from corpus.article import Article, Block, Document, LoadProblem
@@ -36,36 +52,158 @@ class CorpusError(Exception):
     """A problem with the corpus as a whole (missing folder, no articles)."""
 
 
-def iter_article_files(root: Path) -> Iterator[Path]:
-    """Article files under `root`, recursively, in a stable order."""
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
+LINK_OUTSIDE = "points outside the corpus folder"
+MAX_BAD_UTF8 = 0.01  # the share of stray bytes a UTF-8 file may hold and still be read as UTF-8
+
+
+class ArticleFile(NamedTuple):
+    """An article file the walk found: its path, its name in the corpus and the inode it had."""
+
+    path: Path
+    rel: str  # relative to the corpus folder, "/" separators, as the file system spells it
+    key: tuple[int, int]  # (device, inode): what reading checks it opens
+
+
+def printable(text: str) -> str:
+    """`text` safe to print, store and send: bytes of a file name that are not UTF-8 and
+    control or format characters become backslash escapes (b"\\xff" -> "\\xff", a newline -> "\\n")."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    text = raw.decode("utf-8", "backslashreplace")
+    return "".join(ch.encode("unicode_escape").decode("ascii") if _hidden_char(ch) else ch for ch in text)
+
+
+def _hidden_char(ch: str) -> bool:
+    """Control, format, surrogate and line-separator characters: never shown raw."""
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+def list_folder(folder: Path) -> list[os.DirEntry]:
+    """A folder's entries sorted by name (the one place the corpus walk lists a folder)."""
+    with os.scandir(folder) as entries:
+        return sorted(entries, key=lambda entry: entry.name)
+
+
+def _os_reason(exc: OSError, what: str = "cannot be read") -> str:
+    """An OSError as a reason, without the path (it is on the line already)."""
+    return f"{what} ({exc.strerror or type(exc).__name__})"
+
+
+def find_article_files(root: Path) -> tuple[list[ArticleFile], list[LoadProblem]]:
+    """Article files under `root`, recursively, in a stable order, and the entries skipped with a
+    reason (links, folders that cannot be listed). Only real folders are entered: no loops."""
+    root = Path(root)
+    real_root = Path(os.path.realpath(root))
+    found: list[ArticleFile] = []
+    problems: list[LoadProblem] = []
+    try:
+        stack = [("", iter(list_folder(root)))]
+    except OSError as exc:
+        raise CorpusError(f"The corpus folder {printable(str(root))} {_os_reason(exc)}.") from None
+    seen = {_folder_key(root)}
+    while stack:
+        prefix, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
             continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
-            yield path
+        if entry.name.startswith("."):
+            continue
+        rel = prefix + entry.name
+        try:
+            if entry.is_symlink():
+                reason = _link_problem(Path(entry.path), real_root)
+                if reason:
+                    problems.append(LoadProblem(printable(rel), reason))
+            elif entry.is_dir(follow_symlinks=False):
+                _enter(entry, rel, stack, seen, problems)
+            elif entry.is_file(follow_symlinks=False) and Path(entry.name).suffix.lower() in SUFFIXES:
+                info = entry.stat(follow_symlinks=False)
+                found.append(ArticleFile(Path(entry.path), rel, (info.st_dev, info.st_ino)))
+        except OSError as exc:
+            problems.append(LoadProblem(printable(rel), _os_reason(exc)))
+    return found, problems
+
+
+def _enter(entry: os.DirEntry, rel: str, stack: list, seen: set[tuple[int, int]], problems: list[LoadProblem]) -> None:
+    """Queue a sub-folder's entries, or say why it is skipped (it cannot be listed)."""
+    try:
+        key = _folder_key(Path(entry.path))
+        if key in seen:  # a folder mounted inside itself
+            return
+        seen.add(key)
+        stack.append((rel + "/", iter(list_folder(Path(entry.path)))))
+    except OSError as exc:
+        problems.append(LoadProblem(printable(rel), _os_reason(exc, "a folder that cannot be read")))
+
+
+def _folder_key(folder: Path) -> tuple[int, int]:
+    info = os.stat(folder)
+    return info.st_dev, info.st_ino
+
+
+def _link_problem(link: Path, real_root: Path) -> str | None:
+    """Why a symbolic link is skipped (links are never followed), or None for a link to a file
+    whose name is not an article's (it would not be read anyway)."""
+    try:
+        target = Path(os.path.realpath(link, strict=True))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link in a loop"
+        if exc.errno == errno.ENOENT:
+            return "a symbolic link to nothing (its target does not exist)"
+        return _os_reason(exc, "a symbolic link that cannot be followed")
+    if not target.is_dir() and link.suffix.lower() not in SUFFIXES:
+        return None
+    if not target.is_relative_to(real_root):
+        return LINK_OUTSIDE
+    inside = target.relative_to(real_root).as_posix()
+    return f"a symbolic link to {printable(inside)} in the corpus (links are not followed)"
 
 
 def decode(raw: bytes) -> str:
     """Decode article bytes: UTF-8, then GB18030, then charset-normalizer's best guess."""
+    return decode_noted(raw)[0]
+
+
+def decode_noted(raw: bytes) -> tuple[str, str | None]:
+    """`decode`, and a note when something was dropped (stray bytes in a UTF-8 file)."""
     if b"\x00" in raw[:8192]:
         raise ValueError("looks like a binary file, not text")
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError:
         pass
+    mended = _mostly_utf8(raw)
+    if mended is not None:
+        return mended
     try:
         text = raw.decode("gb18030")
     except UnicodeDecodeError:
         text = None
     if text is not None and _mostly_printable(text):
-        return text
+        return text, None
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
     if best is None:
         raise ValueError("cannot tell its text encoding")
-    return str(best)
+    return str(best), None
+
+
+def _mostly_utf8(raw: bytes) -> tuple[str, str] | None:
+    """UTF-8 without its few stray bytes, when under MAX_BAD_UTF8 of the file is not UTF-8 and its
+    valid multi-byte characters far outnumber the strays (a GBK file with a few Chinese
+    characters in English text has no valid ones: it is left to GB18030)."""
+    replaced = raw.decode("utf-8-sig", errors="replace")
+    bad = replaced.count("\ufffd") - raw.count("\ufffd".encode())
+    wide = sum(1 for ch in replaced if ord(ch) > 0x7F) - bad
+    if not 0 < bad <= len(raw) * MAX_BAD_UTF8 or wide < 10 * bad:
+        return None
+    text = raw.decode("utf-8-sig", errors="ignore")
+    return text, f"read as UTF-8 without {bad} stray byte{'s' if bad > 1 else ''} that {'are' if bad > 1 else 'is'} not UTF-8"
 
 
 def _mostly_printable(text: str) -> bool:
@@ -134,17 +272,32 @@ def parse_html(html: str) -> tuple[list[Block], str | None, str | None, str | No
     return blocks, title, url, date
 
 
-def read_document(path: Path, root: Path) -> Document:
+def read_inside(file: ArticleFile, real_root: Path) -> bytes:
+    """The file's bytes, opened by its real path and only if that is inside the corpus folder
+    and is still the file the walk found (not swapped for a link or another file meanwhile)."""
+    real = Path(os.path.realpath(file.path))
+    if not real.is_relative_to(real_root):
+        raise ValueError(LINK_OUTSIDE)
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with open(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != file.key:
+            raise ValueError("changed while the corpus was being read (index again)")
+        raw = fh.read(MAX_FILE_BYTES + 1)
+    if max(len(raw), info.st_size) > MAX_FILE_BYTES:
+        raise ValueError(f"too large ({max(len(raw), info.st_size) // 1024} KiB; the limit is {MAX_FILE_BYTES // 1024} KiB)")
+    return raw
+
+
+def read_document(file: ArticleFile, real_root: Path) -> Document:
     """Read and parse one file; raises ValueError with a reason when it is unusable."""
-    raw = path.read_bytes()
-    if len(raw) > MAX_FILE_BYTES:
-        raise ValueError(f"too large ({len(raw) // 1024} KiB; the limit is {MAX_FILE_BYTES // 1024} KiB)")
+    raw = read_inside(file, real_root)
     if not raw.strip():
         raise ValueError("empty file")
-    text = decode(raw)
-    rel = path.relative_to(root).as_posix()
+    text, note = decode_noted(raw)
+    rel = printable(file.rel)
     source_hash = hashlib.sha256(raw).hexdigest()
-    suffix = path.suffix.lower()
+    suffix = file.path.suffix.lower()
     if suffix in {".html", ".htm"}:
         blocks, title, url, date = parse_html(text)
         doc = Document(rel, blocks, source_hash, title=title, url=url, date=date)
@@ -155,6 +308,8 @@ def read_document(path: Path, root: Path) -> Document:
         doc = Document(rel, parse_text(text), source_hash)
     if not doc.lines:
         raise ValueError("no readable text in it")
+    if note:
+        doc.notes.append(note)
     return doc
 
 
@@ -164,18 +319,34 @@ def read_documents(root: Path, *, progress: bool = False) -> tuple[list[Document
 
     root = Path(root)
     if not root.is_dir():
-        raise CorpusError(f"The corpus folder {root} does not exist.")
+        raise CorpusError(f"The corpus folder {printable(str(root))} does not exist.")
+    files, problems = find_article_files(root)
+    real_root = Path(os.path.realpath(root))
     docs: list[Document] = []
-    problems: list[LoadProblem] = []
-    for path in tqdm(list(iter_article_files(root)), desc="articles", unit="file", disable=not progress):
-        rel = path.relative_to(root).as_posix()
+    for file in tqdm(files, desc="articles", unit="file", disable=not progress):
+        rel = printable(file.rel)
         try:
-            docs.append(read_document(path, root))
-        except (OSError, ValueError) as exc:
-            problems.append(LoadProblem(rel, str(exc)))
+            docs.append(read_document(file, real_root))
+        except OSError as exc:
+            problems.append(LoadProblem(rel, _os_reason(exc)))
+        except ValueError as exc:
+            problems.append(LoadProblem(rel, printable(str(exc))))
         except Exception as exc:  # noqa: BLE001 - a parser failing on one odd file must not stop the rest
-            problems.append(LoadProblem(rel, f"could not be parsed ({type(exc).__name__}: {exc})"))
-    return docs, problems
+            problems.append(LoadProblem(rel, printable(f"could not be parsed ({type(exc).__name__}: {exc})")))
+    return _unique_names(docs, problems)
+
+
+def _unique_names(docs: list[Document], problems: list[LoadProblem]) -> tuple[list[Document], list[LoadProblem]]:
+    """Two files whose names are the same once made printable: the second is skipped."""
+    seen: set[str] = set()
+    kept = []
+    for doc in docs:
+        if doc.path in seen:
+            problems.append(LoadProblem(doc.path, "another file has the same name once its odd bytes are escaped"))
+        else:
+            seen.add(doc.path)
+            kept.append(doc)
+    return kept, problems
 
 
 def clean_loaded(docs: list[Document], known_boilerplate: set[str] | frozenset[str] = frozenset()) -> tuple[list[Article], list[LoadProblem]]:

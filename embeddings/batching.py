@@ -6,7 +6,8 @@ cores cannot run two models faster than one). There is no timer and no waiting
 for a batch to fill: a question asked when the model is idle is embedded at once,
 alone; questions that arrive while it is busy queue up and go together in the
 next batch. Whoever's question heads the queue runs that batch, so no extra
-thread is needed and an error reaches exactly the callers whose batch failed.
+thread is needed. When a batch fails, each of its questions is embedded alone, so an
+error reaches only the caller whose text caused it.
 
 The last few vectors are kept by text, so a question embedded for search costs
 nothing when the red-flag meaning layer asks for it next (retrieval/redflag_meaning.py).
@@ -72,11 +73,21 @@ class QueryBatcher:
                 self._recent.popitem(last=False)
         return request.vector
 
+    def _encode_alone(self, request: _Request) -> None:
+        """After a failed batch: embed one request by itself, its error its own."""
+        try:
+            request.vector = encode_queries(self.encoder, [request.text], batch_size=1)[0]
+        except Exception as exc:  # noqa: BLE001 - handed to this caller only
+            request.error = exc
+
     def _run_batch(self) -> None:
         with self._lock:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
         try:
             vectors = encode_queries(self.encoder, [r.text for r in batch], batch_size=self.batch_size)
+        except Exception:  # noqa: BLE001 - one bad text must not fail the others: each alone
+            for r in batch:
+                self._encode_alone(r)
         except BaseException as exc:  # noqa: BLE001 - handed to every caller in the batch
             for r in batch:
                 r.error = exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from presentation.reply import PASSAGE, answer_blocks
+from presentation.reply import PASSAGE, answer_blocks, excerpt_of, title_of
 from presentation.texts import disclaimer
 from retrieval.records import Answer, Passage
 
@@ -16,7 +16,7 @@ def with_disclaimer(text: str, lang: str) -> str:
 def passage_text(passage: Passage) -> str:
     """A quoted passage: the article title, the excerpt, the source URL when known."""
     hit = passage.hit
-    lines = [f"📄 {hit.title or hit.article}", passage.excerpt]
+    lines = [f"📄 {title_of(passage)}", excerpt_of(passage)]
     if hit.url:
         lines.append(f"🔗 {hit.url}")
     return "\n".join(lines)

@@ -29,6 +29,30 @@ class Block:
     passage: Passage | None = None
 
 
+TITLE_LIMIT = 120  # characters of an article title shown above a quote (a scraped "title" can be a whole page)
+
+
+def title_of(passage: Passage) -> str:
+    """The source's title as shown (its file name when it has none), shortened with "…" when long."""
+    title = " ".join((passage.hit.title or passage.hit.article).split())
+    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1].rstrip() + "…"
+
+
+EXCERPT_LIMIT = 1500  # characters of a quote; a longer one (an article without paragraph breaks) is cut
+
+
+def excerpt_of(passage: Passage) -> str:
+    """The quote as shown: the excerpt, or when it is over EXCERPT_LIMIT a window of it that
+    keeps the sentence that answers (`passage.focus`) whole, "…" marking each cut."""
+    text = passage.excerpt
+    if len(text) <= EXCERPT_LIMIT:
+        return text
+    at = text.find(passage.focus) if passage.focus else -1
+    start = max(0, min(at - EXCERPT_LIMIT // 5, len(text) - EXCERPT_LIMIT)) if at > 0 else 0
+    end = max(start + EXCERPT_LIMIT, at + len(passage.focus) if at >= 0 else 0)
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
 def answer_blocks(answer: Answer, *, more: bool = False) -> list[Block]:
     """The blocks of a reply to `answer`; `more` for a further page of passages (no intro, no notices)."""
     lang = answer.lang

@@ -3,16 +3,28 @@
 Everything that comes from a user or an article is escaped; the only tags are the
 ones written here (b, i, a, blockquote), each opened and closed inside one
 paragraph. A message longer than Telegram's limit is split between paragraphs,
-so every part is valid HTML on its own, and the disclaimer is always the last
-paragraph of the last part.
+so every part is valid HTML on its own, and every part ends with the disclaimer
+(each message the bot sends does, whatever the article). Lengths are counted as Telegram counts them, in UTF-16
+code units (an emoji is two); a single paragraph too long for one message (an
+article with no paragraph breaks) is sent as plain text in pieces.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from urllib.parse import urlparse
 
-from presentation.reply import ADVICE, EMERGENCY, NOTE, PASSAGE, TEXT, answer_blocks
+from presentation.reply import (
+    ADVICE,
+    EMERGENCY,
+    NOTE,
+    PASSAGE,
+    TEXT,
+    answer_blocks,
+    excerpt_of,
+    title_of,
+)
 from presentation.texts import disclaimer
 from retrieval.records import Answer, Passage
 
@@ -38,10 +50,10 @@ def _safe_url(url: str | None) -> str | None:
 def passage_html(passage: Passage) -> str:
     """One quoted passage: the article title (a link when its URL is known), then the excerpt."""
     hit = passage.hit
-    title = esc(hit.title or hit.article)
+    title = esc(title_of(passage))
     url = _safe_url(hit.url)
     head = f'📄 <a href="{url}">{title}</a>' if url else f"📄 <b>{title}</b>"
-    return f"{head}\n<blockquote>{excerpt_html(passage.excerpt, passage.focus)}</blockquote>"
+    return f"{head}\n<blockquote>{excerpt_html(excerpt_of(passage), passage.focus)}</blockquote>"
 
 
 def excerpt_html(excerpt: str, focus: str) -> str:
@@ -65,8 +77,10 @@ def answer_paragraphs(answer: Answer, *, more: bool = False) -> list[str]:
 
 
 def with_disclaimer_html(paragraphs: list[str], lang: str) -> list[str]:
-    """Telegram message parts for HTML paragraphs, the disclaimer last."""
-    return split_parts([*paragraphs, f"<i>{esc(disclaimer(lang))}</i>"])
+    """Telegram message parts for HTML paragraphs, each ending with the disclaimer."""
+    closing = f"<i>{esc(disclaimer(lang))}</i>"
+    parts = split_parts(paragraphs, PART_LIMIT - units(closing) - 2) or [""]
+    return [f"{part}\n\n{closing}" if part else closing for part in parts]
 
 
 def text_paragraphs(text: str) -> list[str]:
@@ -80,13 +94,19 @@ def text_paragraphs(text: str) -> list[str]:
     return out
 
 
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
 def split_parts(paragraphs: list[str], limit: int = PART_LIMIT) -> list[str]:
-    """Pack paragraphs into messages of at most `limit` characters, splitting only between paragraphs."""
+    """Pack paragraphs into messages of at most `limit` UTF-16 units, splitting between
+    paragraphs (and a paragraph longer than a message into plain pieces)."""
     parts: list[str] = []
     current = ""
-    for paragraph in paragraphs:
+    for paragraph in (piece for p in paragraphs for piece in _fitting(p, limit)):
         candidate = f"{current}\n\n{paragraph}" if current else paragraph
-        if len(candidate) <= limit:
+        if units(candidate) <= limit:
             current = candidate
             continue
         if current:
@@ -95,3 +115,24 @@ def split_parts(paragraphs: list[str], limit: int = PART_LIMIT) -> list[str]:
     if current:
         parts.append(current)
     return parts
+
+
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def _fitting(paragraph: str, limit: int) -> list[str]:
+    """The paragraph, or, when it alone is over the limit, its text without markup cut into
+    escaped pieces that each fit (never a broken tag or entity)."""
+    if units(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    current, size = [], 0
+    for ch in html.unescape(_TAG_RE.sub("", paragraph)):
+        cost = units(esc(ch))
+        if size + cost > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(esc(ch))
+        size += cost
+    pieces.append("".join(current))
+    return [p for p in pieces if p.strip()]

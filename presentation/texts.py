@@ -112,10 +112,23 @@ REINDEX_STARTED = {
     "zh": "正在重建索引，完成后会通知您……",
     "en": "Re-indexing; I will tell you when it is done…",
 }
-REINDEX_DONE = {
-    "zh": "索引已更新：{articles} 篇文章，{chunks} 个段落（新增 {added}、修改 {changed}、删除 {removed}、未变 {unchanged}；重新计算 {embedded} 个段落的向量，用时 {seconds} 秒）。",
-    "en": "Index updated: {articles} articles, {chunks} passages ({added} added, {changed} changed, {removed} removed, {unchanged} unchanged; {embedded} passages embedded in {seconds} s).",
+REINDEX_PRIVATE_ONLY = {
+    "zh": "为了安全，管理命令只能在与我的私聊中使用，请私聊我发送 /reindex。",
+    "en": "For safety, operator commands work only in a private chat with me; please send /reindex there.",
 }
+REINDEX_DONE = {
+    "zh": "索引已更新：{articles} 篇文章，{chunks} 个段落（新增 {added}、修改 {changed}、删除 {removed}、未变 {unchanged}，跳过 {skipped} 个文件；重新计算 {embedded} 个段落的向量，用时 {seconds} 秒）。",
+    "en": "Index updated: {articles} articles, {chunks} passages ({added} added, {changed} changed, {removed} removed, {unchanged} unchanged, {skipped} files skipped; {embedded} passages embedded in {seconds} s).",
+}
+REINDEX_CORPUS = {"zh": "文章文件夹：{corpus}", "en": "Article folder: {corpus}"}
+# the articles of each kind, one per line, at most REINDEX_LISTED of them, then REINDEX_MORE
+REINDEX_PATHS = {
+    "added": {"zh": "新增的文章：", "en": "Added:"},
+    "changed": {"zh": "修改的文章：", "en": "Changed:"},
+    "removed": {"zh": "删除的文章：", "en": "Removed:"},
+}
+REINDEX_MORE = {"zh": "……另有 {n} 篇", "en": "… and {n} more"}
+REINDEX_LISTED = 10
 REINDEX_FAILED = {
     "zh": "重建索引失败，旧索引仍在使用：{reason}",
     "en": "Re-indexing failed; the previous index is still in use: {reason}",

@@ -9,10 +9,15 @@ cores). With several models, each embeds what it has not embedded yet. The new
 version is written beside the live one and published atomically (see index.py);
 chunks of changed or removed articles simply are not in it. One re-index at a
 time per data directory (`reindex_lock`). `full=True` re-embeds everything.
+
+The version remembers the absolute corpus folder it was built from (`IndexMeta.corpus`):
+`/reindex` re-indexes that folder, and a build from another folder says so
+(`BuildReport.previous_corpus`), since every article only the other folder held is removed.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +36,7 @@ from corpus import (
     read_documents,
 )
 from corpus.clean import repeated_lines
-from corpus.load import clean_loaded
+from corpus.load import clean_loaded, printable
 from embeddings import Encoder, model_info
 from retrieval.index import (
     FORMAT,
@@ -80,6 +85,9 @@ class BuildReport:
     # articles with no passage of their own: {path: the article that holds the same text}
     duplicates: dict[str, str] = field(default_factory=dict)
     sentences_embedded: int = 0  # sentences embedded for choosing excerpts (the others reused)
+    notes: list[LoadProblem] = field(default_factory=list)  # articles read with something mended (stray bytes dropped)
+    corpus: str = ""  # the absolute article folder this version was built from
+    previous_corpus: str = ""  # the folder the version it replaced was built from ("": none or not known)
 
 
 Encoders = Encoder | list[Encoder] | tuple[Encoder, ...]
@@ -105,9 +113,10 @@ def build_index(
         docs, problems = read_documents(Path(corpus_dir), progress=progress)
         if not docs:
             reasons = f" ({len(problems)} files skipped)" if problems else ""
-            raise CorpusError(f"No usable articles (.txt, .md, .html) in {corpus_dir}{reasons}.")
+            raise CorpusError(f"No usable articles (.txt, .md, .html) in {printable(str(corpus_dir))}{reasons}.")
         return _build(docs, data_dir, _as_list(encoders), full=full, progress=progress, problems=problems,
-                      started=started, cache=VectorCache.in_data_dir(data_dir))  # fmt: skip
+                      started=started, cache=VectorCache.in_data_dir(data_dir),
+                      corpus=os.path.realpath(corpus_dir))  # fmt: skip
 
 
 def build_from_documents(
@@ -131,8 +140,10 @@ def _build(
     problems: list[LoadProblem],
     started: float,
     cache: VectorCache,
+    corpus: str = "",
 ) -> BuildReport:
     live = current_version(data_dir)
+    previous = _live_meta(live)
     before = read_article_hashes(live / "chunks.sqlite") if live else {}
     boilerplate = repeated_lines(docs) | (read_boilerplate(live / "chunks.sqlite") if live else set())
     articles, empty = clean_loaded(docs, boilerplate)
@@ -152,7 +163,8 @@ def _build(
         sentences, sentences_embedded = embed_sentences(chunks, encoders[0], live, reuse=not full, progress=progress, cache=cache)
     finally:
         cache.close()
-    folder = write_version(data_dir, articles, chunks, dense, langs=langs, boilerplate=boilerplate, sentences=sentences)
+    folder = write_version(data_dir, articles, chunks, dense, langs=langs, boilerplate=boilerplate, sentences=sentences,
+                           corpus=corpus)  # fmt: skip
     now = {a.path: a.source_hash for a in articles}
     return BuildReport(
         articles=len(articles),
@@ -168,6 +180,9 @@ def _build(
         cleaned=articles,
         duplicates=duplicates,
         sentences_embedded=sentences_embedded,
+        notes=[LoadProblem(d.path, note) for d in docs for note in d.notes],
+        corpus=corpus,
+        previous_corpus=previous.corpus if previous else "",
     )
 
 
@@ -182,6 +197,7 @@ def write_version(
     kind: str | None = None,
     timings: dict[str, float] | None = None,
     sentences: list[list[tuple[str, np.ndarray]]] | None = None,
+    corpus: str = "",
 ) -> Path:
     """Write a complete index version (store, dense lists, BM25, meta) beside the live one and publish it.
 
@@ -190,7 +206,8 @@ def write_version(
     primary. `langs`: each chunk's language (default: detected). `sentences`: per chunk, the
     primary model's (hash, vector) of each sentence (embed_sentences), or None.
     `kind` forces the FAISS index type (default: by size); `timings`, when given,
-    receives the seconds each part took. Returns the new version's folder.
+    receives the seconds each part took; `corpus`: the absolute folder the articles were
+    read from (remembered in the meta). Returns the new version's folder.
     """
     if not dense:
         raise ValueError("an index needs at least one dense list")
@@ -220,7 +237,7 @@ def write_version(
         primary = dense[0][0]
         IndexMeta(model=primary.model, dim=primary.dim, articles=len(articles), chunks=len(chunks), created=utc_stamp(),
                   version=folder.name, kind=kind or "flat", dense=[m for m, _, _ in dense], languages=languages,
-                  sentences=primary.model if sentences is not None else "").write(folder)  # fmt: skip
+                  sentences=primary.model if sentences is not None else "", corpus=corpus).write(folder)  # fmt: skip
         publish(data_dir, folder)
     except BaseException:
         discard(folder)

@@ -64,9 +64,12 @@ def parse_offsets(spec: str) -> dict[str, float]:
         key, sep, value = part.partition("=")
         if not sep or not re.fullmatch(r"[a-z]{2,5}", key.strip()):
             raise ValueError(f"{part!r} is not KEY=NUMBER (a language code or 'long')")
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"{part!r}: the offset must be a finite number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{part!r}: {value.strip()!r} is not a number") from None
+        if not (math.isfinite(number) and -1.0 <= number <= 1.0):  # it moves a cosine threshold, within [-1, 1]
+            raise ValueError(f"{part!r}: the offset must be a number from -1 to 1")
         out[key.strip()] = number
     return out
 

@@ -7,7 +7,8 @@ Layout of the data directory::
       vectors.sqlite           every vector ever computed, by model and content hash
                                (see vectorcache.py): a re-index embeds only new text
       index-<stamp>/           one complete version
-        meta.json              models (one dense list each), dimensions, languages, counts
+        meta.json              models (one dense list each), dimensions, languages, counts,
+                               the article folder it was built from
         dense-<n>-<lang>.faiss the n-th model's vectors of the chunks in one language:
                                IndexIDMap2(IndexFlatIP or HNSW), FAISS ids = chunk row ids
         chunks.sqlite          text, metadata and vectors (see store.py)
@@ -96,10 +97,12 @@ class IndexMeta:
     dense: list[DenseMeta] = field(default_factory=list)
     languages: dict[str, int] = field(default_factory=dict)  # chunks per language
     sentences: str = ""  # the model whose sentence vectors the store holds ("": none; sentences.py)
+    corpus: str = ""  # the absolute article folder it was built from ("": not known; /reindex uses it)
 
     @classmethod
     def read(cls, folder: Path) -> IndexMeta:
-        data = json.loads((folder / "meta.json").read_text("utf-8"))
+        # surrogateescape: a folder name that is not UTF-8 comes back byte for byte
+        data = json.loads((folder / "meta.json").read_text("utf-8", errors="surrogateescape"))
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known["dense"] = [DenseMeta(**d) for d in known.get("dense", [])]
         return cls(**known)
@@ -110,7 +113,7 @@ class IndexMeta:
 
     def write(self, folder: Path) -> None:
         data = dict(self.__dict__, dense=[d.__dict__ for d in self.dense])
-        (folder / "meta.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
+        (folder / "meta.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8", errors="surrogateescape")
 
 
 def current_version(data_dir: Path) -> Path | None:

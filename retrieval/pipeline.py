@@ -3,16 +3,15 @@ tidy the question, search, choose the passages, check for red flags."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from common.text import (
+    clean_input,
     detect_language,
     fold,
     normalize_space,
     split_sentences,
-    strip_controls,
 )
 from retrieval import followup, gate
 from retrieval.passages import choose, choose_more
@@ -25,8 +24,8 @@ MORE_PAGE = 2  # passages per "more" page
 
 
 def tidy_question(raw: str) -> str:
-    """NFC, no control or invisible characters, white space collapsed."""
-    return normalize_space(strip_controls(unicodedata.normalize("NFC", raw or "")))
+    """Cleaned like any input (common.text.clean_input), white space collapsed."""
+    return normalize_space(clean_input(raw))
 
 
 def without_repeats(question: str) -> str:

@@ -175,8 +175,8 @@ def test_several_instances_start_and_write_at_once(log_url):
         assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 60
 
 
-def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(log_url, capsys):
-    log = ConversationLog(log_url, busy_seconds=0.5)
+def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(log_url, capsys, tmp_path):
+    log = ConversationLog(log_url, busy_seconds=0.5, spool=tmp_path / "unwritten.jsonl")
     record = entry()
     if log_url.startswith("sqlite"):
         locker = sqlite3.connect(log_url[len("sqlite:///"):], isolation_level=None)
@@ -191,8 +191,54 @@ def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(l
         locker.close()
     err = capsys.readouterr().err
     assert f"could not write exchange {record.id}" in err and "the reply was sent" in err
-    assert json.loads(err.split("Exchange: ", 1)[1])["question"] == record.question  # nothing lost
-    assert log.record(entry()) is True  # and it works again once the lock is gone
+    assert json.loads(err.split("Exchange: ", 1)[1])["question"] == record.question  # said on stderr
+    later = entry("之后的问题")
+    assert log.record(later) is True  # and it works again once the lock is gone,
+    assert get_exchange(log.engine, record.id)["question"] == record.question  # writing the kept row too
+    assert get_exchange(log.engine, later.id) is not None
+    assert not log.spool.exists()
+    log.record(later)  # a row written twice (a replayed spool) stays one row
+    with log.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 2
+
+
+def _write_rows(url: str, worker: int, rows: int, go) -> None:
+    log = ConversationLog(url, busy_seconds=0.05)  # a short lock wait: contention is the rule, not the exception
+    go.wait(timeout=60)
+    for n in range(rows):
+        log.record(entry(f"进程 {worker} 问题 {n}", user=f"p{worker}"))
+    log.close()
+
+
+def test_fifty_writer_processes_lose_no_row(tmp_path):
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'logs.db'}"
+    ConversationLog(url).close()  # created once; the writers race for the write lock, not for the migration
+    ctx = multiprocessing.get_context("fork")
+    go = ctx.Event()
+    workers = [ctx.Process(target=_write_rows, args=(url, w, 20, go)) for w in range(50)]
+    for p in workers:
+        p.start()
+    go.set()
+    for p in workers:
+        p.join(timeout=240)
+    assert all(p.exitcode == 0 for p in workers)
+    log = ConversationLog(url)
+    with log.engine.connect() as conn:
+        written = conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one()
+        spooled = len(log.spool.read_text().splitlines()) if log.spool.exists() else 0
+    assert written + spooled == 1000  # none lost: in the log, or kept for the next write
+    log.record(entry("下一个问题"))
+    with log.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 1001
+
+
+def test_an_undelivered_reply_is_logged_with_why(log_url):
+    log = ConversationLog(log_url)
+    record = entry(delivery_error="RetryAfter: Flood control exceeded. Retry in 30 seconds")
+    assert log.record(record) is True
+    assert get_exchange(log.engine, record.id)["delivery_error"].startswith("RetryAfter")
 
 
 def test_a_full_disk_is_reported_not_raised(tmp_path, capsys):

@@ -98,6 +98,21 @@ def test_utf8_bom_is_dropped():
     assert decode("面瘫".encode("utf-8-sig")) == "面瘫"
 
 
+def test_utf8_with_a_few_stray_bytes_is_kept_as_utf8(tmp_path):
+    raw = ("面瘫怎么办\n" + BODY_ZH + "\n" + BODY_ZH).encode()
+    raw = raw[:6] + b"\xff" + raw[6:61] + b"\xc3" + raw[61:]  # stray bytes between whole characters
+    assert decode(raw) == ("面瘫怎么办\n" + BODY_ZH + "\n" + BODY_ZH)
+    write(tmp_path / "stray.txt", raw)
+    (doc,), problems = read_documents(tmp_path)
+    assert problems == [] and doc.notes == ["read as UTF-8 without 2 stray bytes that are not UTF-8"]
+
+
+def test_gbk_english_with_a_few_chinese_characters_is_not_taken_for_utf8(tmp_path):
+    text = "Facial palsy (面瘫) after botox usually recovers within weeks. " * 8
+    assert decode(text.encode("gbk")) == text  # its Chinese bytes are not stray UTF-8: GB18030 reads them
+    assert decode(("面瘫怎么办\n" + BODY_ZH).encode("gbk")) == "面瘫怎么办\n" + BODY_ZH
+
+
 def test_bad_files_are_reported_and_the_rest_still_loads(tmp_path):
     write(tmp_path / "good.txt", "面瘫怎么办\n" + BODY_ZH)
     write(tmp_path / "empty.txt", "")

@@ -131,7 +131,7 @@ def test_export_csv_and_jsonl(seeded, tmp_path):
 
 
 def test_purge(seeded):
-    result = json.loads(logs("purge", "--older-than", "90d", "--json").output)
+    result = json.loads(logs("purge", "--older-than", "90d", "--yes", "--json").output)
     assert result["deleted"] == 1
     assert seeded["old"] not in listed("-n", "100")
     assert json.loads(logs("stats", "--json").output)["exchanges"] == 8

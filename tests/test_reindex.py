@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -246,14 +247,23 @@ async def test_a_running_bot_switches_to_the_new_index_without_failing_a_questio
         await stop_bot(bot)
 
 
-async def test_reindex_command_is_for_operators_only(tmp_path, e5, monkeypatch):
+def seed_vector_cache(bundled_data: Path, data: Path) -> None:
+    """Start `data` with the vectors the bundled index computed (the model's background
+    included): a process indexing there embeds only new text."""
+    data.mkdir(parents=True, exist_ok=True)
+    for part in bundled_data.glob("vectors.sqlite*"):
+        shutil.copy(part, data / part.name)
+
+
+async def test_reindex_command_is_for_operators_only(tmp_path, e5, bundled_data, monkeypatch):
     from tests.test_telegram import start_bot, stop_bot
 
     corpus = copy_bundled(tmp_path / "corpus")
     data = tmp_path / "data"
+    seed_vector_cache(bundled_data, data)
     build_index(corpus, data, e5)  # the default model, which the /reindex command's own process uses
     monkeypatch.setenv("ARTICLEBOT_DATA", str(data))
-    monkeypatch.setenv("ARTICLEBOT_CORPUS", str(corpus))
+    monkeypatch.setenv("ARTICLEBOT_CORPUS", str(DEFAULT_CORPUS))  # /reindex follows the index's own folder, not this
     info = model_info(e5.name)
     pipeline = Pipeline(Searcher(Index.load(data, e5.name), e5, data_dir=data), min_score=info.min_score, offsets=dict(info.min_score_offsets))
     bot = await start_bot(pipeline, tmp_path)
@@ -264,10 +274,95 @@ async def test_reindex_command_is_for_operators_only(tmp_path, e5, monkeypatch):
         assert "只有管理员" in bot.api.texts_to(71)[0]
 
         (corpus / "hyaluronidase-risks.txt").write_bytes(NEW_ARTICLE.encode("gb18030"))
+        (corpus / "botox-long-term-side-effects.txt").unlink()
+        (corpus / "empty.txt").write_text("")
         await bot.api.message("/reindex", user_id=70)
         assert await bot.api.wait_until(lambda: len(bot.api.texts_to(70)) >= 2, timeout=120)
         done = bot.api.texts_to(70)[-1]
-        assert "索引已更新：6 篇文章" in done and "新增 1" in done
-        assert pipeline.searcher.index.meta.articles == 6  # switched without a restart
+        assert "索引已更新：5 篇文章" in done and "新增 1" in done and "删除 1" in done and "跳过 1 个文件" in done
+        assert "新增的文章：\n• hyaluronidase-risks.txt" in done and "删除的文章：\n• botox-long-term-side-effects.txt" in done
+        assert f"文章文件夹：{corpus.resolve()}" in done
+        assert pipeline.searcher.index.meta.articles == 5  # switched without a restart
+        assert pipeline.searcher.index.meta.corpus == str(corpus.resolve())
+    finally:
+        await stop_bot(bot)
+
+
+def test_the_reindex_child_ignores_look_alike_folders_in_the_working_directory(tmp_path, bundled_data):
+    from bot.telegram.context import Services
+
+    cwd = tmp_path / "cwd"
+    for package in ("corpus", "bot", "retrieval"):  # what an operator's folder may well hold
+        (cwd / package).mkdir(parents=True)
+        (cwd / package / "__init__.py").write_text("")
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    (corpus / "massage.txt").write_bytes((DEFAULT_CORPUS / "facial-palsy-massage-en.txt").read_bytes())
+    seed_vector_cache(bundled_data, tmp_path / "data")  # the child's default model: it embeds only new text
+    (cwd / ".env").write_text(f"ARTICLEBOT_CORPUS={corpus}\n")  # .env in the working directory still applies
+    command = Services.__dataclass_fields__["reindex_command"].default
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["added_paths"] == ["massage.txt"] and figures["corpus"] == str(corpus.resolve())
+
+
+async def fake_bot(tmp_path, fake_encoder, corpus: Path | None = None):
+    """A bot over a fake-encoder index (plumbing only), with operator 70 and a stand-in
+    re-index command that records its arguments in `ran` and prints `figures.json`."""
+    from tests.test_telegram import start_bot
+
+    data = tmp_path / "data"
+    build_index(corpus or copy_bundled(tmp_path / "corpus"), data, fake_encoder)
+    pipeline = Pipeline(Searcher(Index.load(data, fake_encoder.name), fake_encoder, data_dir=data), min_score=0.5)
+    bot = await start_bot(pipeline, tmp_path)
+    svc = bot.app.bot_data["services"]
+    svc.admins = frozenset({70})
+    script = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:])); print(open(sys.argv[1] + '.json').read())"
+    svc.reindex_command = (sys.executable, "-c", script, str(tmp_path / "ran"))
+    return bot
+
+
+async def test_admin_commands_work_only_in_a_private_chat(tmp_path, fake_encoder):
+    from tests.test_telegram import stop_bot
+
+    bot = await fake_bot(tmp_path, fake_encoder)
+    group = -1001
+    try:
+        await bot.api.message("/reindex", user_id=71, chat_id=group, chat_type="supergroup")
+        assert await bot.api.wait_until(lambda: bot.api.texts_to(group))
+        assert "只有管理员" in bot.api.texts_to(group)[0]  # a non-admin, anywhere: denied
+        for kind in ("group", "supergroup"):
+            await bot.api.message("/reindex@articlebot_test_bot", user_id=70, chat_id=group, chat_type=kind)
+        assert await bot.api.wait_until(lambda: len(bot.api.texts_to(group)) == 3)
+        for text in bot.api.texts_to(group)[1:]:
+            assert "管理命令只能在与我的私聊中使用" in text
+        await asyncio.sleep(0.5)
+        assert len(bot.api.texts_to(group)) == 3 and not (tmp_path / "ran").exists()  # nothing was run
+    finally:
+        await stop_bot(bot)
+
+
+async def test_reindex_names_the_articles_and_uses_the_remembered_folder(tmp_path, fake_encoder, monkeypatch):
+    from tests.test_telegram import stop_bot
+
+    corpus = copy_bundled(tmp_path / "corpus")
+    monkeypatch.setenv("ARTICLEBOT_CORPUS", str(tmp_path / "somewhere-else"))
+    bot = await fake_bot(tmp_path, fake_encoder, corpus)
+    added = [f"new-{n:02d}.txt" for n in range(12)]
+    figures = {"articles": 16, "chunks": 90, "embedded": 40, "seconds": 3.5, "added": 12, "changed": 1, "removed": 1,
+               "unchanged": 3, "skipped": [{"path": "empty.txt", "reason": "empty file"}], "duplicates": [],
+               "added_paths": added, "changed_paths": ["a.txt"], "removed_paths": ["gone.txt"],
+               "corpus": str(corpus.resolve()), "previous_corpus": str(corpus.resolve())}  # fmt: skip
+    (tmp_path / "ran.json").write_text(json.dumps(figures))
+    try:
+        await bot.api.message("/reindex", user_id=70, language="en")
+        assert await bot.api.wait_until(lambda: len(bot.api.texts_to(70)) >= 2, timeout=60)
+        done = bot.api.texts_to(70)[-1]
+        assert json.loads((tmp_path / "ran").read_text()) == ["--corpus", str(corpus.resolve())]
+        assert "(12 added, 1 changed, 1 removed, 3 unchanged, 1 files skipped;" in done
+        assert f"Article folder: {corpus.resolve()}" in done
+        assert "Added:\n• new-00.txt\n" in done and "• new-09.txt\n… and 2 more" in done and "new-10.txt" not in done
+        assert "Changed:\n• a.txt" in done and "Removed:\n• gone.txt" in done
     finally:
         await stop_bot(bot)

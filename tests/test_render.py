@@ -33,7 +33,7 @@ def test_titles_link_to_their_source_only_for_web_urls():
     assert "<b>标题</b>" in passage_html(Passage(hit(3), "e"))
 
 
-def test_a_long_reply_is_split_between_paragraphs_with_the_disclaimer_last():
+def test_a_long_reply_is_split_between_paragraphs_each_part_ending_with_the_disclaimer():
     passages = [Passage(hit(i, f"https://x.org/{i}"), f"第{i}段：" + "很长的内容&<>" * 60) for i in range(30)]
     answer = Answer("q", "zh", refused=False, hits=[p.hit for p in passages], passages=passages)
     parts = with_disclaimer_html(answer_paragraphs(answer), "zh")
@@ -42,8 +42,7 @@ def test_a_long_reply_is_split_between_paragraphs_with_the_disclaimer_last():
         errors, visible = check_html(part)
         assert errors == []
         assert len(part) <= TELEGRAM_LIMIT
-    assert parts[-1].endswith(f"<i>{DISCLAIMER['zh']}</i>")
-    assert sum(p.count(f"<i>{DISCLAIMER['zh']}</i>") for p in parts) == 1
+    assert all(p.endswith(f"<i>{DISCLAIMER['zh']}</i>") and p.count(DISCLAIMER["zh"]) == 1 for p in parts)
     # nothing lost: every passage appears exactly once
     joined = "".join(parts)
     assert all(joined.count(f"https://x.org/{i}\"") == 1 for i in range(30))

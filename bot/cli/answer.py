@@ -58,6 +58,8 @@ def chat(as_json: bool) -> None:
     from bot.service import Service
 
     service = Service.from_config(load_config())
+    if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 become U+FFFD at the entry, not a traceback
+        sys.stdin.reconfigure(errors="surrogateescape")
     try:
         run_chat(service, sys.stdin, sys.stdout, interactive=sys.stdin.isatty() and not as_json, user=terminal_user(),
                  as_json=as_json)  # fmt: skip
@@ -73,7 +75,9 @@ def chat(as_json: bool) -> None:
 @click.option("--port", default=8443, show_default=True, type=int, help="Webhook mode: port to listen on.")
 @click.option("--secret-token", envvar="TELEGRAM_WEBHOOK_SECRET", help="Webhook mode: secret Telegram must send in each request (env TELEGRAM_WEBHOOK_SECRET).")
 @click.option("--url-path", default="", help="Webhook mode: path part to listen on (default: the root).")
-def run(webhook_url: str | None, listen: str, port: int, secret_token: str | None, url_path: str) -> None:
+@click.option("--no-secret-token", "no_secret", is_flag=True,
+              help="Webhook mode without a secret token: only behind a proxy that checks requests come from Telegram.")
+def run(webhook_url: str | None, listen: str, port: int, secret_token: str | None, url_path: str, no_secret: bool) -> None:
     """Build the index if there is none, then start the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
     from retrieval.index import current_version
 
@@ -88,7 +92,7 @@ def run(webhook_url: str | None, listen: str, port: int, secret_token: str | Non
         return
     from bot.telegram.app import WebhookOptions
 
-    run_telegram(config, WebhookOptions(webhook_url, listen, port, secret_token, url_path) if webhook_url else None)
+    run_telegram(config, WebhookOptions(webhook_url, listen, port, secret_token, url_path, no_secret) if webhook_url else None)
 
 
 def run_telegram(config: Config, webhook: WebhookOptions | None) -> None:
@@ -105,6 +109,11 @@ def run_telegram(config: Config, webhook: WebhookOptions | None) -> None:
     from bot.telegram.app import run as run_application
 
     token = config.telegram_token or ""
+    try:
+        if webhook is not None:
+            webhook.check()  # before loading anything: a webhook anyone could post to never starts
+    except TelegramStartError as exc:
+        raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction(token)
     for noisy in ("faiss", "sentence_transformers", "transformers"):

@@ -11,6 +11,7 @@ import json
 from typing import TextIO
 
 from bot.service import Service
+from common.text import clean_input
 from presentation.plain import render_text, with_disclaimer
 from presentation.texts import CHAT_GREETING
 from retrieval.records import Answer
@@ -47,7 +48,7 @@ def run_chat(service: Service, stdin: TextIO, stdout: TextIO, *, interactive: bo
         line = stdin.readline()
         if not line:
             break
-        question = line.strip()
+        question = clean_input(line).strip()  # the entry: nothing after it sees invalid text
         if not as_json and question.lower() in EXIT_WORDS:
             break
         if not interactive and not as_json:

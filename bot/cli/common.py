@@ -1,4 +1,4 @@
-"""What every command shares: the configuration loader, one-sentence errors, progress display."""
+"""What every command shares: the configuration loader, one-sentence errors, progress display, questions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, check_data_dir
 from convlog import LogError
 from corpus import CorpusError
 from embeddings import EmbeddingModelError
@@ -19,9 +19,11 @@ USER_ERRORS = (ConfigError, CorpusError, EmbeddingModelError, IndexProblem, Rule
 
 
 def load_config() -> Config:
-    """The configuration from the environment (and `.env`), or a one-sentence error."""
+    """The configuration from the environment (and `.env`), its data folder checked, or a one-sentence error."""
     try:
-        return Config.from_env()
+        config = Config.from_env()
+        check_data_dir(config.data_dir)  # once, here: every command that touches the data folder comes through
+        return config
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -29,6 +31,11 @@ def load_config() -> Config:
 def show_progress() -> bool:
     """Progress bars only on a terminal."""
     return sys.stderr.isatty()
+
+
+def on_terminal() -> bool:
+    """Whether a person can answer a question (standard input is a terminal)."""
+    return sys.stdin.isatty()
 
 
 class UserErrorGroup(click.Group):

@@ -17,8 +17,12 @@ from bot.cli.common import load_config, show_progress
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what the cleaner removed from each article.")
 def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> None:
-    """Build or update the index from the article folder."""
+    """Build or update the index from the article folder.
+
+    Without --corpus: ARTICLEBOT_CORPUS or the bundled corpus. The index remembers its folder
+    (`/reindex` uses it); when it differs from the previous index's, one line says so."""
     from bot.service import make_encoders
+    from corpus.load import printable
     from retrieval.build import build_index
     from retrieval.index import check_reindex_lock
 
@@ -32,8 +36,11 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
         return
     click.echo(
         f"Indexed {report.articles} articles into {report.chunks} chunks in {report.seconds:.1f} s "
-        f"with {' + '.join(config.models)} -> {config.data_dir / report.version}"
+        f"with {' + '.join(config.models)} -> {printable(str(config.data_dir / report.version))}"
     )
+    if report.previous_corpus and report.previous_corpus != report.corpus:
+        click.echo(f"  corpus: {printable(report.corpus)}, not {printable(report.previous_corpus)} as the previous index"
+                   " (articles only there were removed)")  # fmt: skip
     click.echo(
         f"  articles: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged; chunks: {report.embedded} embedded, {report.chunks - report.embedded} reused"
@@ -43,6 +50,8 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
             click.echo(f"  {kind} {path}")
     for problem in report.problems:
         click.echo(f"  skipped {problem.path}: {problem.reason}")
+    for note in report.notes:
+        click.echo(f"  note {note.path}: {note.reason}")
     for path, twin in sorted(report.duplicates.items()):
         click.echo(f"  duplicate {path}: same text as {twin}, which is quoted instead")
     if verbose:
@@ -55,7 +64,10 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
 
 
 def report_figures(report) -> dict:
-    """The `index --json` object: the contract's four figures plus what changed."""
+    """The `index --json` object: the contract's four figures plus what changed (counts, and the
+    paths), what was skipped or mended, and the corpus folder (and the previous index's)."""
+    from corpus.load import printable
+
     return {
         "articles": report.articles,
         "chunks": report.chunks,
@@ -67,4 +79,10 @@ def report_figures(report) -> dict:
         "unchanged": len(report.unchanged),
         "skipped": [{"path": p.path, "reason": p.reason} for p in report.problems],
         "duplicates": [{"path": path, "same_as": twin} for path, twin in sorted(report.duplicates.items())],
+        "added_paths": report.added,
+        "changed_paths": report.changed,
+        "removed_paths": report.removed,
+        "notes": [{"path": n.path, "note": n.reason} for n in report.notes],
+        "corpus": printable(report.corpus),
+        "previous_corpus": printable(report.previous_corpus),
     }

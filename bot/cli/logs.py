@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from bot.cli.common import load_config
+from bot.cli.common import load_config, on_terminal
 from bot.config import Config
-from common.clock import utc_stamp
+from convlog.export import CSV_ENCODING, write_csv
 from convlog.review import (
+    MAX_ROWS,
     Filters,
     QueryError,
+    count_before,
+    cutoff,
     get_exchange,
     iter_exchanges,
     list_exchanges,
-    parse_age,
     parse_when,
     purge,
     stats,
 )
-
-EXPORT_FIELDS = [
-    "id", "ts", "channel", "user_id", "chat_type", "lang", "question", "reply", "refused", "emergency",
-    "latency_ms", "model", "index_version", "feedback", "feedback_ts",
-]  # fmt: skip
 
 
 class DefaultGroup(click.Group):
@@ -43,9 +38,10 @@ class DefaultGroup(click.Group):
 
 
 def _open(config: Config):
-    from convlog import ConversationLog, LogError, log_url
+    from convlog import ConversationLog, LogError, check_salt, log_url
     from convlog.database import sqlite_path
 
+    check_salt(config.data_dir, config.log_salt)  # an empty salt file is a mistake to fix before anything is logged
     url = log_url(config.data_dir, config.log_url)
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -99,7 +95,7 @@ def logs() -> None:
 
 
 @logs.command(name="list")
-@click.option("-n", "--count", default=20, show_default=True, type=click.IntRange(min=1), help="How many exchanges.")
+@click.option("-n", "--count", default=20, show_default=True, type=click.IntRange(1, MAX_ROWS), help="How many exchanges.")
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(count, refused, negative, since, until, user, text, as_json) -> None:
@@ -114,7 +110,8 @@ def list_command(count, refused, negative, since, until, user, text, as_json) ->
     for row in rows:
         flags = " ".join(
             f for f in ("refused" if row["refused"] and not row["emergency"] else "", "EMERGENCY" if row["emergency"] else "",
-                        {"up": "👍", "down": "👎"}.get(row["feedback"] or "", "")) if f
+                        {"up": "👍", "down": "👎"}.get(row["feedback"] or "", ""),
+                        "undelivered" if row.get("delivery_error") else "") if f
         )  # fmt: skip
         question = row["question"].replace("\n", " ")
         question = question if len(question) <= 50 else question[:49] + "…"
@@ -137,6 +134,8 @@ def show(exchange_id: str, as_json: bool) -> None:
     click.echo(f"User {row['user_id'] or '-'}; {row['latency_ms']} ms; model {row['model']}; index {row['index_version']}")
     click.echo(f"Refused: {'yes' if row['refused'] and not row['emergency'] else 'no'}; emergency: {'yes' if row['emergency'] else 'no'}; "
                f"feedback: {row['feedback'] or '-'}{' at ' + row['feedback_ts'] if row['feedback_ts'] else ''}")  # fmt: skip
+    if row.get("delivery_error"):
+        click.echo(f"Not delivered: {row['delivery_error']}")
     click.echo(f"\nQuestion:\n{row['question']}\n\nReply:\n{row['reply']}\n\nHits:")
     for hit in row["hits"]:
         mark = "quoted" if hit["shown"] else ""
@@ -145,7 +144,8 @@ def show(exchange_id: str, as_json: bool) -> None:
 
 @logs.command(name="stats")
 @filter_options
-@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="How many content gaps and articles.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, MAX_ROWS),
+              help="How many content gaps and articles.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats_command(refused, negative, since, until, user, text, top, as_json) -> None:
     """Exchanges per day, refusal rate, feedback, content gaps and most cited articles."""
@@ -184,43 +184,77 @@ def export(fmt, output, refused, negative, since, until, user, text, as_json) ->
     log = _open(load_config())
     rows = iter_exchanges(log.engine, _filters(refused, negative, since, until, user, text))
     fmt = "jsonl" if as_json else fmt
-    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    count = 0
     try:
-        if fmt == "csv":
-            writer = csv.DictWriter(out, fieldnames=[*EXPORT_FIELDS, "quoted_articles", "hits"])
-            writer.writeheader()
-            for row in rows:
-                quoted = ";".join(h["article"] for h in row["hits"] if h["shown"])
-                writer.writerow({**{k: row[k] for k in EXPORT_FIELDS}, "quoted_articles": quoted,
-                                 "hits": json.dumps(row["hits"], ensure_ascii=False)})  # fmt: skip
-                count += 1
-        else:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-                count += 1
-    finally:
-        if output:
-            out.close()
-    if output:
-        click.echo(f"Exported {count} exchanges to {output}", err=True)
+        if not output:
+            _write(rows, fmt, sys.stdout)
+            sys.stdout.flush()
+            return
+        # CSV with a byte-order mark, so that Excel reads the Chinese as UTF-8
+        with open(output, "w", encoding=CSV_ENCODING if fmt == "csv" else "utf-8", newline="") as out:
+            count = _write(rows, fmt, out)
+    except BrokenPipeError:
+        raise  # `| head`: click ends quietly
+    except OSError as exc:
+        raise click.ClickException(_cannot_write(output, exc)) from None
+    click.echo(f"Exported {count} exchanges to {output}", err=True)
+
+
+def _write(rows, fmt: str, out) -> int:
+    """Write exchanges to `out` as CSV or JSON lines; returns how many."""
+    if fmt == "csv":
+        return write_csv(rows, out)
+    count = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        count += 1
+    return count
+
+
+def _cannot_write(output: Path | None, exc: OSError) -> str:
+    """One sentence for an export that cannot be written (to `output`, or standard output)."""
+    if output is None:
+        return f"Cannot write the export to standard output: {exc.strerror or exc}."
+    folder = output.parent
+    if not folder.exists():
+        return f"Cannot write {output}: the folder {folder} does not exist."
+    if not folder.is_dir():
+        return f"Cannot write {output}: {folder} is a file, not a folder."
+    return f"Cannot write {output}: {exc.strerror or exc}."
 
 
 @logs.command(name="purge")
-@click.option("--older-than", "older_than", required=True, help="Delete exchanges older than this age (e.g. 90d).")
+@click.option("--older-than", "older_than", required=True, help="Delete exchanges older than this age (e.g. 90d; 0d: all).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal, e.g. in cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def purge_command(older_than: str, as_json: bool) -> None:
+def purge_command(older_than: str, yes: bool, as_json: bool) -> None:
     """Delete old exchanges (retention), with their hits and feedback."""
     try:
-        before = utc_stamp(datetime.now(timezone.utc) - parse_age(older_than))
+        before = cutoff(older_than)
     except QueryError as exc:
         raise click.ClickException(str(exc)) from None
     log = _open(load_config())
+    if not yes:
+        _confirm_purge(count_before(log.engine, before), before)
     deleted = purge(log.engine, before)
     if as_json:
         _json({"deleted": deleted, "before": before})
     else:
         click.echo(f"Deleted {deleted} exchanges logged before {before}.")
+
+
+def _confirm_purge(count: int, before: str) -> None:
+    """Ask on a terminal before deleting; elsewhere refuse without --yes (nothing to delete: no question)."""
+    if count == 0:
+        return
+    if not on_terminal():
+        raise click.ClickException(
+            f"This would delete {_exchanges(count)} logged before {before}; pass --yes to delete without a terminal."
+        )
+    click.confirm(f"Delete {_exchanges(count)} logged before {before}?", abort=True)
+
+
+def _exchanges(count: int) -> str:
+    return f"{count} exchange" if count == 1 else f"{count} exchanges"
 
 
 @logs.command()

@@ -10,6 +10,7 @@ import re
 from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
 
+from common.text import clean_input, replace_surrogates
 from presentation.texts import user_language
 
 
@@ -30,13 +31,27 @@ def replies_to_bot(message: Message, bot_id: int) -> bool:
     return bool(replied and replied.from_user and replied.from_user.id == bot_id)
 
 
+def message_text(message: Message) -> str:
+    """The message's text (or a caption) cleaned once, on arrival (common.text.clean_input):
+    whatever its bytes, nothing after this sees a lone surrogate or a control character."""
+    return clean_input(message.text or message.caption or "")
+
+
+def _entity_text(text: str, offset: int, length: int) -> str:
+    """An entity's text; Telegram counts UTF-16 code units (python-telegram-bot's own
+    parse_entity raises on a lone surrogate, so this works on the repaired text)."""
+    units = replace_surrogates(text).encode("utf-16-le")
+    return units[offset * 2 : (offset + length) * 2].decode("utf-16-le", errors="replace")
+
+
 def strip_mention(message: Message, username: str) -> tuple[str, bool]:
-    """The text without "@botname" mentions, and whether the bot was mentioned."""
-    text = message.text or ""
+    """The cleaned text without "@botname" mentions, and whether the bot was mentioned."""
     mention = f"@{username}".lower()
     mentioned = any(
-        e.type == MessageEntityType.MENTION and message.parse_entity(e).lower() == mention for e in message.entities or ()
+        e.type == MessageEntityType.MENTION and _entity_text(message.text or "", e.offset, e.length).lower() == mention
+        for e in message.entities or ()
     )
+    text = clean_input(message.text)
     if mentioned:
         text = re.sub(re.escape(f"@{username}"), " ", text, flags=re.IGNORECASE)
     return text.strip(), mentioned

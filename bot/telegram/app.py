@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from telegram import BotCommand, Update
@@ -65,21 +66,62 @@ def install_log_redaction(token: str) -> None:
         logging.getLogger(name).addFilter(redact)
 
 
+class TokenWatch:
+    """Notices Telegram refusing the token while the bot runs (revoked or replaced in
+    @BotFather): the bot then stops and `run` exits non-zero with one sentence, rather
+    than living on without polling (python-telegram-bot ends its polling loop on a 401
+    but leaves the process up)."""
+
+    def __init__(self):
+        self.application: Application | None = None
+        self.revoked = False
+
+    def refused(self) -> None:
+        if self.revoked:
+            return
+        self.revoked = True
+        logging.getLogger(__name__).error("Telegram refused the bot token (401 Unauthorized): stopping.")
+        if self.application is not None:
+            self.application.stop_running()
+
+
+class WatchedRequest(HTTPXRequest):
+    """An HTTPXRequest that tells `TokenWatch` about every 401 answer."""
+
+    def __init__(self, watch: TokenWatch, **kwargs):
+        super().__init__(**kwargs)
+        self.watch = watch
+
+    async def do_request(self, url: str, *args, **kwargs):
+        code, payload = await super().do_request(url, *args, **kwargs)
+        if code == 401:
+            self.watch.refused()
+            if url.endswith("/getUpdates"):
+                # no updates, rather than an exception that kills the polling task before the
+                # graceful stop (`stop_running`) can await it
+                return 200, b'{"ok": true, "result": []}'
+        return code, payload
+
+
 def build_application(settings: TelegramSettings, service: Service) -> Application:
     """The Application with every handler registered, answering through `service`."""
     api = settings.api_url.rstrip("/")
+    watch = TokenWatch()
     application = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .request(HTTPXRequest(connection_pool_size=64, connect_timeout=10, read_timeout=30, write_timeout=30, pool_timeout=30))
-        .get_updates_request(HTTPXRequest(connection_pool_size=2, connect_timeout=10, read_timeout=40))
+        .request(WatchedRequest(watch, connection_pool_size=64, connect_timeout=10, read_timeout=30, write_timeout=30,
+                                pool_timeout=30))  # fmt: skip
+        .get_updates_request(WatchedRequest(watch, connection_pool_size=2, connect_timeout=10, read_timeout=40))
         .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(True)
         .post_init(_post_init)
         .build()
     )
+    watch.application = application
+    application.bot_data["token_watch"] = watch
     application.bot_data["services"] = Services(
         service=service,
         recent=RecentAnswers(service.log),
@@ -113,17 +155,43 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 @dataclass
 class WebhookOptions:
-    """Webhook mode: Telegram posts updates to `url`; we listen on `listen`:`port`."""
+    """Webhook mode: Telegram posts updates to `url`; we listen on `listen`:`port`.
+
+    Without a secret token anyone who finds the URL can post forged updates (an
+    operator's /reindex included), so a secret is required unless `unchecked` says
+    that something in front (a proxy) checks where requests come from."""
 
     url: str
     listen: str = "127.0.0.1"
     port: int = 8443
     secret_token: str | None = None
     url_path: str = ""
+    unchecked: bool = False
+
+    def check(self) -> None:
+        """Raise TelegramStartError for a webhook anyone could post to, or a secret Telegram would refuse."""
+        if not self.secret_token:
+            if self.unchecked:
+                logging.getLogger(__name__).warning(
+                    "Webhook without a secret token: every request is trusted; make sure the proxy in front checks them."
+                )
+                return
+            raise TelegramStartError(
+                "Webhook mode needs a secret token (--secret-token or TELEGRAM_WEBHOOK_SECRET) so that forged updates "
+                "are refused; pass --no-secret-token only if a proxy in front checks requests itself."
+            )
+        if not _SECRET_RE.fullmatch(self.secret_token):
+            raise TelegramStartError(
+                "The webhook secret token must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)."
+            )
+
+
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class TelegramStartError(Exception):
-    """The bot could not start (missing or rejected token, unreachable API)."""
+    """The bot could not start (missing or rejected token, unreachable API, a webhook
+    without a secret), or had to stop (the token was revoked while it ran)."""
 
 
 def run(application: Application, webhook: WebhookOptions | None = None) -> None:
@@ -136,6 +204,8 @@ def run(application: Application, webhook: WebhookOptions | None = None) -> None
         async with application.bot:  # initialize() asks getMe: fails on a bad token or no API
             pass
 
+    if webhook is not None:
+        webhook.check()
     try:
         asyncio.run(check_token())
     except InvalidToken:
@@ -143,6 +213,20 @@ def run(application: Application, webhook: WebhookOptions | None = None) -> None
     except NetworkError as exc:
         raise TelegramStartError(f"Cannot reach the Telegram Bot API ({exc.message}); check TELEGRAM_API_URL and the network.") from None
     asyncio.set_event_loop(asyncio.new_event_loop())  # run_* use (and close) the current loop
+    watch = application.bot_data.get("token_watch")
+    try:
+        _run(application, webhook)
+        revoked = watch is not None and watch.revoked
+    except InvalidToken:
+        revoked = True
+    if revoked:
+        raise TelegramStartError(
+            "Telegram stopped accepting TELEGRAM_BOT_TOKEN while the bot was running (revoked or replaced in "
+            "@BotFather?); set the new token and start the bot again."
+        )
+
+
+def _run(application: Application, webhook: WebhookOptions | None) -> None:
     if webhook is None:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
     else:

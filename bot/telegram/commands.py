@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.telegram.addressing import in_group, lang_of, strip_command
+from bot.telegram.addressing import in_group, lang_of, message_text, strip_command
 from bot.telegram.context import services
 from bot.telegram.questions import answer_question
 from bot.telegram.sending import send_notice
@@ -40,7 +40,7 @@ async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ask QUESTION: the way to ask in a group without a mention."""
     message = update.effective_message
-    question = strip_command(message.text, "ask")
+    question = strip_command(message_text(message), "ask")
     if not question:
         lang = lang_of(update)
         await send_notice(context, message.chat_id, texts.ASK_USAGE[lang], lang, reply_to=message.message_id)

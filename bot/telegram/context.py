@@ -22,7 +22,9 @@ class Services:
     recent: RecentAnswers
     limiter: RateLimiter
     admins: frozenset[int] = frozenset()
-    reindex_command: tuple[str, ...] = (sys.executable, "-m", "bot", "index", "--json")
+    # -P: the working directory is not put on sys.path, so a folder there named like one of
+    # ours (corpus/, bot/...) cannot be imported instead; the environment and .env still apply
+    reindex_command: tuple[str, ...] = (sys.executable, "-P", "-m", "bot", "index", "--json")
 
     @property
     def pipeline(self) -> Pipeline:

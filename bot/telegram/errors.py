@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.telegram.addressing import lang_of
+from bot.telegram.addressing import lang_of, message_text
 from bot.telegram.sending import send_notice
 from presentation import texts
 
@@ -18,7 +18,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the traceback and tell the user something polite (with the disclaimer)."""
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat:
-        lang = lang_of(update, update.effective_message.text if update.effective_message else None)
+        lang = lang_of(update, message_text(update.effective_message) if update.effective_message else None)
         try:
             await send_notice(context, update.effective_chat.id, texts.ERROR[lang], lang)
         except Exception:  # noqa: BLE001 - the error handler must not raise

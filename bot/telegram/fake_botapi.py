@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from html.parser import HTMLParser
 
@@ -181,6 +182,8 @@ class FakeBotAPI:
 
     async def m_sendMessage(self, p):
         text = str(p.get("text", ""))
+        if re.search("[\ud800-\udfff]", text):  # a lone surrogate is not UTF-8: Telegram refuses it
+            raise _BadRequest("strings must be encoded in UTF-8")
         if p.get("parse_mode") == "HTML":
             errors, visible = check_html(text)
             if errors:
@@ -189,7 +192,7 @@ class FakeBotAPI:
             visible = text
         if not visible.strip():
             raise _BadRequest("message text is empty")
-        if len(visible) > 4096:
+        if len(visible.encode("utf-16-le")) // 2 > 4096:  # Telegram counts UTF-16 code units
             raise _BadRequest("message is too long")
         message = {
             "message_id": next(self._message_ids),

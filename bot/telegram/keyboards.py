@@ -6,6 +6,7 @@ for further passages; `encode` and `parse` are the only places that know it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -37,10 +38,14 @@ def parse(data: str | None) -> Press | None:
     kind, _, rest = (data or "").partition(":")
     if kind == FEEDBACK:
         exchange_id, _, value = rest.partition(":")
-        return Press(FEEDBACK, exchange_id, value)
+        return Press(FEEDBACK, exchange_id, value) if _EXCHANGE_ID.fullmatch(exchange_id) else None
     if kind == MORE:
-        return Press(MORE, rest)
+        return Press(MORE, rest) if _EXCHANGE_ID.fullmatch(rest) else None
     return None
+
+
+# Exchange ids are short hex strings (convlog.records); anything else was not written by this bot.
+_EXCHANGE_ID = re.compile(r"[0-9a-f]{1,32}")
 
 
 def has_more(answer: Answer, shown: tuple[str, ...]) -> bool:

@@ -7,9 +7,16 @@ import asyncio
 import time
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.telegram.addressing import in_group, lang_of, replies_to_bot, strip_mention
+from bot.telegram.addressing import (
+    in_group,
+    lang_of,
+    message_text,
+    replies_to_bot,
+    strip_mention,
+)
 from bot.telegram.context import services
 from bot.telegram.keyboards import answer_keyboard, exchange_of, has_more
 from bot.telegram.sending import send_html, send_notice, with_typing
@@ -32,7 +39,7 @@ async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     if in_group(update) and not replies_to_bot(message, context.bot.id):
         return
-    lang = lang_of(update, message.caption)
+    lang = lang_of(update, message_text(message))
     await send_notice(context, message.chat_id, texts.NON_TEXT[lang], lang, reply_to=message.message_id)
 
 
@@ -79,5 +86,10 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     svc.recent.remember(exchange.id, ExchangeBrief(answer.searched or answer.question, answer.lang, shown))  # before any button can be pressed
     # under an emergency notice nothing invites browsing or rating: the one thing to do is get help
     markup = None if answer.emergency else answer_keyboard(exchange.id, answer.lang, more=more)
-    await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
+    try:
+        await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
+    except TelegramError as exc:  # retries spent (429s, network) or refused: logged all the same, then reported
+        exchange.undelivered(f"{type(exc).__name__}: {exc}")
+        await asyncio.to_thread(svc.service.record, exchange)
+        raise
     await asyncio.to_thread(svc.service.record, exchange)  # after the reply: the log never delays or breaks it

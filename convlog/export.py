@@ -1,0 +1,49 @@
+"""Exchanges as CSV for a spreadsheet: one row per exchange, its hits as JSON in one cell.
+
+A question is whatever a user typed, so a cell a spreadsheet would run as a formula
+(`=HYPERLINK(...)`, `+`, `-`, `@`, or a tab or carriage return first, also after
+leading spaces) is written with a single quote in front, as OWASP advises against
+CSV injection. Write to a file opened with ``encoding=CSV_ENCODING`` (UTF-8 with a
+byte-order mark) so that Excel reads Chinese correctly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from typing import TextIO
+
+CSV_ENCODING = "utf-8-sig"
+EXPORT_FIELDS = [
+    "id", "ts", "channel", "user_id", "chat_type", "lang", "question", "reply", "refused", "emergency",
+    "latency_ms", "model", "index_version", "feedback", "feedback_ts", "delivery_error",
+]  # fmt: skip
+CSV_FIELDS = [*EXPORT_FIELDS, "quoted_articles", "hits"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A text cell that cannot start a formula (numbers and flags pass unchanged)."""
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or value.lstrip().startswith(FORMULA_STARTS)):
+        return "'" + value
+    return value
+
+
+def csv_row(row: dict) -> dict:
+    """One exchange (as `review.iter_exchanges` yields it) as CSV cells."""
+    quoted = ";".join(hit["article"] for hit in row["hits"] if hit["shown"])
+    cells = {**{key: row[key] for key in EXPORT_FIELDS}, "quoted_articles": quoted,
+             "hits": json.dumps(row["hits"], ensure_ascii=False)}  # fmt: skip
+    return {key: neutralise(value) for key, value in cells.items()}
+
+
+def write_csv(rows: Iterable[dict], out: TextIO) -> int:
+    """Write exchanges with a header to `out` (opened with newline=""); returns how many."""
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(csv_row(row))
+        count += 1
+    return count
