@@ -110,13 +110,21 @@ def _migration_lock(engine: sa.Engine):
     if not database or database == ":memory:":
         yield
         return
+    with locked_file(Path(f"{database}.migrate.lock"), "a"):
+        yield
+
+
+@contextmanager
+def locked_file(path: Path, mode: str):
+    """`open(path, mode)` under an exclusive flock (other processes wait), released on exit."""
     import fcntl
 
-    with open(f"{database}.migrate.lock", "a") as fh:
+    with open(path, mode, encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            yield
+            yield fh
         finally:
+            fh.flush()
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

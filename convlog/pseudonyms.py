@@ -22,30 +22,32 @@ def load_salt(data_dir: Path, configured: str | None) -> str:
     if configured:
         return configured
     path = Path(data_dir) / SALT_FILE
-    try:
-        salt = path.read_text().strip()
-    except FileNotFoundError:
+    salt = _stored_salt(path)
+    if salt is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         salt = secrets.token_hex(16)
         path.touch(mode=0o600)
         path.write_text(salt + "\n")
-        return salt
-    if not salt:
-        raise _empty(path)
     return salt
 
 
 def check_salt(data_dir: Path, configured: str | None) -> None:
-    """Raise LogError if the salt file in use exists but is empty (creates nothing)."""
-    path = Path(data_dir) / SALT_FILE
-    if configured or not path.exists():
-        return
+    """Raise LogError if the salt file in use exists but is empty or unreadable (creates nothing)."""
+    if not configured:
+        _stored_salt(Path(data_dir) / SALT_FILE)
+
+
+def _stored_salt(path: Path) -> str | None:
+    """The salt kept in `path`, None if there is no such file; LogError if it is empty or unreadable."""
     try:
         salt = path.read_text().strip()
+    except FileNotFoundError:
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         raise LogError(f"Cannot read the log salt file {path}: {getattr(exc, 'strerror', None) or exc}.") from None
     if not salt:
         raise _empty(path)
+    return salt
 
 
 def _empty(path: Path) -> LogError:

@@ -2,16 +2,14 @@
 
 Recording never breaks answering and never loses a row: callers record after the
 reply has gone out (or failed to); a write that finds the database locked by other
-writers is retried with jittered back-off for a bounded time (`retry_seconds`); a
-write that still fails (locked for long, full disk, server down) is said on stderr
-with the exchange as JSON and kept in a spool file (JSON lines beside the SQLite
-file, or the file given), which the next successful write of any process empties
-into the log.
+writers is retried with jittered back-off (RETRY_ATTEMPTS times); a write that
+still fails (locked for long, full disk, server down) is said on stderr with the
+exchange as JSON and kept in a spool file (JSON lines beside the SQLite file, or
+the file given), which the next successful write of any process empties into the log.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import random
 import sys
@@ -32,6 +30,7 @@ from convlog.database import (
     create_engine,
     display_url,
     first_line,
+    locked_file,
     migrate,
     sqlite_path,
 )
@@ -66,13 +65,12 @@ class ConversationLog:
         self.url = url
         self.salt = salt
         self.raw_user_ids = raw_user_ids
-        self.busy_seconds = busy_seconds
         dialect = postgresql if url.startswith("postgresql") else sqlite
         # a write only (no read first, which SQLite could not upgrade to a write under contention)
         self._insert_new = dialect.insert(exchanges).on_conflict_do_nothing(index_elements=["id"])
         db = sqlite_path(url)
         # where rows that could not be written wait for the next successful write (None: stderr only)
-        self.spool = Path(spool) if spool else (db.with_name(db.name + ".unwritten.jsonl") if db else None)
+        self.spool = Path(spool) if spool else (db.with_suffix(".unwritten.jsonl") if db else None)
         self._expected: OrderedDict[str, None] = OrderedDict()  # answered here, row still to come
         self._pending_feedback: OrderedDict[str, tuple[str, str]] = OrderedDict()  # for rows not written yet
         self._lock = threading.Lock()
@@ -147,18 +145,21 @@ class ConversationLog:
             return False
         try:
             line = json.dumps(asdict(entry), ensure_ascii=True)  # ASCII: even odd text round-trips
-            with self._spool_locked("a") as fh:
+            self.spool.parent.mkdir(parents=True, exist_ok=True)
+            with locked_file(self.spool, "a") as fh:
                 fh.write(line + "\n")
             return True
         except OSError:
             return False
 
     def _drain_spool(self) -> None:
-        """Write the rows that earlier writes could not (any process's), then empty the spool."""
-        if self.spool is None or not self.spool.exists():
-            return
+        """Write the rows that earlier writes could not (any process's), then empty the spool.
+        The file is emptied under its lock, never removed: a process waiting to append to it
+        would otherwise append to a removed file."""
         try:
-            with self._spool_locked("r+") as fh:
+            if self.spool is None or self.spool.stat().st_size == 0:
+                return
+            with locked_file(self.spool, "r+") as fh:
                 lines = [line for line in fh.read().splitlines() if line.strip()]
                 left = []
                 for line in lines:
@@ -172,14 +173,8 @@ class ConversationLog:
                 fh.seek(0)
                 fh.truncate()
                 fh.write("".join(f"{line}\n" for line in left))
-            if not left:
-                self.spool.unlink(missing_ok=True)
-        except OSError:
+        except OSError:  # none yet (FileNotFoundError), or unreadable:
             pass  # tried again after the next successful write
-
-    def _spool_locked(self, mode: str):
-        """The spool file, open and locked against the other processes writing this log."""
-        return _Locked(self.spool, mode)
 
     def feedback(self, exchange_id: str, value: str) -> bool:
         """Attach 👍 ("up") or 👎 ("down") to an exchange; the latest choice wins.
@@ -221,21 +216,3 @@ class ConversationLog:
             return None
         return ExchangeBrief(row.searched or row.question, row.lang, tuple(shown))
 
-
-class _Locked:
-    """`open(path, mode)` under an exclusive flock, released on exit."""
-
-    def __init__(self, path: Path, mode: str):
-        self.path, self.mode = path, mode
-
-    def __enter__(self):
-        if self.mode.startswith("a"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, self.mode, encoding="utf-8")
-        fcntl.flock(self.fh, fcntl.LOCK_EX)
-        return self.fh
-
-    def __exit__(self, *exc) -> None:
-        self.fh.flush()
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()

@@ -51,7 +51,7 @@ def strip_mention(message: Message, username: str) -> tuple[str, bool]:
         e.type == MessageEntityType.MENTION and _entity_text(message.text or "", e.offset, e.length).lower() == mention
         for e in message.entities or ()
     )
-    text = clean_input(message.text)
+    text = message_text(message)
     if mentioned:
         text = re.sub(re.escape(f"@{username}"), " ", text, flags=re.IGNORECASE)
     return text.strip(), mentioned

@@ -7,7 +7,6 @@ import asyncio
 import time
 
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.telegram.addressing import (
@@ -88,8 +87,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     markup = None if answer.emergency else answer_keyboard(exchange.id, answer.lang, more=more)
     try:
         await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
-    except TelegramError as exc:  # retries spent (429s, network) or refused: logged all the same, then reported
+    except Exception as exc:  # retries spent (429s, network) or refused: logged all the same, then reported
         exchange.undelivered(f"{type(exc).__name__}: {exc}")
-        await asyncio.to_thread(svc.service.record, exchange)
         raise
-    await asyncio.to_thread(svc.service.record, exchange)  # after the reply: the log never delays or breaks it
+    finally:  # after the reply (or its failure): the log never delays or breaks it
+        await asyncio.to_thread(svc.service.record, exchange)
