@@ -62,6 +62,7 @@ class Config:
     model_cache: Path = Path("~/.cache/articlebot/models").expanduser()
     extra_models: tuple[str, ...] = ()  # more dense lists for recall (ARTICLEBOT_MODEL=a,b,...)
     min_score_offsets: Mapping[str, float] = field(default_factory=dict)  # per language and for long messages (gate.py)
+    console_token: str | None = None  # the web console's password (None: one is generated at each start)
 
     @property
     def models(self) -> list[str]:
@@ -95,6 +96,7 @@ class Config:
             model_cache=Path(env.get("ARTICLEBOT_MODEL_CACHE") or "~/.cache/articlebot/models").expanduser(),
             extra_models=tuple(models[1:]),
             min_score_offsets=_offsets(env, info.min_score_offsets),
+            console_token=_console_token(env),
         )
 
 
@@ -107,6 +109,20 @@ def _models(env: Mapping[str, str]) -> list[str]:
     if len(set(names)) != len(names):
         raise ConfigError(f"ARTICLEBOT_MODEL={raw!r} names a model twice.")
     return names
+
+
+MIN_CONSOLE_TOKEN = 12  # characters: a console password shorter than this is refused
+
+
+def _console_token(env: Mapping[str, str]) -> str | None:
+    """ARTICLEBOT_CONSOLE_TOKEN: the web console's password, long enough to resist guessing."""
+    raw = (env.get("ARTICLEBOT_CONSOLE_TOKEN") or "").strip()
+    if not raw:
+        return None
+    if len(raw) < MIN_CONSOLE_TOKEN:
+        raise ConfigError(f"ARTICLEBOT_CONSOLE_TOKEN is too short: use at least {MIN_CONSOLE_TOKEN} characters"
+                          " (or leave it unset: the console then makes one at each start).")
+    return raw
 
 
 def _query_prefix(env: Mapping[str, str], default: str) -> str:

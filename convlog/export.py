@@ -10,8 +10,9 @@ byte-order mark) so that Excel reads Chinese correctly.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 CSV_ENCODING = "utf-8-sig"
@@ -47,3 +48,23 @@ def write_csv(rows: Iterable[dict], out: TextIO) -> int:
         writer.writerow(csv_row(row))
         count += 1
     return count
+
+
+def csv_chunks(rows: Iterable[dict], *, batch: int = 200) -> Iterator[str]:
+    """The same CSV as `write_csv`, byte-order mark first, as text pieces to stream (a download)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+    buffer.write("\ufeff")  # what CSV_ENCODING writes: Excel then reads the Chinese as UTF-8
+    writer.writeheader()
+    for count, row in enumerate(rows, 1):
+        writer.writerow(csv_row(row))
+        if count % batch == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def jsonl_line(row: dict) -> str:
+    """One exchange (with its hits) as a line of JSON."""
+    return json.dumps(row, ensure_ascii=False, default=str) + "\n"

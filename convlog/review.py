@@ -15,10 +15,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from common.clock import utc_stamp
-from common.text import keywords, similarity
-from convlog.schema import exchanges, hits
-
-UNANSWERED_SIMILARITY = 0.6  # keyword overlap above which two unanswered questions are one content gap
+from convlog.schema import exchanges, gap_marks, hits
 
 
 class QueryError(Exception):
@@ -36,6 +33,24 @@ class Filters:
     user: str | None = None
     text: str | None = None
     channel: str | None = None
+    outcome: str | None = None  # one of OUTCOMES
+    feedback: str | None = None  # "up", "down" or "none"
+    lang: str | None = None
+
+
+# What happened to a question: quoted from the articles, not covered by them (a refusal),
+# an emergency notice (never counted as a refusal), or a reply that could not be delivered.
+OUTCOMES = ("answered", "not_covered", "emergency", "undelivered")
+FEEDBACKS = ("up", "down", "none")
+
+
+def check_choice(name: str, value: str | None, choices: tuple[str, ...]) -> str | None:
+    """`value` if it is one of `choices` (or empty: None), else a QueryError naming them."""
+    if value in (None, ""):
+        return None
+    if value not in choices:
+        raise QueryError(f"{value!r} is not a {name} (use one of: {', '.join(choices)}).")
+    return value
 
 
 _AGE_RE = re.compile(r"\s*(\d+)\s*([dhm])\s*")
@@ -104,9 +119,35 @@ def _where(engine: sa.Engine, f: Filters):
         conds.append(exchanges.c.user_id == f.user)
     if f.channel:
         conds.append(exchanges.c.channel == f.channel)
-    if f.text:
+    if f.lang:
+        conds.append(exchanges.c.lang == f.lang)
+    if f.text and f.text.strip():
         conds.append(_text_match(engine, f.text))
+    if f.outcome:
+        conds.append(_outcome(check_choice("outcome", f.outcome, OUTCOMES)))
+    if f.feedback:
+        wanted = check_choice("feedback", f.feedback, FEEDBACKS)
+        conds.append(exchanges.c.feedback.is_(None) if wanted == "none" else exchanges.c.feedback == wanted)
     return sa.and_(sa.true(), *conds)
+
+
+def _outcome(outcome: str):
+    """The condition for one of OUTCOMES."""
+    if outcome == "emergency":
+        return exchanges.c.emergency.is_(True)
+    if outcome == "not_covered":
+        return sa.and_(exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
+    if outcome == "answered":
+        return sa.and_(exchanges.c.refused.is_(False), exchanges.c.emergency.is_(False))
+    return exchanges.c.delivery_error.is_not(None)
+
+
+def outcome_of(row) -> str:
+    """The outcome of a logged exchange (a row or dict with refused and emergency): answered,
+    not_covered or emergency (undelivered is a filter, shown beside the outcome)."""
+    if row["emergency"]:
+        return "emergency"
+    return "not_covered" if row["refused"] else "answered"
 
 
 def _text_match(engine: sa.Engine, text: str):
@@ -132,7 +173,9 @@ def list_exchanges(engine: sa.Engine, f: Filters, limit: int = 20) -> list[dict]
 def get_exchange(engine: sa.Engine, exchange_id: str) -> dict | None:
     """One exchange with its hits; a unique id prefix is enough."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(exchanges).where(exchanges.c.id.startswith(exchange_id, autoescape=True)).limit(2)).fetchall()
+        # a range, not LIKE: the primary key's index serves it (ids are hex; a prefix of anything else matches nothing)
+        prefix = sa.and_(exchanges.c.id >= exchange_id, exchanges.c.id < exchange_id + "\uffff")
+        rows = conn.execute(sa.select(exchanges).where(prefix).limit(2)).fetchall()
         if len(rows) != 1:
             return None
         out = dict(rows[0]._mapping)
@@ -140,51 +183,145 @@ def get_exchange(engine: sa.Engine, exchange_id: str) -> dict | None:
     return out
 
 
+_HIT_COLUMNS = (hits.c.rank, hits.c.chunk_id, hits.c.article, hits.c.title, hits.c.score, hits.c.shown)
+_HIT_ORDER = (hits.c.score.desc(), hits.c.rank)  # highest relevance first (rank: the fused order, a tie-break)
+
+
 def _hits_of(conn: sa.Connection, exchange_id: str) -> list[dict]:
-    """An exchange's retrieved passages, in rank order."""
-    query = (
-        sa.select(hits.c.rank, hits.c.chunk_id, hits.c.article, hits.c.title, hits.c.score, hits.c.shown)
-        .where(hits.c.exchange_id == exchange_id)
-        .order_by(hits.c.rank)
-    )
+    """An exchange's retrieved passages, highest score first."""
+    query = sa.select(*_HIT_COLUMNS).where(hits.c.exchange_id == exchange_id).order_by(*_HIT_ORDER)
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def iter_exchanges(engine: sa.Engine, f: Filters):
-    """All matching exchanges, oldest first, each with its hits (for export)."""
-    query = sa.select(exchanges).where(_where(engine, f)).order_by(exchanges.c.ts, exchanges.c.id)
-    with engine.connect() as conn:
-        for row in conn.execute(query).fetchall():
+def _hits_of_many(conn: sa.Connection, ids: list[str]) -> dict[str, list[dict]]:
+    """The hits of several exchanges (one query), each list highest score first."""
+    out: dict[str, list[dict]] = {i: [] for i in ids}
+    if ids:
+        query = sa.select(hits.c.exchange_id, *_HIT_COLUMNS).where(hits.c.exchange_id.in_(ids))
+        for row in conn.execute(query.order_by(hits.c.exchange_id, *_HIT_ORDER)):
             item = dict(row._mapping)
-            item["hits"] = _hits_of(conn, item["id"])
-            yield item
-
-
-MAX_GAP_QUESTIONS = 5000  # the newest unanswered questions considered for content gaps
-
-
-def group_similar(questions: list[str], threshold: float = UNANSWERED_SIMILARITY) -> list[dict]:
-    """Group questions that share most of their keywords (any member counts); biggest groups first."""
-    groups: list[dict] = []
-    for question in questions:
-        words = keywords(question)
-        for group in groups:
-            if any(similarity(words, other) >= threshold for other in group["_words"]):
-                group["count"] += 1
-                group["variants"][question] += 1
-                group["_words"].append(words)
-                break
-        else:
-            groups.append({"_words": [words], "count": 1, "variants": Counter({question: 1})})
-    out = []
-    for group in sorted(groups, key=lambda g: -g["count"]):
-        variants = [q for q, _ in group["variants"].most_common()]
-        out.append({"question": variants[0], "count": group["count"], "variants": variants[:5]})
+            out[item.pop("exchange_id")].append(item)
     return out
 
 
+EXPORT_BATCH = 500  # exchanges read (with their hits) per round trip while exporting
+
+
+def iter_exchanges(engine: sa.Engine, f: Filters):
+    """All matching exchanges, oldest first, each with its hits (for export), read in batches
+    so that memory stays flat however many there are."""
+    query = sa.select(exchanges).where(_where(engine, f)).order_by(exchanges.c.ts, exchanges.c.id)
+    with engine.connect() as conn:
+        last: tuple[str, str] | None = None
+        while True:
+            page = query if last is None else query.where(
+                sa.or_(exchanges.c.ts > last[0], sa.and_(exchanges.c.ts == last[0], exchanges.c.id > last[1]))
+            )
+            rows = [dict(r._mapping) for r in conn.execute(page.limit(EXPORT_BATCH))]
+            if not rows:
+                return
+            found = _hits_of_many(conn, [r["id"] for r in rows])
+            for item in rows:
+                item["hits"] = found[item["id"]]
+                yield item
+            last = (rows[-1]["ts"], rows[-1]["id"])
+
+
+@dataclass
+class Page:
+    """One page of a list of exchanges, newest first, and the cursor of the next page."""
+
+    rows: list[dict]
+    total: int  # every exchange the filters select
+    next_cursor: str | None  # give it back as `cursor` for the next page (None: last page)
+
+
+def page_exchanges(engine: sa.Engine, f: Filters, *, size: int = 50, cursor: str | None = None) -> Page:
+    """A page of matching exchanges, newest first; `cursor` (from the previous page) continues
+    after its last row (a keyset: as fast on page 2000 as on page 1)."""
+    where = _where(engine, f)
+    query = sa.select(exchanges).where(where).order_by(exchanges.c.ts.desc(), exchanges.c.id.desc())
+    if cursor:
+        ts, _, last_id = cursor.partition("|")
+        query = query.where(sa.or_(exchanges.c.ts < ts, sa.and_(exchanges.c.ts == ts, exchanges.c.id < last_id)))
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query.limit(check_limit(size) + 1))]
+        total = conn.execute(sa.select(sa.func.count()).select_from(exchanges).where(where)).scalar_one()
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, total, f"{rows[-1]['ts']}|{rows[-1]['id']}" if more else None)
+
+
+def facets(engine: sa.Engine) -> dict[str, list[str]]:
+    """The channels and languages the log holds (for the filters' choices)."""
+    with engine.connect() as conn:
+        return {
+            "channels": [r[0] for r in conn.execute(sa.select(exchanges.c.channel).distinct().order_by(exchanges.c.channel))],
+            "langs": [r[0] for r in conn.execute(sa.select(exchanges.c.lang).distinct().order_by(exchanges.c.lang))],
+        }
+
+
+# Answer-time buckets of the overview, in milliseconds (the last is open-ended).
+LATENCY_BUCKETS = (250, 500, 1000, 2000, 5000, 10000)
+
+
+def latency_label(index: int) -> str:
+    """The label of LATENCY_BUCKETS' bucket `index` (e.g. "0.5–1 s", "≥ 10 s")."""
+    def s(ms: int) -> str:
+        return f"{ms / 1000:g}"
+    if index == 0:
+        return f"< {s(LATENCY_BUCKETS[0])} s"
+    if index == len(LATENCY_BUCKETS):
+        return f"≥ {s(LATENCY_BUCKETS[-1])} s"
+    return f"{s(LATENCY_BUCKETS[index - 1])}–{s(LATENCY_BUCKETS[index])} s"
+
+
+def overview(engine: sa.Engine, f: Filters) -> dict:
+    """What the overview page charts, from one pass over the selected exchanges: per day the
+    questions by outcome and the 👍 / 👎, the answer-time distribution, languages and channels."""
+    day = sa.func.substr(exchanges.c.ts, 1, 10).label("day")
+    bucket = sa.case(
+        (exchanges.c.latency_ms.is_(None), -1),  # not timed: left out of the distribution
+        *[(exchanges.c.latency_ms < edge, i) for i, edge in enumerate(LATENCY_BUCKETS)],
+        else_=len(LATENCY_BUCKETS),
+    ).label("bucket")
+    keys = (day, exchanges.c.refused, exchanges.c.emergency, exchanges.c.feedback, exchanges.c.lang, exchanges.c.channel, bucket)
+    query = sa.select(*keys, sa.func.count().label("n")).where(_where(engine, f))
+    with engine.connect() as conn:
+        rows = conn.execute(query.group_by(*keys)).fetchall()
+    days: dict[str, dict] = {}
+    outcomes = dict.fromkeys(("answered", "not_covered", "emergency"), 0)
+    feedback = {"up": 0, "down": 0}
+    latency = [0] * (len(LATENCY_BUCKETS) + 1)
+    langs: Counter = Counter()
+    channels: Counter = Counter()
+    for d, refused, emergency, fb, lang, channel, b, n in rows:
+        entry = days.setdefault(d, {"day": d, "answered": 0, "not_covered": 0, "emergency": 0, "up": 0, "down": 0})
+        outcome = outcome_of({"refused": refused, "emergency": emergency})
+        entry[outcome] += n
+        outcomes[outcome] += n
+        if fb in feedback:
+            entry[fb] += n
+            feedback[fb] += n
+        if b >= 0:
+            latency[b] += n
+        langs[lang] += n
+        channels[channel] += n
+    total = sum(outcomes.values())
+    return {
+        "exchanges": total,
+        "outcomes": outcomes,
+        "feedback": feedback,
+        "per_day": [days[d] for d in sorted(days)],
+        "latency": [{"bucket": latency_label(i), "exchanges": n} for i, n in enumerate(latency)],
+        "langs": langs.most_common(),
+        "channels": channels.most_common(),
+    }
+
+
 def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
-    """Exchanges per day, refusal rate, feedback ratio, content gaps and most cited articles."""
+    """Exchanges per day, refusal rate, feedback ratio and most cited articles (the content gaps,
+    grouped by meaning with the embedding model, are insights.gaps' to add)."""
     where = _where(engine, f)
     top = check_limit(top)
     day = sa.func.substr(exchanges.c.ts, 1, 10)
@@ -203,17 +340,9 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
                 sa.select(exchanges.c.feedback, sa.func.count()).where(where, exchanges.c.feedback.is_not(None)).group_by(exchanges.c.feedback)
             ).fetchall()
         )
-        unanswered = [
-            r[0]
-            for r in conn.execute(
-                sa.select(exchanges.c.question)
-                .where(where, exchanges.c.refused.is_(True), not_emergency)
-                .order_by(exchanges.c.ts.desc())
-                .limit(MAX_GAP_QUESTIONS)
-            )
-        ]
         cited = conn.execute(
-            sa.select(hits.c.article, sa.func.max(hits.c.title).label("title"), sa.func.count().label("n"))
+            sa.select(hits.c.article, sa.func.max(hits.c.title).label("title"),
+                      sa.func.count(hits.c.exchange_id.distinct()).label("n"))  # answers that quoted it, as `logs articles` counts
             .select_from(hits.join(exchanges, hits.c.exchange_id == exchanges.c.id))
             .where(where, hits.c.shown.is_(True))
             .group_by(hits.c.article)
@@ -231,7 +360,6 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
         "feedback": {"up": up, "down": down, "positive_ratio": round(up / (up + down), 4) if up + down else None,
                      "share_with_feedback": round((up + down) / total, 4) if total else 0.0},
         "avg_latency_ms": round(float(latency), 1) if latency is not None else None,
-        "unanswered": group_similar(unanswered)[:top],
         "most_cited": [{"article": a, "title": t, "times_quoted": n} for a, t, n in cited],
     }
 
@@ -243,8 +371,9 @@ def count_before(engine: sa.Engine, before: str) -> int:
 
 
 def purge(engine: sa.Engine, before: str) -> int:
-    """Delete exchanges (and their hits) older than `before`; returns how many."""
+    """Delete exchanges (their hits and gap marks too) older than `before`; returns how many."""
     old = sa.select(exchanges.c.id).where(exchanges.c.ts < before)
     with engine.begin() as conn:
         conn.execute(hits.delete().where(hits.c.exchange_id.in_(old)))
+        conn.execute(gap_marks.delete().where(gap_marks.c.exchange_id.in_(old)))
         return conn.execute(exchanges.delete().where(exchanges.c.ts < before)).rowcount

@@ -54,3 +54,12 @@ hits = sa.Table(
     sa.Index("hits_exchange", "exchange_id"),
     sa.Index("hits_article", "article"),
 )
+
+gap_marks = sa.Table(
+    "gap_marks",
+    metadata,
+    # an unanswered exchange whose content gap an operator marked handled (insights/gaps.py)
+    sa.Column("exchange_id", sa.Text, sa.ForeignKey("exchanges.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("handled_ts", sa.Text, nullable=False),  # common.clock.utc_stamp
+    sa.Column("note", sa.Text),
+)

@@ -28,9 +28,12 @@ SHORT_ZH = 12  # Chinese characters: at most this many and the message may lean 
 SHORT_EN = 6  # English words, likewise
 
 # Pleasantries: "thanks" after an answer is not a question about the previous topic.
+# Greetings likewise: "你好" / "在吗" / "hi there" asks nothing (and is no content gap).
 _SOCIAL = frozenset(
     "谢谢 谢谢你 谢谢啦 谢啦 多谢 感谢 好的 好 好吧 行 嗯 嗯嗯 哦 噢 知道了 明白了 懂了 了解 收到 再见 拜拜 辛苦了"
-    " ok okay thanks thank thx ty so much very lot a great cool bye goodbye understood see got you it i".split()
+    " 你好 您好 你好啊 你好呀 哈喽 嗨 在吗 在么 在嘛 在不在 有人吗 早 早安 早上好 上午好 中午好 下午好 晚上好 晚安 大家好"
+    " ok okay thanks thank thx ty so much very lot a great cool bye goodbye understood see got you it i"
+    " hello hi hey hiya there good morning afternoon evening".split()
 )
 _ZH_OPENERS = ("那", "那么", "还有", "还能", "还会", "还要", "还是", "另外", "如果", "要是", "万一", "其次", "然后", "而且", "但是", "可是", "所以")
 _ZH_REFERENCES = ("它", "这种", "这个", "那个", "这样", "那样", "这些", "那些", "这情况", "这么", "此", "上面", "刚才", "你说的")

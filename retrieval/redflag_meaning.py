@@ -128,7 +128,11 @@ class MeaningLayer:
 
     def score(self, message: str) -> tuple[float, str]:
         """(probability that the message is an emergency, its most probable emergency category)."""
-        p = self.probabilities(self.vector(message))
+        return self.score_vector(self.vector(message))
+
+    def score_vector(self, vector: np.ndarray) -> tuple[float, str]:
+        """`score` of a message already embedded as a question by this layer's model."""
+        p = self.probabilities(vector)
         emergency = 1.0 - float(p[self._not])
         p[self._not] = -1.0
         return emergency, self.classes[int(np.argmax(p))]
@@ -137,7 +141,12 @@ class MeaningLayer:
         """The emergency category the message means, or None."""
         if not message or not message.strip():
             return None
-        emergency, category = self.score(message)
+        return self.category_of_vector(self.vector(message))
+
+    def category_of_vector(self, vector: np.ndarray) -> str | None:
+        """`category` of a message already embedded as a question by this layer's model
+        (e.g. from the vector cache: `languages.cached_vectors(..., query=True)`)."""
+        emergency, category = self.score_vector(vector)
         return category if emergency >= self.threshold else None
 
 

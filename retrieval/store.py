@@ -238,3 +238,31 @@ class ChunkStore:
         """(path, title, chunk count) of every indexed article."""
         with self._lock:
             return self._conn.execute("SELECT path, title, chunks FROM articles ORDER BY path").fetchall()
+
+    def article_rows(self) -> list[dict]:
+        """Every indexed article as {"path", "title", "url", "chunks"}, by path."""
+        with self._lock:
+            rows = self._conn.execute("SELECT path, title, url, chunks FROM articles ORDER BY path").fetchall()
+        return [{"path": p, "title": t, "url": u, "chunks": n} for p, t, u, n in rows]
+
+    def texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        """Chunk text by chunk_id (a hash of article and content: present means unchanged);
+        ids no longer in this index are left out."""
+        wanted = list(dict.fromkeys(str(c) for c in chunk_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            with self._lock:
+                out.update(self._conn.execute(f"SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({marks})", part).fetchall())
+        return out
+
+    def article_text(self, path: str) -> dict | None:
+        """One indexed article as {"path", "title", "url", "chunks": [{"heading", "text"}, ...]}
+        (its passages in order), or None when it is not in this index."""
+        with self._lock:
+            row = self._conn.execute("SELECT path, title, url FROM articles WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                return None
+            chunks = self._conn.execute("SELECT heading, text FROM chunks WHERE article = ? ORDER BY ordinal", (path,)).fetchall()
+        return {"path": row[0], "title": row[1], "url": row[2], "chunks": [{"heading": h, "text": t} for h, t in chunks]}

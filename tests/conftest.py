@@ -36,6 +36,7 @@ CONFIG_VARS = (
     "ARTICLEBOT_REDFLAG_EXAMPLES",
     "ARTICLEBOT_REDFLAG_MEANING",
     "ARTICLEBOT_QUESTIONS_PER_MINUTE",
+    "ARTICLEBOT_CONSOLE_TOKEN",
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_URL",
 )
@@ -104,12 +105,17 @@ def bundled_data(tmp_path_factory, e5) -> Path:
 
 
 @pytest.fixture(scope="session")
-def red_flags(e5):
-    """The bundled red-flag rules with the meaning layer on the real default model, as the bot runs them."""
+def red_flags(e5, warm_vectors):
+    """The bundled red-flag rules with the meaning layer on the real default model, as the bot runs them
+    (its example statements' vectors from `warm_vectors`: embedded once per session)."""
     from retrieval.redflag_meaning import Examples, MeaningLayer
     from retrieval.safety import RedFlags
+    from retrieval.vectorcache import VectorCache
 
-    return RedFlags.load(meaning=MeaningLayer(Examples.load(), e5))
+    cache = VectorCache(warm_vectors)
+    flags = RedFlags.load(meaning=MeaningLayer(Examples.load(), e5, cache))
+    cache.close()
+    return flags
 
 
 @pytest.fixture(scope="session")
@@ -148,3 +154,21 @@ def log_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'logs.db'}"
     return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture(scope="session")
+def warm_vectors(tmp_path_factory, e5) -> Path:
+    """A vectors.sqlite that already holds the red-flag meaning layer's examples and the
+    content-gap grouping's background questions (embedded once, about 15 s): copied into a
+    test's data folder, a command that loads them (`logs gaps`, `stats`, `reask`) starts in
+    a second."""
+    from insights.gaps import GapGrouper
+    from retrieval.redflag_meaning import Examples, MeaningLayer
+    from retrieval.vectorcache import VectorCache
+
+    folder = tmp_path_factory.mktemp("vectors")
+    cache = VectorCache.in_data_dir(folder)
+    MeaningLayer(Examples.load(), e5, cache)
+    GapGrouper(e5, cache, None).background()
+    cache.close()
+    return folder / "vectors.sqlite"

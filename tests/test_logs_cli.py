@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -49,8 +50,10 @@ def seed(url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def seeded(log_url, monkeypatch):
+def seeded(log_url, monkeypatch, tmp_path, warm_vectors):
     monkeypatch.setenv("ARTICLEBOT_LOG_URL", log_url)
+    (tmp_path / "data").mkdir(exist_ok=True)
+    shutil.copy(warm_vectors, tmp_path / "data" / "vectors.sqlite")  # `stats` groups gaps by meaning: the red flags' vectors ready
     return seed(log_url)
 
 
@@ -105,9 +108,10 @@ def test_stats(seeded):
     assert data["refused"] == 4 and data["refusal_rate"] == round(4 / 9, 4)
     assert data["feedback"]["up"] == 2 and data["feedback"]["down"] == 2 and data["feedback"]["positive_ratio"] == 0.5
     assert sum(d["exchanges"] for d in data["per_day"]) == 9 and len(data["per_day"]) == 4
-    gaps = data["unanswered"]
+    gaps = data["unanswered"]  # grouped by meaning, as `logs gaps` groups them
     assert gaps[0]["count"] == 3 and "红烧肉" in gaps[0]["question"]  # the three cooking questions are one gap
-    assert gaps[1] == {"question": "明天北京天气怎么样", "count": 1, "variants": ["明天北京天气怎么样"]}
+    assert {k: gaps[1][k] for k in ("question", "count", "variants")} == {"question": "明天北京天气怎么样", "count": 1, "variants": ["明天北京天气怎么样"]}
+    assert len(gaps[1]["key"]) == 12  # what `logs handle` takes
     assert data["most_cited"][0] == {"article": "botox-facial-palsy-recovery.txt", "title": "打瘦脸针面瘫会恢复吗?", "times_quoted": 4}
     assert all(a["article"] != "facial-palsy-massage-en.txt" for a in data["most_cited"])  # retrieved, never quoted
 

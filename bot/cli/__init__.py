@@ -7,6 +7,7 @@
 - `chat`: the terminal chat loop
 - `measure`: `eval`, `calibrate`
 - `logs`: the `logs` group (review the conversation log)
+- `console`: `console` (the operators' web console)
 """
 
 from bot.cli.main import main

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -115,7 +117,8 @@ def list_command(count, refused, negative, since, until, user, text, as_json) ->
         )  # fmt: skip
         question = row["question"].replace("\n", " ")
         question = question if len(question) <= 50 else question[:49] + "…"
-        click.echo(f"{row['id']}  {row['ts'][:16].replace('T', ' ')}  {row['channel']:<8} {row['lang']}  {flags:<10} {question}")
+        click.echo(f"{row['id']}  {row['ts'][:16].replace('T', ' ')}  {row['channel']:<8} {row['user_id'] or '-':<16} {row['lang']}  "
+                   f"{flags:<10} {question}")
 
 
 @logs.command()
@@ -123,10 +126,17 @@ def list_command(count, refused, negative, since, until, user, text, as_json) ->
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(exchange_id: str, as_json: bool) -> None:
     """One exchange: the question, the reply, and each hit with its score and article."""
-    log = _open(load_config())
+    config = load_config()
+    log = _open(config)
     row = get_exchange(log.engine, exchange_id)
     if row is None:
         raise click.ClickException(f"No exchange with id {exchange_id} (or the prefix matches several).")
+    row["hits"].sort(key=lambda h: (-h["score"], h["rank"]))  # highest relevance first
+    with _index_store(config) as store:
+        indexed = store is not None
+        texts = store.texts([h["chunk_id"] for h in row["hits"]]) if indexed else {}
+    for hit in row["hits"]:
+        hit["text"] = texts.get(hit["chunk_id"])  # None: not in the current index (changed or removed since)
     if as_json:
         _json(row)
         return
@@ -136,10 +146,17 @@ def show(exchange_id: str, as_json: bool) -> None:
                f"feedback: {row['feedback'] or '-'}{' at ' + row['feedback_ts'] if row['feedback_ts'] else ''}")  # fmt: skip
     if row.get("delivery_error"):
         click.echo(f"Not delivered: {row['delivery_error']}")
-    click.echo(f"\nQuestion:\n{row['question']}\n\nReply:\n{row['reply']}\n\nHits:")
+    click.echo(f"\nQuestion:\n{row['question']}\n\nReply:\n{row['reply']}\n\nHits (highest score first):")
+    if not row["hits"]:
+        click.echo("  (none)")
+    if row["hits"] and not indexed:
+        click.echo("  (no index in the data folder: the passages' text cannot be shown)")
     for hit in row["hits"]:
         mark = "quoted" if hit["shown"] else ""
-        click.echo(f"  {hit['rank']:>2}. {hit['score']:.3f}  {hit['article']}  {hit['title'] or ''}  {mark}")
+        click.echo(f"  {hit['rank']:>2}. {hit['score']:.3f}  {hit['article']}  {hit['title'] or ''}  {mark}".rstrip())
+        if indexed:
+            text = hit["text"] if hit["text"] is not None else "(this passage is no longer in the index: its article changed or was removed)"
+            click.echo(textwrap.indent(text.strip(), "      "))
 
 
 @logs.command(name="stats")
@@ -149,8 +166,13 @@ def show(exchange_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats_command(refused, negative, since, until, user, text, top, as_json) -> None:
     """Exchanges per day, refusal rate, feedback, content gaps and most cited articles."""
-    log = _open(load_config())
-    figures = stats(log.engine, _filters(refused, negative, since, until, user, text), top)
+    config = load_config()
+    log = _open(config)
+    filters = _filters(refused, negative, since, until, user, text)
+    figures = stats(log.engine, filters, top)
+    figures["unanswered"], problem = _stats_gaps(config, log.engine, filters, top)
+    if problem:
+        figures["unanswered_problem"] = problem
     if as_json:
         _json(figures)
         return
@@ -162,16 +184,33 @@ def stats_command(refused, negative, since, until, user, text, top, as_json) -> 
     click.echo("\nPer day:")
     for day in figures["per_day"]:
         click.echo(f"  {day['day']}  {day['exchanges']}")
-    click.echo("\nMost common unanswered questions (content gaps):")
+    click.echo("\nMost common unanswered questions, grouped by meaning (content gaps; more: `articlebot logs gaps`):")
     for gap in figures["unanswered"] or []:
-        click.echo(f"  {gap['count']:>4} × {gap['question']}")
-    if not figures["unanswered"]:
+        click.echo(f"  {gap['count']:>4} × {gap['question']}  [{gap['key']}]")
+    if figures["unanswered"] == []:
         click.echo("  (none)")
+    elif figures["unanswered"] is None:
+        click.echo(f"  (not grouped: {figures['unanswered_problem']})")
     click.echo("\nMost cited articles:")
     for art in figures["most_cited"]:
         click.echo(f"  {art['times_quoted']:>4} × {art['title'] or art['article']}  ({art['article']})")
     if not figures["most_cited"]:
         click.echo("  (none)")
+
+
+def _stats_gaps(config: Config, engine, filters: Filters, top: int) -> tuple[list[dict] | None, str | None]:
+    """(the biggest content gaps as `logs gaps` groups them, unhandled ones; None and why when
+    the embedding model cannot be loaded)."""
+    from embeddings import EmbeddingModelError
+    from retrieval.redflag_meaning import ExamplesError
+    from retrieval.safety import RulesError
+
+    try:
+        grouper = _grouper(config)
+    except (EmbeddingModelError, ExamplesError, RulesError) as exc:
+        return None, str(exc)
+    report = grouper.report(engine, filters)
+    return [{"key": g.key, "question": g.label, "count": g.count, "variants": g.examples} for g in report.groups[:top]], None
 
 
 @logs.command()
@@ -270,3 +309,207 @@ def path(as_json: bool) -> None:
         _json({"log": location})
     else:
         click.echo(location)
+
+
+@contextmanager
+def _index_store(config: Config):
+    """The live index's chunk store (passage texts, articles), or None when there is no index."""
+    from retrieval.index import current_version
+    from retrieval.store import ChunkStore
+
+    folder = current_version(config.data_dir)
+    if folder is None:
+        yield None
+        return
+    store = ChunkStore(folder / "chunks.sqlite")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def gap_options(func):
+    """The selection options of the gap and article reports."""
+    for option in reversed(
+        [
+            click.option("--since", help="From this time on (2026-11-01, 2026-11-01T08:00, or an age: 7d, 12h)."),
+            click.option("--until", help="Before this time (same forms as --since)."),
+            click.option("--channel", help="Only this channel (telegram, ask, chat, ...)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _gap_filters(since, until, channel) -> Filters:
+    return _filters(False, False, since, until, None, None, channel)
+
+
+def _grouper(config: Config, encoders=None):
+    from insights import open_grouper
+
+    return open_grouper(config, encoders)
+
+
+def _day(ts: str | None) -> str:
+    return (ts or "")[:10]
+
+
+def _excluded(report) -> str:
+    parts = [f"{n} {reason.replace('_', '-')}" for reason, n in report.excluded.items() if n]
+    return ", ".join(parts) if parts else "nothing"
+
+
+@logs.command(name="gaps")
+@gap_options
+@click.option("--include-handled", is_flag=True, help="Also the questions of gaps already marked handled.")
+@click.option("-n", "--top", default=30, show_default=True, type=click.IntRange(1, MAX_ROWS), help="How many gaps.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def gaps_command(since, until, channel, include_handled, top, as_json) -> None:
+    """Content gaps: unanswered questions grouped by meaning, biggest first.
+
+    Emergencies, greetings and follow-ups that lean on the conversation are left
+    out (and counted). Mark a gap dealt with by its key: `logs handle KEY`."""
+    config = load_config()
+    log = _open(config)
+    filters = _gap_filters(since, until, channel)
+    report = _grouper(config).report(log.engine, filters, include_handled=include_handled)
+    shown = report.groups[:top]
+    if as_json:
+        data = report.to_dict()
+        data["groups"] = data["groups"][:top]
+        data["total_groups"] = len(report.groups)
+        _json(data)
+        return
+    click.echo(f"{report.considered} unanswered questions: {report.grouped} in {len(report.groups)} gaps; "
+               f"left out: {_excluded(report)}.")  # fmt: skip
+    if report.capped:
+        click.echo(f"(only the newest {report.considered - report.excluded.get('handled', 0)} were read; narrow with --since/--until)")
+    if not report.groups:
+        click.echo("No content gaps.")
+    for group in shown:
+        when = _day(group.first_ts) if _day(group.first_ts) == _day(group.last_ts) else f"{_day(group.first_ts)} – {_day(group.last_ts)}"
+        handled = f"  handled {group.handled_ts[:16].replace('T', ' ')}" if group.handled and group.handled_ts else ""
+        click.echo(f"\n{group.key}  {group.count:>4} ×  {when}  {','.join(group.langs)}{handled}")
+        click.echo(f"    {group.label}")
+        for example in group.examples:
+            if example != group.label:
+                click.echo(f"      - {example}")
+    if len(report.groups) > top:
+        click.echo(f"\n… and {len(report.groups) - top} more gaps (--top).")
+
+
+@logs.command(name="handle")
+@click.argument("key")
+@gap_options
+@click.option("--note", help="What was done (e.g. the article written).")
+@click.option("--undo", is_flag=True, help="Mark the gap as not handled after all.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def handle_command(key, since, until, channel, note, undo, as_json) -> None:
+    """Mark a content gap handled (its questions leave `logs gaps`); KEY as `logs gaps` shows it,
+    with the same --since/--until/--channel."""
+    from insights import mark_group
+
+    config = load_config()
+    log = _open(config)
+    marked = mark_group(log.engine, _grouper(config), _gap_filters(since, until, channel), key.strip(), note, undo=undo)
+    if marked is None:
+        raise click.ClickException(
+            f"No content gap has the key {key} with these filters (new questions change a gap's key); run `articlebot logs gaps` for the current keys."
+        )
+    if as_json:
+        _json({"key": key, "undo": undo, "exchanges": marked})
+    elif undo:
+        click.echo(f"Gap {key}: {marked} questions marked not handled.")
+    else:
+        click.echo(f"Gap {key}: {marked} questions marked handled.")
+
+
+@logs.command(name="reask")
+@click.option("--group", "key", help="Only this gap (its key as `logs gaps` shows it); default: every gap.")
+@gap_options
+@click.option("--include-handled", is_flag=True, help="Also the gaps already marked handled.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reask_command(key, since, until, channel, include_handled, as_json) -> None:
+    """Ask the gaps' questions again against the current index (after a re-index: which are answered now)."""
+    from bot.service import open_pipeline
+    from insights import reask
+
+    config = load_config()
+    log = _open(config)
+    pipeline = open_pipeline(config)
+    report = _grouper(config, pipeline.searcher.encoders).report(log.engine, _gap_filters(since, until, channel),
+                                                                 include_handled=include_handled)  # fmt: skip
+    groups = report.groups
+    if key:
+        groups = [g for g in groups if g.key == key.strip()]
+        if not groups:
+            raise click.ClickException(
+                f"No content gap has the key {key} with these filters (new questions change a gap's key); run `articlebot logs gaps` for the current keys."
+            )
+    out = []
+    for group in groups:
+        results = reask(pipeline, group.questions)
+        out.append({"key": group.key, "label": group.label, "count": group.count, "results": [r.to_dict() for r in results]})
+    results = [r for g in out for r in g["results"]]
+    totals = {
+        "groups": len(out),
+        "questions": len(results),
+        "answered": sum(1 for r in results if r["answered"]),
+        "emergency": sum(1 for r in results if r["emergency"]),
+        "not_covered": sum(1 for r in results if not r["answered"] and not r["emergency"]),
+        "exchanges_answered": sum(len(r["exchange_ids"]) for r in results if r["answered"]),
+        "groups_answered": sum(1 for g in out if g["results"] and all(r["answered"] for r in g["results"])),
+    }
+    index = pipeline.searcher.index.meta.version
+    if as_json:
+        _json({"index": index, "groups": out, "totals": totals})
+        return
+    for group in out:
+        click.echo(f"\n{group['key']}  {group['count']:>4} ×  {group['label']}")
+        for r in group["results"]:
+            if r["answered"]:
+                status, detail = "answered", f"  → {r['title'] or r['article']} ({r['score']:.3f})"
+            elif r["emergency"]:
+                status, detail = "emergency", f"  ({r['emergency']})"
+            else:
+                status, detail = "not covered", f"  (best passage {r['best_score']:.3f})" if r["best_score"] is not None else ""
+            click.echo(f"    {status:<12} {r['question']}{detail}")
+    if not out:
+        click.echo("No content gaps to re-ask.")
+    click.echo(f"\nIndex {index}: {totals['answered']} of {totals['questions']} questions answered now, {totals['not_covered']} still not covered"
+               f"{', ' + str(totals['emergency']) + ' emergency' if totals['emergency'] else ''}; "
+               f"{totals['groups_answered']} of {totals['groups']} gaps answered in full.")  # fmt: skip
+
+
+@logs.command(name="articles")
+@gap_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def articles_command(since, until, channel, as_json) -> None:
+    """Every indexed article: how often answers quoted it and their 👍 / 👎; the articles never quoted."""
+    from insights import article_report
+
+    config = load_config()
+    log = _open(config)
+    with _index_store(config) as store:
+        if store is None:
+            raise click.ClickException(f"No index in {config.data_dir}; run `articlebot index` first.")
+        articles = store.article_rows()
+    report = article_report(log.engine, articles, _gap_filters(since, until, channel))
+    if as_json:
+        _json(report.to_dict())
+        return
+    click.echo(f"{len(report.articles)} indexed articles; {report.exchanges} answers quoted them.\n")
+    click.echo(f"  {'quoted':>6}  {'👍':>4}  {'👎':>4}  {'last quoted':<11}  article")
+    for a in report.articles:
+        click.echo(f"  {a.quoted:>6}  {a.up:>4}  {a.down:>4}  {_day(a.last_quoted) or '-':<11}  {a.title or a.path}  ({a.path})"
+                   + (f"  {a.url}" if a.url else ""))  # fmt: skip
+    click.echo("\nNever quoted:")
+    for a in report.never_quoted:
+        click.echo(f"  {a.title or a.path}  ({a.path})" + (f"  {a.url}" if a.url else ""))
+    if not report.never_quoted:
+        click.echo("  (none)")
+    if report.not_indexed:
+        click.echo("\nQuoted in the log but no longer in the index:")
+        for a in report.not_indexed:
+            click.echo(f"  {a.quoted:>6} ×  {a.title or a.path}  ({a.path})")

@@ -6,6 +6,7 @@ import click
 
 from bot.cli.answer import ask, chat, run
 from bot.cli.common import UserErrorGroup
+from bot.cli.console import console
 from bot.cli.index import index
 from bot.cli.logs import logs
 from bot.cli.measure import (
@@ -32,5 +33,5 @@ def main() -> None:
     go_offline()
 
 
-for command in (index, ask, chat, run, eval_, eval_answers, calibrate, eval_redflags, calibrate_redflags, logs):
+for command in (index, ask, chat, run, eval_, eval_answers, calibrate, eval_redflags, calibrate_redflags, logs, console):
     main.add_command(command)
