@@ -66,6 +66,18 @@ from convlog.review import (
     parse_when,
 )
 
+
+def _model_problems() -> tuple[type[Exception], ...]:
+    """What loading the model and red flags may raise that an operator can act on."""
+    from embeddings import EmbeddingModelError
+    from retrieval.index import IndexProblem
+    from retrieval.redflag_meaning import ExamplesError
+    from retrieval.safety import RulesError
+
+    return (EmbeddingModelError, IndexProblem, ExamplesError, RulesError, OSError)
+
+
+MODEL_PROBLEMS = _model_problems()
 OVERVIEW_DAYS = 30  # the overview's default date range
 PAGE_SIZE = 50
 FACETS_SECONDS = 60.0
@@ -111,6 +123,20 @@ class Console:
 
                 self._grouper = open_grouper(self.config)
             return self._grouper
+
+    def gaps(self, filters: Filters, include_handled: bool = False):
+        """The gap report (insights.gaps) for these filters; one model call at a time."""
+        grouper = self.grouper()
+        with self._lock:
+            return grouper.report(self.engine, filters, include_handled=include_handled)
+
+    def mark(self, filters: Filters, key: str, undo: bool) -> int | None:
+        """Mark the gap `key` handled (or not, `undo`); None when no group has that key any more."""
+        from insights.gaps import mark_group
+
+        grouper = self.grouper()
+        with self._lock:
+            return mark_group(self.engine, grouper, filters, key, undo=undo)
 
     def pipeline(self):
         """The answer pipeline over the live index (it follows re-indexes), loaded on first use."""
@@ -423,7 +449,11 @@ def gaps_page(request: Request) -> Response:
     except QueryError as exc:
         return render(request, "gaps.html", 400, error=str(exc), report=None, values={}, include_handled=include_handled,
                       reasked={}, query="")  # fmt: skip
-    report = console.grouper().report(console.engine, Filters(since=since, until=until), include_handled=include_handled)
+    try:
+        report = console.gaps(Filters(since=since, until=until), include_handled)
+    except MODEL_PROBLEMS as exc:
+        return render(request, "gaps.html", 503, error=f"Cannot group the questions by meaning: {exc}", report=None, values=values,
+                      include_handled=include_handled, reasked={}, query="")  # fmt: skip
     query = _query(values, handled="1" if include_handled else "")
     return render(request, "gaps.html", error=None, report=report, values=values, include_handled=include_handled,
                   reasked=console.reasked, query=query)  # fmt: skip
@@ -439,11 +469,8 @@ async def gaps_handle(request: Request) -> Response:
         since, until, values = _range(fields, None)
     except QueryError as exc:
         return PlainTextResponse(str(exc), 400)
-    from insights.gaps import mark_group
-
     undo = fields.get("undo") == "1"
-    marked = await run_in_threadpool(mark_group, console.engine, console.grouper(), Filters(since=since, until=until),
-                                     fields.get("key", ""), undo=undo)  # fmt: skip
+    marked = await run_in_threadpool(console.mark, Filters(since=since, until=until), fields.get("key", ""), undo)
     if marked is None:
         session.flash.append("That group changed since the page was shown (new questions, or already handled); nothing was marked. Here it is as it is now.")
     elif undo:
@@ -469,9 +496,8 @@ async def gaps_reask(request: Request) -> Response:
 
     def work():
         from insights.reask import reask
-        from retrieval.index import IndexProblem
 
-        report = console.grouper().report(console.engine, Filters(since=since, until=until), include_handled=include_handled)
+        report = console.gaps(Filters(since=since, until=until), include_handled)
         group = next((g for g in report.groups if g.key == key), None)
         if group is None:
             return "That group changed since the page was shown; nothing was re-asked. Here it is as it is now."
@@ -480,7 +506,7 @@ async def gaps_reask(request: Request) -> Response:
             pipeline.searcher.refresh(force=True)
             with console._lock:
                 results = reask(pipeline, group.questions)
-        except IndexProblem as exc:
+        except MODEL_PROBLEMS as exc:
             return f"Cannot re-ask: {exc}"
         console.reasked[key] = {"at": utc_stamp(), "index": pipeline.searcher.index.meta.version, "results": results,
                                 "answered": sum(1 for r in results if r.answered)}  # fmt: skip
@@ -525,6 +551,8 @@ def _export_name(ext: str) -> str:
 def export(request: Request) -> Response:
     console = _console(request)
     kind = request.path_params["kind"]
+    if kind not in ("csv", "jsonl"):
+        return PlainTextResponse("Not found.", 404)
     try:
         filters, _ = _filters(request.query_params)
     except QueryError as exc:

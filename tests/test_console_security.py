@@ -434,3 +434,27 @@ def test_an_article_source_links_only_to_the_web(url, shown):
     from console.app import _web_link
 
     assert _web_link(url) == shown
+
+
+def test_gaps_page_says_why_when_the_red_flags_cannot_load(log_url, monkeypatch, tmp_path):
+    """A broken ARTICLEBOT_REDFLAGS (as an operator sets it) is one sentence on the page, not a crash."""
+    from bot.config import Config
+    from console.server import open_engine, running
+
+    broken = tmp_path / "redflags.toml"
+    broken.write_text("[emergency\nthis is not toml", "utf-8")
+    monkeypatch.setenv("ARTICLEBOT_REDFLAGS", str(broken))
+    monkeypatch.setenv("ARTICLEBOT_REDFLAG_MEANING", "0")
+    monkeypatch.setenv("ARTICLEBOT_LOG_URL", log_url)
+    seed(log_url)
+    config = Config.from_env()
+    engine = open_engine(config)
+    try:
+        with running(config, engine, TOKEN) as url, httpx.Client(base_url=url, timeout=60) as client:
+            assert client.post("/login", data={"token": TOKEN, "next": "/gaps"}).status_code == 303
+            page = client.get("/gaps")
+            assert page.status_code == 503
+            assert "Cannot group the questions by meaning" in page.text and "redflags.toml" in page.text
+            assert client.get("/conversations").status_code == 200  # the rest of the console works
+    finally:
+        engine.dispose()
