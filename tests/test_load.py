@@ -127,19 +127,6 @@ def test_bad_files_are_reported_and_the_rest_still_loads(tmp_path):
     assert "empty" in reasons["empty.txt"]
 
 
-def test_unreadable_file_is_a_problem_not_a_crash(tmp_path):
-    write(tmp_path / "good.txt", "面瘫怎么办\n" + BODY_ZH)
-    locked = write(tmp_path / "locked.txt", "x")
-    locked.chmod(0)
-    try:
-        docs, problems = read_documents(tmp_path)
-    finally:
-        locked.chmod(0o644)
-    assert [d.path for d in docs][0] == "good.txt"
-    # root can read anything; otherwise the file is reported
-    assert len(docs) + len(problems) == 2
-
-
 def test_odd_unicode_is_normalised(tmp_path):
     write(tmp_path / "odd.txt", "面瘫\u200b怎么办\u202e\n\u3000" + BODY_ZH + "\x07")
     (article,), _ = load_corpus(tmp_path)
