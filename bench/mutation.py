@@ -38,8 +38,8 @@ GROUPS = {
     "refusal": (["retrieval/gate.py", "retrieval/passages.py"], ["tests/test_gate.py", "tests/test_blind_spots.py"], "gate or choose or threshold"),
     "disclaimer": (["presentation/reply.py", "presentation/plain.py", "presentation/telegram_html.py"], ["tests/test_render.py"], ""),
     "reuse": (["retrieval/vectorcache.py"], ["tests/test_reindex.py", "tests/test_blind_spots.py"], "vector or model or reuse"),
-    "pseudonyms": (["convlog/pseudonyms.py"], ["tests/test_convlog.py", "tests/test_blind_spots.py"], "(pseudonym or salt or raw_user_ids_only) and not ask and not bot"),
-    "ratelimit": (["bot/telegram/ratelimit.py"], ["tests/test_blind_spots.py"], "rate_limit_window"),
+    "pseudonyms": (["convlog/pseudonyms.py"], ["tests/test_pseudonyms.py", "tests/test_convlog.py", "tests/test_blind_spots.py"], "(salt or hmac or raw_user_ids_only or pseudonym) and not ask and not bot"),
+    "ratelimit": (["bot/telegram/ratelimit.py"], ["tests/test_ratelimit.py", "tests/test_blind_spots.py"], "rate_limit or prun or limit_of_one or zero_turns"),
 }
 STATUS = re.compile(r"^\s*(\S+?)__mutmut_\d+:\s*(.+?)\s*$")
 TIME_LIMIT = 3600  # seconds per group
