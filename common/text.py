@@ -133,7 +133,7 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# English words that carry no topic, dropped from search tokens and question keywords.
+# English words that carry no topic, dropped from search tokens.
 EN_STOP_WORDS = frozenset({
     "the", "and", "for", "are", "but", "not", "you", "all", "can", "her", "was", "one", "our", "out", "has",
     "his", "how", "its", "may", "who", "did", "get", "what", "when", "which", "with", "this", "that", "from",
@@ -173,12 +173,3 @@ def tokenize(text: str) -> list[str]:
         elif len(run) >= 2 and run not in EN_STOP_WORDS:
             tokens.append(stem(run) if run.isalpha() else run)
     return tokens
-
-
-def keywords(question: str) -> set[str]:
-    """The topic of a question, coarser than search tokens: its Chinese characters and
-    English words of 3+ letters, without stop characters and stop words (groups rephrasings)."""
-    key = fold(question)
-    chars = {ch for ch in re.sub(r"[a-z0-9]+", "", key) if ch not in ZH_STOP_CHARS}
-    words = {w for w in re.findall(r"[a-z]{3,}", question.lower()) if w not in EN_STOP_WORDS}
-    return chars | words

@@ -459,45 +459,56 @@ def gaps_page(request: Request) -> Response:
                   reasked=console.reasked, query=query)  # fmt: skip
 
 
-async def gaps_handle(request: Request) -> Response:
+async def _gap_form(request: Request):
+    """A gap button's POST: (fields, the filters of the page it was on, the form values), or
+    a Response refusing it (CSRF, a bad date)."""
     fields = await _form(request)
     if isinstance(fields, Response):
         return fields
-    console = _console(request)
-    session: Session = request.scope["console.session"]
     try:
         since, until, values = _range(fields, None)
     except QueryError as exc:
         return PlainTextResponse(str(exc), 400)
+    return fields, Filters(since=since, until=until), values
+
+
+def _back_to_gaps(values: dict[str, str], fields: dict[str, str], anchor: str = "") -> RedirectResponse:
+    """Back to the gaps page the button was on (its dates and "show handled")."""
+    back = _query(values, handled=fields.get("handled", ""))
+    return RedirectResponse("/gaps" + (f"?{back}" if back else "") + anchor, 303)
+
+
+async def gaps_handle(request: Request) -> Response:
+    form = await _gap_form(request)
+    if isinstance(form, Response):
+        return form
+    fields, filters, values = form
+    session: Session = request.scope["console.session"]
     undo = fields.get("undo") == "1"
-    marked = await run_in_threadpool(console.mark, Filters(since=since, until=until), fields.get("key", ""), undo)
+    marked = await run_in_threadpool(_console(request).mark, filters, fields.get("key", ""), undo)
     if marked is None:
         session.flash.append("That group changed since the page was shown (new questions, or already handled); nothing was marked. Here it is as it is now.")
     elif undo:
         session.flash.append(f"Marked {marked} question(s) as not handled.")
     else:
         session.flash.append(f"Marked {marked} question(s) handled. They no longer show as gaps (tick “show handled” to see them).")
-    back = _query(values, handled=fields.get("handled", ""))
-    return RedirectResponse("/gaps" + (f"?{back}" if back else ""), 303)
+    return _back_to_gaps(values, fields)
 
 
 async def gaps_reask(request: Request) -> Response:
-    fields = await _form(request)
-    if isinstance(fields, Response):
-        return fields
+    form = await _gap_form(request)
+    if isinstance(form, Response):
+        return form
+    fields, filters, values = form
     console = _console(request)
     session: Session = request.scope["console.session"]
-    try:
-        since, until, values = _range(fields, None)
-    except QueryError as exc:
-        return PlainTextResponse(str(exc), 400)
     key = fields.get("key", "")
     include_handled = fields.get("handled") == "1"
 
     def work():
         from insights.reask import reask
 
-        report = console.gaps(Filters(since=since, until=until), include_handled)
+        report = console.gaps(filters, include_handled)
         group = next((g for g in report.groups if g.key == key), None)
         if group is None:
             return "That group changed since the page was shown; nothing was re-asked. Here it is as it is now."
@@ -515,8 +526,7 @@ async def gaps_reask(request: Request) -> Response:
     problem = await run_in_threadpool(work)
     if problem:
         session.flash.append(problem)
-    back = _query(values, handled=fields.get("handled", ""))
-    return RedirectResponse("/gaps" + (f"?{back}" if back else "") + f"#group-{key}", 303)
+    return _back_to_gaps(values, fields, f"#group-{key}")
 
 
 def articles_page(request: Request) -> Response:

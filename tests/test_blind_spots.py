@@ -16,8 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from click.testing import CliRunner
 
 import corpus.load
 from bot.cli import main
-from bot.telegram.fake_botapi import FakeBotAPI, ServerThread
+from bot.telegram.fake_botapi import FakeBotAPI, ServerThread, post_to_webhook
 from bot.telegram.ratelimit import RateLimiter
 from convlog import ConversationLog, pseudonym
 from corpus import DEFAULT_CORPUS, read_documents
@@ -406,14 +404,7 @@ def test_the_webhook_run_registers_takes_its_secret_from_the_environment(cli_dat
             "message_id": update_id, "date": int(time.time()), "chat": {"id": chat, "type": "private"},
             "from": {"id": chat, "is_bot": False, "first_name": "u", "language_code": "zh-hans"},
             "text": LONG_TERM_QUESTION}}  # fmt: skip
-        headers = {"Content-Type": "application/json", **({"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {})}
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/hook", json.dumps(update).encode(), headers)
-        try:
-            return urllib.request.urlopen(request, timeout=10).status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            return 0  # not listening yet
+        return post_to_webhook(f"http://127.0.0.1:{port}/hook", update, secret)  # 0: not listening yet
 
     with ServerThread(api), running(cli_data, api, tmp_path, "--webhook-url", "https://bot.example.org/hook",
                                     "--url-path", "hook", "--port", str(port),

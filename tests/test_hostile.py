@@ -17,7 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.telegram.fake_botapi import FakeBotAPI, ServerThread, check_html
+from bot.telegram.fake_botapi import (
+    FakeBotAPI,
+    ServerThread,
+    check_html,
+    post_to_webhook,
+)
 from presentation.telegram_html import answer_paragraphs, units, with_disclaimer_html
 from presentation.texts import DISCLAIMER, ERROR
 from retrieval.records import Answer, Hit, Passage
@@ -189,10 +194,6 @@ def test_a_webhook_without_a_secret_does_not_start(bundled_data, monkeypatch):
 
 
 def test_the_webhook_started_by_run_refuses_forged_updates(bundled_data, tmp_path):
-    import json
-    import urllib.error
-    import urllib.request
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -211,14 +212,7 @@ def test_the_webhook_started_by_run_refuses_forged_updates(bundled_data, tmp_pat
                 update = {"update_id": int(time.time() * 1000) % 10**9, "message": {
                     "message_id": 1, "date": int(time.time()), "chat": {"id": 52, "type": "private"},
                     "from": {"id": 52, "is_bot": False, "first_name": "u"}, "text": "/reindex"}}  # fmt: skip
-                headers = {"Content-Type": "application/json", **({"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {})}
-                request = urllib.request.Request(f"http://127.0.0.1:{port}/hook", json.dumps(update).encode(), headers)
-                try:
-                    return urllib.request.urlopen(request, timeout=10).status
-                except urllib.error.HTTPError as exc:
-                    return exc.code
-                except OSError:
-                    return 0
+                return post_to_webhook(f"http://127.0.0.1:{port}/hook", update, secret)
 
             assert wait_for(lambda: post("s3cret-token") == 200, 60)  # the server is up: a genuine update goes in
             assert post(None) == 403 and post("guess") == 403  # forged ones do not
