@@ -1,26 +1,30 @@
 """Mutation testing of the modules where a silent bug hurts people, with mutmut.
 
-    .venv/bin/python bench/mutation.py [GROUP ...] [--list] [--children 2] [--json]
+    .venv/bin/python bench/mutation.py [GROUP ...] [--list] [--children 2] [--keep] [--json]
 
-For each group (all by default; --list names them), a copy of the project (the files
-git tracks, plus uncommitted ones) is made in a temporary folder, mutmut is configured
-to mutate the group's modules and to run the group's test files, and `mutmut run`
-plants one small bug at a time (a flipped comparison, a changed constant, a removed
-call) and runs the tests that cover the mutated function. A mutant is killed when a
-test fails. Prints, per module: mutants, killed, survived, not covered by any of the
-group's tests, timeouts, and the score (killed / all); with --json, the same and the
-survivors' names (`mutmut show NAME` in the copy shows the diff; the copy is kept
-with --keep).
+For each group (all by default; --list names them, their modules and tests), a copy of
+the project (the files git tracks, plus uncommitted ones) is made in a temporary folder,
+mutmut is configured to mutate the group's modules and to run the group's test files,
+and `mutmut run` plants one small bug at a time (a flipped comparison, a changed
+constant, a removed call) and runs the tests that cover the mutated function. A mutant
+is caught when a test fails (killed) or the tests run past their time limit (timeout: a
+loop that never ends). Prints, per module: mutants, killed, survived, not covered by any
+of the group's tests, timeouts, and the score ((killed + timeout) / all); with --json,
+the same and the survivors' names (`mutmut show NAME` in the copy shows the diff; the
+copy is kept with --keep).
 
-Not part of the test suite: it takes minutes per group. The test files are the fast
-ones that call the module's code directly (mutmut forks the test process for every
-mutant; the tests that start servers in threads are left to `make test`).
+Not part of `make test`: all groups take about an hour on 2 cores. The group's tests are
+the ones that call the module's code directly or through the real pipeline. Each
+mutant's tests run in a fresh pytest process forked from mutmut's fork server; the
+session fixtures (the bundled index, the red flags' example vectors) are built once per
+group, from the unmutated code, and copied (ARTICLEBOT_TEST_CACHE, tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,15 +37,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["bot", "common", "console", "convlog", "corpus", "embeddings", "insights", "presentation", "retrieval", "tests"]
 # name: (modules to mutate, test files, pytest -k expression choosing the tests that call them)
 GROUPS = {
-    "safety": (["retrieval/safety.py"], ["tests/test_safety.py", "tests/test_blind_spots.py"], "not pipeline and not ask and not run"),
-    "meaning": (["retrieval/redflag_meaning.py"], ["tests/test_safety.py", "tests/test_redflags_eval.py"], ""),
-    "refusal": (["retrieval/gate.py", "retrieval/passages.py"], ["tests/test_gate.py", "tests/test_blind_spots.py"], "gate or choose or threshold"),
-    "disclaimer": (["presentation/reply.py", "presentation/plain.py", "presentation/telegram_html.py"], ["tests/test_render.py"], ""),
-    "reuse": (["retrieval/vectorcache.py"], ["tests/test_reindex.py", "tests/test_blind_spots.py"], "vector or model or reuse"),
-    "pseudonyms": (["convlog/pseudonyms.py"], ["tests/test_pseudonyms.py", "tests/test_convlog.py", "tests/test_blind_spots.py"], "(salt or hmac or raw_user_ids_only or pseudonym) and not ask and not bot"),
+    "safety": (["retrieval/safety.py"], ["tests/test_safety_rules.py", "tests/test_safety.py", "tests/test_blind_spots.py"],
+               "not pipeline and not ask and not run"),
+    "meaning": (["retrieval/redflag_meaning.py"], ["tests/test_safety_rules.py", "tests/test_safety.py", "tests/test_redflags_eval.py"], ""),
+    "refusal": (["retrieval/gate.py", "retrieval/passages.py", "retrieval/pipeline.py"],
+                ["tests/test_refusal.py", "tests/test_gate.py", "tests/test_blind_spots.py", "tests/test_followups.py"],
+                "not ask and not run and not cli and not chat_json"),
+    "disclaimer": (["presentation/reply.py", "presentation/plain.py", "presentation/telegram_html.py"], ["tests/test_render.py", "tests/test_render_rules.py"], ""),
+    "reuse": (["retrieval/reuse.py", "retrieval/vectorcache.py"], ["tests/test_reuse.py", "tests/test_blind_spots.py"],
+              "not blind_spots or reindex or reused or another_model"),
+    "pseudonyms": (["convlog/pseudonyms.py"], ["tests/test_pseudonyms.py", "tests/test_convlog.py", "tests/test_blind_spots.py"],
+                   "(salt or hmac or raw_user_ids_only or pseudonym) and not ask and not bot"),
+    "retention": (["convlog/retention.py"], ["tests/test_retention.py", "tests/test_operator_errors.py"], "retention or purge or age"),
+    "webhook": (["bot/telegram/webhook.py", "bot/telegram/admin.py"], ["tests/test_webhook_admin.py", "tests/test_reindex.py"],
+                "webhook_admin or private_chat or remembered_folder"),
     "ratelimit": (["bot/telegram/ratelimit.py"], ["tests/test_ratelimit.py", "tests/test_blind_spots.py"], "rate_limit or prun or limit_of_one or zero_turns"),
-}
+}  # fmt: skip
 STATUS = re.compile(r"^\s*(\S+?)__mutmut_\d+:\s*(.+?)\s*$")
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 TIME_LIMIT = 3600  # seconds per group
 
 
@@ -59,10 +72,18 @@ def copy_project(target: Path) -> None:
         shutil.copy2(ROOT / name, dest)
 
 
-def configure(target: Path, modules: list[str], tests: list[str], skip: tuple[str, ...] = (), chosen: str = "") -> None:
+# Each mutant's tests run in a process forked from mutmut's fork server, which has imported
+# the tests but run none: a fork of a process that ran them (model threads, SQLAlchemy
+# pools, servers in threads) can inherit a held lock and hang.
+def configure(target: Path, modules: list[str], tests: list[str], skip: tuple[str, ...] = (), chosen: str = "",
+              isolation: str = "forkserver") -> None:  # fmt: skip
     present = [t for t in tests if (target / t).is_file() and t not in skip]
     lines = [
         "", "[tool.mutmut]",
+        f"process_isolation = {json.dumps(isolation)}",
+        # a mutant is stopped (and counted as a timeout, not a kill) after 6 × (its tests' own time + 10 s):
+        # mutmut's default (30 ×) lets a mutant that loops forever hold a core for minutes
+        "timeout_multiplier = 3.0", "timeout_constant = 10.0",
         f"source_paths = {json.dumps(modules)}",
         f"also_copy = {json.dumps(PACKAGES)}",
         f"pytest_add_cli_args_test_selection = {json.dumps(present)}",
@@ -96,7 +117,8 @@ def score(target: Path, modules: list[str]) -> dict[str, dict]:
         if status in ("survived", "no_tests"):
             entry["survivors"].append(line.split(":")[0].strip())
     for entry in found.values():
-        entry["score"] = round(entry["killed"] / entry["mutants"], 3) if entry["mutants"] else None
+        # a mutant that makes the tests run past their time limit (a loop that never ends) is caught too
+        entry["score"] = round((entry["killed"] + entry["timeout"]) / entry["mutants"], 3) if entry["mutants"] else None
     return found
 
 
@@ -112,8 +134,13 @@ def run_group(name: str, children: int, keep: bool, skip: tuple[str, ...] = ()) 
         copy_project(folder)
         configure(folder, modules, tests, skip, chosen)
         mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
+        # the session fixtures (the bundled index, the red flags' example vectors) are built once
+        # by mutmut's first test run and copied by every later one (tests/conftest.py built_once)
+        # and each test process computes on one thread: with --children 2 on 2 cores, an embedding
+        # model's OpenMP threads would otherwise spin against each other
+        env = {**os.environ, "ARTICLEBOT_TEST_CACHE": str(folder / ".fixtures"), **ONE_THREAD}
         try:
-            done = subprocess.run(mutmut, cwd=folder, capture_output=True, text=True, timeout=TIME_LIMIT)
+            done = subprocess.run(mutmut, cwd=folder, capture_output=True, text=True, timeout=TIME_LIMIT, env=env)
             if "Failed to run clean test" in done.stdout or "failed to collect stats" in done.stdout:
                 tail = "\n".join(done.stdout.replace("\r", "\n").splitlines()[-15:])
                 print(f"{name}: mutmut could not run the group's tests cleanly:\n{tail}", file=sys.stderr)

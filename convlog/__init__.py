@@ -5,7 +5,8 @@
 - `records`: `ExchangeRecord`, `LoggedHit`, `ExchangeBrief`, `record_of`
 - `pseudonyms`: salted user pseudonyms
 - `writer`: `ConversationLog` (record, feedback, recall)
-- `review`: the operators' queries (list, show, stats, export, purge)
+- `review`: the operators' queries (list, show, stats, export)
+- `retention`: ages (`90d`) and deleting what is older (`purge`)
 - `export`: exchanges as CSV (`write_csv`), safe to open in a spreadsheet
 
 It imports nothing from the channels (`bot/`), so any channel or a web page can use it.

@@ -1,4 +1,4 @@
-"""Queries over the conversation log for operators: list, show, stats, export, purge.
+"""Queries over the conversation log for operators: list, show, stats, export (purge: retention.py).
 
 Full-text search works for Chinese: in SQLite through the FTS5 trigram index
 (queries of three characters or more; shorter ones fall back to a substring
@@ -7,19 +7,15 @@ scan), in PostgreSQL through ILIKE served by pg_trgm indexes.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
 from common.clock import utc_stamp
-from convlog.schema import exchanges, gap_marks, hits
-
-
-class QueryError(Exception):
-    """A filter value the user gave cannot be understood."""
+from convlog.retention import AGE_RE, QueryError, cutoff, out_of_range
+from convlog.schema import exchanges, hits
 
 
 @dataclass
@@ -53,33 +49,12 @@ def check_choice(name: str, value: str | None, choices: tuple[str, ...]) -> str 
     return value
 
 
-_AGE_RE = re.compile(r"\s*(\d+)\s*([dhm])\s*")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 MAX_ROWS = 1_000_000  # the most rows list or stats may be asked for (SQL limits are 64-bit integers)
-
-
-def parse_age(value: str) -> timedelta:
-    """An age such as 90d, 12h or 30m."""
-    age = _AGE_RE.fullmatch(value or "")
-    if not age:
-        raise QueryError(f"{value!r} is not an age (use for example 90d, 12h or 30m).")
-    try:
-        return timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
-    except (OverflowError, ValueError):  # more days than a timedelta holds, or digits past int()'s limit
-        raise _out_of_range(value) from None
-
-
-def cutoff(age: str, *, now: datetime | None = None) -> str:
-    """The moment `age` (90d, 12h, 30m) before now, as a utc_stamp."""
-    try:
-        return utc_stamp((now or datetime.now(timezone.utc)) - parse_age(age))
-    except OverflowError:
-        raise _out_of_range(age) from None
 
 
 def parse_when(value: str, *, now: datetime | None = None) -> str:
     """A time filter: 2026-11-01, 2026-11-01T08:00, or an age such as 7d, 12h, 30m."""
-    if _AGE_RE.fullmatch(value or ""):
+    if AGE_RE.fullmatch(value or ""):
         return cutoff(value, now=now)
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -90,11 +65,7 @@ def parse_when(value: str, *, now: datetime | None = None) -> str:
     try:
         return utc_stamp(moment)
     except OverflowError:  # 0001-01-01T00:00+05:00 is before the year 1 in UTC
-        raise _out_of_range(value) from None
-
-
-def _out_of_range(value: str) -> QueryError:
-    return QueryError(f"{value!r} is out of range (times must fall between the years 1 and 9999).")
+        raise out_of_range(value) from None
 
 
 def check_limit(limit: int) -> int:
@@ -362,18 +333,3 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
         "avg_latency_ms": round(float(latency), 1) if latency is not None else None,
         "most_cited": [{"article": a, "title": t, "times_quoted": n} for a, t, n in cited],
     }
-
-
-def count_before(engine: sa.Engine, before: str) -> int:
-    """How many exchanges `purge(engine, before)` would delete."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(exchanges).where(exchanges.c.ts < before)).scalar_one()
-
-
-def purge(engine: sa.Engine, before: str) -> int:
-    """Delete exchanges (their hits and gap marks too) older than `before`; returns how many."""
-    old = sa.select(exchanges.c.id).where(exchanges.c.ts < before)
-    with engine.begin() as conn:
-        conn.execute(hits.delete().where(hits.c.exchange_id.in_(old)))
-        conn.execute(gap_marks.delete().where(gap_marks.c.exchange_id.in_(old)))
-        return conn.execute(exchanges.delete().where(exchanges.c.ts < before)).rowcount

@@ -120,7 +120,9 @@ def _chinese(needle: str) -> bool:
 
 def _negated_before(before: str, chinese: bool) -> bool:
     if chinese:
-        window = _ZH_QUESTION_FORMS.sub("", before[-8:])[-4:]
+        # question forms are blanked, not cut out: cutting would pull a negation from further
+        # back into the four characters (不知道是不是中风 would read as 不知道中风)
+        window = _ZH_QUESTION_FORMS.sub(lambda m: " " * len(m.group()), before[-8:])[-4:]
         return any(neg in window for neg in _ZH_NEGATIONS)
     return bool(_EN_NEGATIONS & set(before.split()[-3:]))
 

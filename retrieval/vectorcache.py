@@ -36,7 +36,6 @@ class VectorCache:
     """(model, content hash) -> unit vector, in SQLite; never raises for a broken file."""
 
     def __init__(self, path: Path | None):
-        self.path = path
         self._conn: sqlite3.Connection | None = None
         if path is None:
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -99,9 +100,33 @@ def bundled_data(tmp_path_factory, e5) -> Path:
     """A data directory holding a real index of the bundled corpus with the default model, built once."""
     from retrieval.build import build_index
 
-    data = tmp_path_factory.mktemp("bundled") / "data"
-    build_index(DEFAULT_CORPUS, data, e5)
-    return data
+    return built_once("bundled", tmp_path_factory, lambda into: build_index(DEFAULT_CORPUS, into / "data", e5)) / "data"
+
+
+def built_once(name: str, tmp_path_factory, build) -> Path:
+    """A fresh folder for this session holding what `build(folder)` makes.
+
+    With ARTICLEBOT_TEST_CACHE set (bench/mutation.py sets it: mutmut starts a pytest
+    session per mutant), it is built once into that folder by the first session, from the
+    unmutated code, and each later session gets a copy of it; `make test` never sets it."""
+    target = tmp_path_factory.mktemp(name)
+    cache = os.environ.get("ARTICLEBOT_TEST_CACHE")
+    if not cache:
+        build(target)
+        return target
+    from convlog.database import locked_file
+
+    done = Path(cache) / name
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    with locked_file(Path(cache) / f"{name}.lock", "a"):
+        if not done.is_dir():
+            staging = Path(cache) / f"{name}.building"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            build(staging)
+            staging.rename(done)
+    shutil.copytree(done, target, dirs_exist_ok=True)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -166,9 +191,10 @@ def warm_vectors(tmp_path_factory, e5) -> Path:
     from retrieval.redflag_meaning import Examples, MeaningLayer
     from retrieval.vectorcache import VectorCache
 
-    folder = tmp_path_factory.mktemp("vectors")
-    cache = VectorCache.in_data_dir(folder)
-    MeaningLayer(Examples.load(), e5, cache)
-    GapGrouper(e5, cache, None).background()
-    cache.close()
-    return folder / "vectors.sqlite"
+    def build(folder: Path) -> None:
+        cache = VectorCache.in_data_dir(folder)
+        MeaningLayer(Examples.load(), e5, cache)
+        GapGrouper(e5, cache, None).background()
+        cache.close()
+
+    return built_once("vectors", tmp_path_factory, build) / "vectors.sqlite"

@@ -114,7 +114,7 @@ def test_a_reindex_killed_while_embedding_resumes_where_it_stopped(tmp_path):
                 raise RuntimeError("killed")
             return super().encode(texts, **kwargs)
 
-    from retrieval.build import CACHE_EVERY
+    from retrieval.reuse import CACHE_EVERY
     from tests.test_reindex import copy_bundled
 
     corpus = copy_bundled(tmp_path / "corpus")

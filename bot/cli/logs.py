@@ -13,17 +13,15 @@ import click
 from bot.cli.common import load_config, on_terminal
 from bot.config import Config
 from convlog.export import CSV_ENCODING, write_csv
+from convlog.retention import count_before, cutoff, purge
 from convlog.review import (
     MAX_ROWS,
     Filters,
     QueryError,
-    count_before,
-    cutoff,
     get_exchange,
     iter_exchanges,
     list_exchanges,
     parse_when,
-    purge,
     stats,
 )
 

@@ -1,0 +1,193 @@
+"""The refuse-or-quote decision and what is quoted (retrieval/passages.py, retrieval/gate.py,
+Pipeline.more and follow-ups): exact boundaries, with hits built by hand and expected
+values written out, plus "more" and a bridged follow-up through the real pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval import gate
+from retrieval.passages import choose, choose_more, excerpt, more_candidates, quote
+from retrieval.pipeline import without_repeats
+from retrieval.records import Hit
+
+FIVE = "一一一。二二二。三三三。四四四。五五五。"  # five sentences of 4 characters on one line
+
+
+def _hit(chunk: str, score: float, text: str = "瘦脸针的效果一般维持四到六个月。") -> Hit:
+    return Hit(chunk, f"{chunk}.txt", "标题", None, None, text, score)
+
+
+# --- the decision --------------------------------------------------------------------------
+
+
+def test_a_hit_exactly_at_the_threshold_is_quoted_and_one_just_below_is_refused():
+    answered = choose("问题", [_hit("a", 0.25)], "zh", 0.25)
+    assert not answered.refused and [p.hit.chunk_id for p in answered.passages] == ["a"]
+    refused = choose("问题", [_hit("a", 0.2499)], "zh", 0.25)
+    assert (refused.question, refused.lang) == ("问题", "zh") and refused.refused and refused.passages == [] and refused.threshold == 0.25
+    assert choose("问题", [], "zh", 0.25).refused
+
+
+def test_a_second_passage_is_quoted_only_close_to_the_best_and_never_a_third():
+    hits = [_hit("a", 0.5), _hit("b", 0.47), _hit("c", 0.469), _hit("d", 0.48)]
+    chosen = choose("问题", hits, "zh", 0.1)
+    assert [p.hit.chunk_id for p in chosen.passages] == ["a", "b"]  # 0.47 is 0.03 below: still close; at most two
+    alone = choose("问题", [_hit("a", 0.5), _hit("c", 0.469)], "zh", 0.1)
+    assert [p.hit.chunk_id for p in alone.passages] == ["a"]
+
+
+def test_more_offers_hits_down_to_the_threshold_or_the_drop_whichever_is_higher():
+    hits = [_hit("1", 0.15), _hit("2", 0.12), _hit("3", 0.119), _hit("4", 0.13)]
+    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.12)] == ["2", "4"]  # exactly at the threshold: offered
+    assert [h.chunk_id for h in more_candidates(hits, set(), 0.0)] == ["1", "2", "3", "4"]  # drop floor 0.10
+    assert more_candidates([], set(), 0.0) == []
+
+
+def test_more_pages_skip_what_was_shown_and_refuse_when_nothing_is_left():
+    hits = [_hit("1", 0.3), _hit("2", 0.29), _hit("3", 0.28), _hit("4", 0.27), _hit("5", 0.1)]
+    page = choose_more("问题", hits, "zh", 0.2, shown={"1"}, page=2)
+    assert (page.question, page.lang) == ("问题", "zh") and not page.refused and [p.hit.chunk_id for p in page.passages] == ["2", "3"]
+    assert page.threshold == 0.2 and page.hits == hits
+    last = choose_more("问题", hits, "zh", 0.2, shown={"1", "2", "3"}, page=2)
+    assert [p.hit.chunk_id for p in last.passages] == ["4"]
+    done = choose_more("问题", hits, "zh", 0.2, shown={"1", "2", "3", "4"}, page=2)
+    assert done.refused and done.passages == []
+
+
+# --- the excerpt ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scores,limit,expected",
+    [
+        ([0, 0, 1, 0, 0], 12, ("…二二二。三三三。四四四。…", "三三三。")),  # the sentence after first, then the one before
+        ([0, 0, 1, 0, 0], 8, ("…三三三。四四四。…", "三三三。")),  # exactly the limit: kept
+        ([0, 0, 1, 0, 0], 7, ("…三三三。…", "三三三。")),  # no neighbour fits
+        ([0, 0, 0, 1, 0], 8, ("…四四四。五五五。", "四四四。")),  # the last sentence is a neighbour too
+        ([0, 0, 0, 0, 1], 12, ("…三三三。四四四。五五五。", "五五五。")),  # at the end: grows backwards, one at a time
+        ([1, 0, 0, 0, 0], 12, ("一一一。二二二。三三三。…", "一一一。")),
+        ([0, 1, 0, 0, 0], 12, ("一一一。二二二。三三三。…", "二二二。")),  # grows back to the first sentence
+        ([0, 1, 0, 1, 0], 4, ("…二二二。…", "二二二。")),  # a tie: the earlier sentence
+        ([0, 0, 1, 0, 0], 20, (FIVE, "三三三。")),  # the whole text fits
+    ],
+)
+def test_the_excerpt_keeps_the_answer_whole_with_neighbours_up_to_the_limit(scores, limit, expected):
+    assert excerpt(FIVE, "问题", limit, scores) == expected
+
+
+def test_the_excerpt_joins_sentences_as_the_language_writes_them():
+    assert excerpt("First one. Second one.", "q", 400, [0, 1]) == ("First one. Second one.", "Second one.")
+    assert excerpt("第一行。\n第二行。", "问题", 400, [1, 0]) == ("第一行。\n第二行。", "第一行。")
+    assert excerpt("Aaa bbb. Ccc ddd. Eee fff.", "q", 12, [0, 1, 0]) == ("...Ccc ddd....", "Ccc ddd.")
+    assert excerpt("", "问题", 100) == ("", "")
+    assert excerpt("   ", "问题", 100) == ("", "")
+
+
+def test_without_sentence_scores_the_sentence_sharing_most_terms_is_the_answer():
+    text = "瘦脸针一般维持四到六个月。注射后二十四小时内不要化妆。"
+    assert excerpt(text, "打完多久可以化妆", 400)[1] == "注射后二十四小时内不要化妆。"
+
+
+def test_english_passages_are_quoted_longer_than_chinese_ones():
+    english = " ".join(f"Sentence number {i} says something about botox." for i in range(8))  # about 370 characters
+    quoted = quote([_hit("e", 0.3, english)], "botox")
+    assert quoted[0].excerpt == english  # under 400 characters: whole
+    chinese = "".join(f"第{i}句讲的是瘦脸针注射以后需要注意的一些事项。" for i in range(10))  # about 230 characters
+    cut = quote([_hit("z", 0.3, chinese)], "瘦脸针")[0].excerpt
+    assert len(cut) <= 182 and cut.endswith("…")  # 180 characters and the ellipses
+    mixed = quote([_hit("e", 0.3, english), _hit("z", 0.3, chinese)], "botox")
+    assert len(mixed[0].excerpt) < len(english)  # one Chinese hit: the shorter limit for both
+
+
+# --- the offsets the gate adds ---------------------------------------------------------------
+
+
+def test_a_clause_of_one_letter_still_counts():
+    assert gate.clauses("打完瘦脸针。X。") == ["打完瘦脸针。", "X。"]
+
+
+def test_offsets_accept_the_whole_range_and_refuse_outside_it():
+    assert gate.parse_offsets("en=-1,long=1") == {"en": -1.0, "long": 1.0}
+    assert gate.parse_offsets(",en=0.1") == {"en": 0.1}  # an empty part is skipped, not the end
+    for bad in ("en=1.5", "en=-1.5", "en=1.0001", "long=-1.0001"):
+        with pytest.raises(ValueError, match="the offset must be a number from -1 to 1"):
+            gate.parse_offsets(bad)
+
+
+def test_offset_errors_say_what_is_wrong():
+    with pytest.raises(ValueError) as info:
+        gate.parse_offsets("en=0.1=2")
+    assert str(info.value) == "'en=0.1=2': '0.1=2' is not a number"
+    with pytest.raises(ValueError) as info:
+        gate.parse_offsets("English=0.1")
+    assert str(info.value) == "'English=0.1' is not KEY=NUMBER (a language code or 'long')"
+    with pytest.raises(ValueError) as info:
+        gate.parse_offsets("en=2")
+    assert str(info.value) == "'en=2': the offset must be a number from -1 to 1"
+    assert gate.format_offsets({"long": -0.024, "en": 0.046}) == "en=+0.046,long=-0.024"
+
+
+# --- through the real pipeline ----------------------------------------------------------------
+
+
+def test_more_pages_are_the_next_relevant_hits_in_rank_order_then_end(pipeline):
+    """"More", page after page, offers what the search ranks next, two at a time, down to the
+    threshold or MORE_DROP (0.05) below the best hit, then says it has run out."""
+    question = "瘦脸针会导致面瘫吗"
+    first = pipeline.answer(question)
+    ranked = pipeline.searcher.search(question, 30)
+    floor = max(first.threshold, ranked[0].score - 0.05)
+    shown = [p.hit.chunk_id for p in first.passages]
+    expected = [h.chunk_id for h in ranked if h.score >= floor and h.chunk_id not in shown]
+    assert len(expected) >= 5  # several pages
+    offered, pages = [], []
+    for _ in range(20):  # bounded: the bundled corpus runs out long before
+        page = pipeline.more(question, "zh", shown + offered)
+        if page.refused:
+            break
+        assert (page.question, page.lang, page.threshold) == (question, "zh", first.threshold)
+        pages.append(len(page.passages))
+        offered += [p.hit.chunk_id for p in page.passages]
+    assert offered == expected
+    assert pages[0] == 2 and all(n in (1, 2) for n in pages)
+    assert page.refused and page.passages == [] and page.question == question
+    assert pipeline.more("What is the capital of France?", "en", []).refused
+
+
+def test_a_message_with_nothing_to_search_is_refused_as_empty(pipeline):
+    answer = pipeline.answer("？？？ ……")
+    assert (answer.question, answer.lang, answer.refused, answer.hits, answer.empty) == ("？？？ ……", "zh", True, [], True)
+    assert pipeline.answer("瘦脸针").empty is False
+
+
+def test_a_repeated_sentence_is_searched_once():
+    assert without_repeats("我很担心。我很担心。打瘦脸针疼吗？") == "我很担心。打瘦脸针疼吗？"
+    assert without_repeats("I'm worried. I'M WORRIED. Does botox hurt?") == "I'm worried. Does botox hurt?"
+    assert without_repeats("打瘦脸针疼吗？") == "打瘦脸针疼吗？"
+
+
+def test_a_short_english_follow_up_known_only_through_the_bridge_uses_the_previous_question(pipeline):
+    """"masseter" is not a word of the English article; the Chinese ones discuss 咬肌 (the
+    bridge links them): alone it is refused, after a question about the jaw it is answered."""
+    assert pipeline.answer("masseter").refused
+    answer = pipeline.answer("masseter", context="Why does my jaw feel weak after botox?")
+    assert not answer.refused
+    assert answer.question == "masseter" and answer.searched == "Why does my jaw feel weak after botox? masseter"
+    assert answer.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
+
+
+def test_the_sentence_marked_in_a_follow_up_answers_the_new_question(pipeline):
+    """"那要多久恢复" after a question about sunken cheeks: the passage is found with both, but the
+    sentence marked is the one saying how long (3 to 6 months), not one repeating that it recovers."""
+    answer = pipeline.answer("那要多久恢复", context="打瘦脸针后脸颊凹陷怎么办")
+    assert answer.searched == "打瘦脸针后脸颊凹陷怎么办 那要多久恢复" and answer.question == "那要多久恢复"
+    assert "3 - 6个月" in answer.passages[0].focus
+
+
+def test_a_huge_message_is_searched_by_its_first_thousand_characters(pipeline):
+    exact = "打完瘦脸针多久可以化妆" + "。" * 989
+    assert len(exact) == 1000 and pipeline.answer(exact).truncated_at is None
+    assert pipeline.answer("打完瘦脸针多久可以化妆").truncated_at is None
+    huge = pipeline.answer(exact + "啊")
+    assert huge.truncated_at == 1000 and huge.searched == exact and not huge.refused

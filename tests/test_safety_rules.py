@@ -1,0 +1,607 @@
+"""The red flags pinned exactly: where each negation window ends, what clause a context
+word reaches, which notice each category shows, how an operator's rules file is read,
+and where the meaning layer's threshold lies. Messages and expectations are written
+out by hand; the notices are those of retrieval/redflags.toml with its numbers filled in."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from bot.config import Config
+from bot.service import open_red_flags
+from embeddings.base import encode_queries
+from retrieval.redflag_meaning import (
+    DEFAULT_EXAMPLES,
+    Examples,
+    ExamplesError,
+    MeaningLayer,
+    for_search,
+    softmax,
+    train,
+)
+from retrieval.safety import RedFlags, RulesError, normalise
+from retrieval.vectorcache import VectorCache
+
+EN_NUMBER = "your local emergency number (120 in mainland China, 911 in the US, 112 in Europe, 999 in the UK)"
+NOTICES = {
+    "suicide": {
+        "zh": "⚠️ 你现在的感受很重要，你并不孤单。请立即联系 全国统一心理援助热线 12356，或北京心理危机研究与干预中心 010-82951332（24小时）；"
+              "如果有立即的危险，请拨打 120 或 110。也可以马上告诉一位你信任的人陪着你。",
+        "en": "⚠️ What you are feeling matters, and you are not alone. Please reach out now to a crisis line: 988 in the US, "
+              "116 123 (Samaritans) in the UK and Ireland, 12356 in mainland China, or your local emergency number; "
+              f"if you are in immediate danger, call {EN_NUMBER}. Tell someone you trust and stay with them.",
+    },
+    "anaphylaxis": {
+        "zh": "⚠️ 呼吸困难、喉咙发紧、嘴唇或舌头肿胀，可能是严重过敏反应（过敏性休克）：请立即拨打 120 或马上去最近的急诊；如有医生开的肾上腺素笔，请立即使用。",
+        "en": "⚠️ Trouble breathing, a tight throat or swelling of the lips or tongue can be a severe allergic reaction (anaphylaxis): "
+              f"call {EN_NUMBER} now or go to the nearest emergency department; use an adrenaline pen if you have one.",
+    },
+    "botox_spread": {
+        "zh": "⚠️ 注射肉毒素后出现吞咽困难、喝水呛咳、说话含糊、眼皮下垂或看东西重影、面部以外的肌肉无力或呼吸费力，可能是毒素扩散（肉毒中毒），"
+              "抗毒素越早用越有效：请立即去最近的急诊或拨打 120，并告诉医生注射的时间、部位和剂量。",
+        "en": "⚠️ Trouble swallowing, choking on drinks, slurred speech, drooping eyelids or double vision, weakness beyond the face "
+              "or trouble breathing after a botulinum toxin injection can mean the toxin has spread (botulism); the antitoxin works "
+              f"best early: go to the nearest emergency department now or call {EN_NUMBER}, and tell them when, where and how much was injected.",
+    },
+    "vascular_occlusion": {
+        "zh": "⚠️ 注射玻尿酸等填充剂后，注射部位周围皮肤发白、发灰、发青发紫或出现花斑，剧烈疼痛，或突然视力模糊、看不见，可能是填充剂堵塞了血管（血管栓塞），"
+              "失明可能在数小时内变成永久性的：请立即回到注射的医院或去最近的急诊（眼科急症请说明是填充后），不要等待。",
+        "en": "⚠️ Skin turning white, grey, blue or purple or going blotchy around a filler injection, severe pain, or sudden blurred "
+              "vision or loss of sight can mean the filler has blocked a blood vessel (vascular occlusion); loss of sight can become "
+              "permanent within hours: go back to the injecting clinic or to the nearest emergency department immediately and say you had filler.",
+    },
+    "chest_pain": {
+        "zh": "⚠️ 胸痛、胸口压迫感可能是心脏急症：请立即拨打 120，停止活动，不要自己开车去医院。",
+        "en": f"⚠️ Chest pain or pressure can be a heart emergency: call {EN_NUMBER} now, stop what you are doing and do not drive yourself.",
+    },
+    "stroke": {
+        "zh": "⚠️ 突然出现一侧脸部下垂、手臂无力或说话含糊，可能是中风（脑卒中），这和面瘫不同，每一分钟都很重要：请立即拨打 120，记下症状开始的时间，不要等待症状自行好转。",
+        "en": "⚠️ Sudden drooping of one side of the face, arm weakness or slurred speech can be a stroke, which is different from "
+              f"facial palsy and needs help within minutes: call {EN_NUMBER} now and note when the symptoms started.",
+    },
+    "bleeding": {
+        "zh": "⚠️ 大量出血或血止不住：请立即拨打 120，同时用干净的布用力按住出血处，不要松开。",
+        "en": f"⚠️ Heavy bleeding that does not stop: call {EN_NUMBER} now and press firmly on the wound with a clean cloth without letting go.",
+    },
+    "unconscious": {
+        "zh": "⚠️ 失去意识、叫不醒或抽搐：请立即拨打 120。让患者侧卧，保持呼吸道通畅，不要喂水或食物。",
+        "en": f"⚠️ Loss of consciousness, not waking up or a seizure: call {EN_NUMBER} now. Lay the person on their side and keep "
+              "the airway clear; give nothing by mouth.",
+    },
+    "infection": {
+        "zh": "⚠️ 注射后发烧，同时注射部位又红又肿又烫、范围还在扩大、化脓或出现红线，可能是严重感染（蜂窝织炎甚至败血症）：请今天就去急诊或回注射的医院，不要等；"
+              "如果高烧、发冷发抖、头晕乏力，请立即拨打 120。",
+        "en": "⚠️ Fever with a hot, red, swollen area around an injection that keeps spreading, pus or red streaks can be a serious "
+              "infection (cellulitis, even sepsis): go to an emergency department or the injecting clinic today, do not wait; with a "
+              f"high fever, shivering or feeling faint, call {EN_NUMBER} now.",
+    },
+    "breathing": {
+        "zh": "⚠️ 呼吸困难、喘不上气可能危及生命：请立即拨打 120 或马上去最近的急诊；保持坐姿，松开领口，不要独自一人。",
+        "en": f"⚠️ Trouble breathing can be life-threatening: call {EN_NUMBER} now or go to the nearest emergency department; "
+              "sit upright, loosen tight clothing and do not stay alone.",
+    },
+}  # fmt: skip
+ADVICE_NOTICE = {
+    "zh": "请注意：我不能给出针对个人的诊断、剂量或处方，以上只是文章中的一般信息。关于您自己的情况和用药用量，请咨询面诊医生。",
+    "en": "Please note: I cannot give personal diagnoses, doses or prescriptions; the above is general information from the articles. "
+          "Please ask a doctor who can examine you about your own situation and dose.",
+}  # fmt: skip
+
+
+@pytest.fixture
+def rules() -> RedFlags:
+    """The bundled rules alone (no meaning layer), loaded afresh for each test: reading the file
+    is part of what every test checks (and mutation testing sees it run under each of them)."""
+    return RedFlags.load()
+
+
+def operator_rules(monkeypatch, tmp_path, text: str) -> RedFlags:
+    """A rules file an operator wrote, loaded as the bot loads it: named by ARTICLEBOT_REDFLAGS
+    (the meaning layer switched off with ARTICLEBOT_REDFLAG_MEANING=0)."""
+    path = tmp_path / "redflags.toml"
+    path.write_text(text, "utf-8")
+    monkeypatch.setenv("ARTICLEBOT_REDFLAGS", str(path))
+    monkeypatch.setenv("ARTICLEBOT_REDFLAG_MEANING", "0")
+    return open_red_flags(Config.from_env())
+
+
+# --- what the rules read ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "read"),
+    [
+        ("胸口劇痛，喘不上氣！", " 胸口剧痛 \n 喘不上气 "),  # traditional characters, a clause per sentence
+        ("ＣＨＥＳＴ  Pain!!", " chest pain "),  # full width, upper case, repeated punctuation
+        ("胸 口 痛", " 胸口痛 "),
+        ("I CAN NOT breathe", " i can't breathe "),
+        ("I can’t breathe", " i can't breathe "),  # a typographic apostrophe
+        ("I can‘t breathe", " i can't breathe "),  # the other one, typed by mistake
+        ("she said 'stroke' twice", " she said stroke twice "),  # quotes are not apostrophes
+        ("chest pain (left side) -- help", " chest pain left side help "),  # other signs are spaces
+        ("以前中过风现在突然说话不清楚", " 以前中过风 \n 现在突然说话不清楚 "),  # a break word starts a clause
+        ("Years ago I didn't know it was a stroke", " years ago i didn't know it was a stroke "),  # "now" only as a word
+        ("my dad is having a strok", " my dad is having a stroke "),  # a typo of a rule's word
+        ("笑死我了", "  我了 "),  # a figure of speech reads as nothing
+        ("", "  "),
+    ],
+    ids=["traditional", "full-width", "spaced-chinese", "can-not", "right-quote", "left-quote", "quotes", "signs", "break-word", "know-not-now",
+         "typo", "figure", "empty"],
+)
+def test_the_text_the_rules_read(rules, message, read):
+    assert rules.text(message) == read
+
+
+def test_normalise_alone_keeps_the_punctuation_free_clauses():
+    assert normalise("Chest pain. Now I can't breathe!", ("now",)) == " chest pain \n now i can't breathe "
+    assert normalise("。！？") == "  "
+
+
+# --- negation windows ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        # Chinese: a negation among the four characters before counts, the fifth does not
+        ("没感觉到胸痛", None),  # 没 four characters before 胸痛
+        ("没干活突然胸痛", "chest_pain"),  # 没 five characters before
+        ("我没有发烧，胸口剧痛", "chest_pain"),  # the negation is in another clause
+        ("没有胸痛，就是有点累", None),
+        # a question form is no negation, and does not pull one from further back into the window
+        ("我妈是不是中风了", "stroke"),
+        ("我不知道是不是中风了", "stroke"),  # 不 six characters before 中风
+        ("不确定是不是心梗", "chest_pain"),
+        ("无论是否中风过，打针前都要告诉医生", None),  # ...but keeps its place: 无 is four characters before 中风
+        # English: a negation among the three words before counts, the fourth does not
+        ("I didn't have any chest pain", None),  # "didn't" three words before
+        ("I didn't sleep and have chest pain", "chest_pain"),  # four words before
+        ("Hello doctor. No fever. Chest pain since an hour.", "chest_pain"),  # "no" in an earlier clause
+        # inside an "A ~ B" window
+        ("我没有胸口剧痛", None),  # a negation just before a window's first word
+        ("胸口不怎么痛", None),
+        ("胸口有点痛", None),  # softened
+        ("心口是不是很痛", "chest_pain"),  # a question form in the gap
+        ("my chest doesn't hurt", None),
+        ("I have no chest tightness", None),  # a negation just before a window's first word
+        ("my chest is a little tight", None),
+    ],
+)
+def test_negation_windows_end_exactly_where_documented(rules, message, category):
+    found = rules.assess(message)
+    assert found.emergency == category, message
+    assert found.by == ("rules" if category else None)
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("胸口像被针扎一样痛", "chest_pain"),  # six characters between 胸口 and 痛
+        ("胸口像被针扎了一样痛", None),  # seven
+        ("my chest feels like it hurts", "chest_pain"),  # three words between "chest" and "hurts"
+        ("my chest feels like it really hurts", None),  # four
+    ],
+)
+def test_a_window_reaches_six_characters_or_three_words(rules, message, category):
+    assert rules.by_rules(message) == category
+
+
+# --- context: the past, general questions, figures of speech ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("I had a stroke as a teenager", None),  # "as a teen*": the word goes on
+        ("I had a stroke in 1998", None),  # "in 19##": a year
+        ("He had a stroke at 45", None),
+        ("Chest pain started at 10pm", "chest_pain"),  # "at ##" is an age, not a time
+        ("What do seizures mean in kids?", None),  # "what do * mean": any one word
+        ("I think it's a heart attack because my arm is numb", "chest_pain"),  # "because" is not "cause"
+        ("my son has heatstroke", None),  # rule words match at a word start
+        ("Years ago I didn't know it was a stroke", None),
+        ("Years ago out of nowhere he had a stroke", None),  # "nowhere" starts no new clause
+        ("I nearly had a heart attack when I saw the bill", None),  # a figure of speech
+        ("胸口剧痛，和以前不一样，一直出冷汗", "chest_pain"),  # the history word is in another clause
+        ("我妈七十岁了，以前中风过", None),  # ...and here in the same one, a later clause of the message
+        ("我以前脑梗过，现在恢复得不错", None),
+        ("以前中过风，现在突然说话不清楚", "stroke"),
+        ("以前打过botox现在说话不清楚", "stroke"),  # a break word right after a Latin letter
+        ("打瘦脸针会不会吞咽困难", None),  # a general question
+    ],
+)
+def test_context_words_reach_their_own_clause_only(rules, message, category):
+    assert rules.by_rules(message) == category
+
+
+# --- categories, their notices, personal advice -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("category", "zh", "en"),
+    [
+        ("suicide", "我真的不想活了", "I want to end my life"),
+        ("anaphylaxis", "吃了虾以后喉咙发紧", "my throat feels tight after eating peanuts"),
+        ("botox_spread", "打完瘦脸针三天，吞咽困难", "two days after botox I have trouble swallowing"),
+        ("vascular_occlusion", "刚打完玻尿酸，鼻子发白", "lip filler an hour ago and my lip is turning purple"),
+        ("chest_pain", "我爸胸口剧痛，一直出冷汗", "crushing chest pain for twenty minutes"),
+        ("stroke", "我妈突然嘴歪了", "my dad's speech is slurred"),
+        ("bleeding", "伤口血流不止", "the cut won't stop bleeding"),
+        ("unconscious", "我奶奶晕倒了，叫不醒", "my grandfather collapsed and is unresponsive"),
+        ("infection", "打完针的地方又红又肿，还发烧", "fever and the injection site is red and swollen"),
+        ("breathing", "突然喘不上气", "I can't breathe"),
+    ],
+)
+def test_each_category_shows_its_own_notice(rules, category, zh, en):
+    for message in (zh, en):
+        found = rules.assess(message)
+        assert (found.emergency, found.by, found.notices) == (category, "rules", NOTICES[category]), message
+        assert (found.advice, found.advice_notices) == (False, None)
+
+
+def test_the_first_category_in_file_order_is_reported(rules):
+    assert rules.by_rules("I want to die and my throat is closing") == "suicide"  # suicide, then anaphylaxis
+    assert rules.by_rules("胸痛，说话不清楚") == "chest_pain"  # chest pain, then stroke
+
+
+def test_an_ordinary_question_raises_nothing(rules):
+    for message in ("瘦脸针能维持多久", "How long does botox last?"):
+        found = rules.assess(message)
+        assert (found.emergency, found.by, found.notices, found.advice, found.advice_notices) == (None, None, None, False, None)
+
+
+@pytest.mark.parametrize("message", ["我该打多少单位", "How many units should I get?", "Can you prescibe me something"])
+def test_personal_advice_gets_the_caveat_and_no_emergency(rules, message):
+    found = rules.assess(message)
+    assert (found.emergency, found.advice, found.advice_notices) == (None, True, ADVICE_NOTICE)
+
+
+def test_an_emergency_and_an_advice_request_in_one_message(rules):
+    found = rules.assess("我是不是中风了，我该吃什么药")
+    assert (found.emergency, found.notices, found.advice, found.advice_notices) == ("stroke", NOTICES["stroke"], True, ADVICE_NOTICE)
+
+
+# --- an operator's rules file -------------------------------------------------------------
+
+BURN = """
+[emergency.burn]
+zh_notice = "严重烧伤：请立即拨打急救电话。"
+en_notice = "A severe burn: call an ambulance now."
+phrases = ["烧伤|烫伤 + 大面积|起泡", "severe burn|burned all over"]
+"""
+
+
+def test_a_file_with_one_category_and_nothing_else_works(monkeypatch, tmp_path):
+    flags = operator_rules(monkeypatch, tmp_path, BURN)  # no [numbers], [words], [context] or [advice]
+    found = flags.assess("手臂大面积烫伤")
+    assert (found.emergency, found.by, found.notices) == ("burn", "rules", {"zh": "严重烧伤：请立即拨打急救电话。", "en": "A severe burn: call an ambulance now."})
+    assert flags.by_rules("Years ago I had a severe burn") == "burn"  # no history words: the past counts too
+    assert flags.assess("我该吃什么药").advice is False
+    assert flags.by_rules("起泡了") is None  # one part of two
+
+
+def test_notices_take_the_files_numbers(monkeypatch, tmp_path):
+    text = ('[numbers]\nzh_emergency = "119"\nen_emergency = "999"\n'
+            '[emergency.burn]\nzh_notice = "请拨打 {zh_emergency}"\nen_notice = "Call {en_emergency}"\nphrases = ["大面积烧伤"]\n')  # fmt: skip
+    assert operator_rules(monkeypatch, tmp_path, text).assess("大面积烧伤").notices == {"zh": "请拨打 119", "en": "Call 999"}
+
+
+def test_word_lists_options_and_empty_alternatives(monkeypatch, tmp_path):
+    text = """
+[words]
+burns = "烧伤||烫伤|"
+[emergency.burn]
+zh_notice = "a"
+en_notice = "b"
+phrases = ["@burns + 大面积 / 皮肤 ~ 发黑|脱落", "严重|| + 电击"]
+"""
+    flags = operator_rules(monkeypatch, tmp_path, text)
+    assert flags.by_rules("烫伤了，大面积") == "burn"
+    assert flags.by_rules("烧伤以后皮肤大片发黑") == "burn"  # the second option of the part
+    assert flags.by_rules("烧伤以后皮肤不发黑") is None  # a negation in the window
+    assert flags.by_rules("大面积") is None  # an empty alternative in a list matches nothing
+    assert flags.by_rules("严重电击") == "burn"
+    assert flags.by_rules("电击") is None  # ...nor one written in a phrase
+
+
+def test_context_words_of_the_file_are_read_in_lower_case_and_simplified(monkeypatch, tmp_path):
+    text = BURN + """
+[context]
+history = ["YEARS AGO"]
+general = ["WHAT IF"]
+mild = ["A BIT"]
+breaks = ["NOW"]
+figures = ["笑得喘不上氣", "NEARLY HAD A HEART ATTACK"]
+[emergency.breathing]
+zh_notice = "c"
+en_notice = "d"
+phrases = ["喘不上气", "heart attack", "breath ~ short"]
+"""
+    flags = operator_rules(monkeypatch, tmp_path, text)
+    assert flags.by_rules("Years ago I had a severe burn") is None
+    assert flags.by_rules("Years ago I had a severe burn now I have a severe burn again") == "burn"
+    assert flags.by_rules("what if I get a severe burn") is None
+    assert flags.by_rules("my breath is a bit short") is None
+    assert flags.by_rules("my breath is short") == "breathing"
+    assert flags.by_rules("笑得喘不上气") is None  # the figure, written in traditional characters
+    assert flags.by_rules("I nearly had a heart attack at the price") is None
+    assert flags.by_rules("喘不上气") == "breathing"
+
+
+def test_a_file_with_only_the_advice_rule(monkeypatch, tmp_path):
+    text = '[advice]\nzh_notice = "找医生"\nen_notice = "See a doctor"\nphrases = ["开药"]\n'
+    found = operator_rules(monkeypatch, tmp_path, text).assess("帮我开药")
+    assert (found.emergency, found.advice, found.advice_notices) == (None, True, {"zh": "找医生", "en": "See a doctor"})
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["胸痛 + "]\n', "rule 'x' in {path} has an empty part"),
+        ('[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["胸口 ~ 痛 ~ 疼"]\n', "rule 'x' in {path} has an option with two"),
+        ('[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["@nothing + 痛"]\n', "rule 'x' in {path} uses @nothing"),
+        ('[emergency.x]\nzh_notice = "a"\nphrases = ["胸痛"]\n', "rule 'x' in {path} is incomplete"),
+        ('[emergency.x]\nzh_notice = "a"\nen_notice = "b"\n', "rule 'x' in {path} is incomplete"),
+        ('[emergency.x]\nzh_notice = "call {zh_crisis}"\nen_notice = "b"\nphrases = ["胸痛"]\n', "rule 'x' in {path} is incomplete"),
+        ('[advice]\nzh_notice = "a"\nen_notice = "b"\n', "rule 'advice' in {path} is incomplete"),
+        ("[emergency.x\n", "Cannot read the red-flag rules in {path}"),
+        ('[context]\nhistory = 3\n[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["胸痛"]\n', "The [context] of {path} is malformed"),
+    ],
+    ids=["empty-part", "two-windows", "unknown-list", "no-en-notice", "no-phrases", "unknown-number", "no-advice-phrases", "broken-toml",
+         "bad-context"],
+)  # fmt: skip
+def test_a_malformed_rules_file_is_refused_with_a_reason(monkeypatch, tmp_path, text, says):
+    with pytest.raises(RulesError, match=re.escape(says.format(path=tmp_path / "redflags.toml"))):
+        operator_rules(monkeypatch, tmp_path, text)
+
+
+def test_a_missing_rules_file_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("ARTICLEBOT_REDFLAGS", str(tmp_path / "nowhere.toml"))
+    monkeypatch.setenv("ARTICLEBOT_REDFLAG_MEANING", "0")
+    with pytest.raises(RulesError, match=re.escape(f"Cannot read the red-flag rules in {tmp_path / 'nowhere.toml'}")):
+        open_red_flags(Config.from_env())
+
+
+# --- the meaning layer ----------------------------------------------------------------------
+
+# no rule matches these; their meaning does
+MEANING_ONLY = [
+    ("我觉得活着就是给家里添麻烦，不如消失算了", "suicide"),
+    ("我爸倒在地上怎么喊都没动静", "unconscious"),
+    ("my heart feels like it's being squeezed by a fist and my left arm tingles", "chest_pain"),
+    ("grandpa's words are all jumbled and his left hand won't grip", "stroke"),
+]
+
+
+@pytest.mark.parametrize(("message", "category"), MEANING_ONLY)
+def test_the_meaning_layer_flags_an_emergency_no_rule_lists(rules, red_flags, message, category):
+    assert rules.by_rules(message) is None and rules.assess(message).emergency is None
+    found = red_flags.assess(message)
+    assert (found.emergency, found.by, found.notices, found.advice) == (category, "meaning", NOTICES[category], False)
+    probability, named = red_flags.meaning.score(message)
+    assert named == category and 0.85 <= probability <= 1.0
+
+
+@pytest.mark.parametrize("message", ["瘦脸针多久见效", "How long does lip filler last?"])
+def test_the_meaning_layer_leaves_ordinary_questions_alone(red_flags, message):
+    found = red_flags.assess(message)
+    assert (found.emergency, found.by, found.notices) == (None, None, None)
+    probability, _ = red_flags.meaning.score(message)
+    assert 0.0 <= probability < 0.05
+
+
+def test_a_category_the_rules_file_lacks_is_not_reported(tmp_path, red_flags):
+    path = tmp_path / "redflags.toml"
+    path.write_text(BURN, "utf-8")
+    flags = RedFlags.load(path, meaning=red_flags.meaning)  # the layer knows "suicide"; this file does not
+    assert flags.assess("我觉得活着就是给家里添麻烦，不如消失算了").emergency is None
+
+
+def _examples_with_threshold(tmp_path, threshold: float):
+    path = tmp_path / f"examples-{threshold!r}.toml"
+    path.write_text(re.sub(r"(?m)^threshold = .*$", f"threshold = {threshold!r}", DEFAULT_EXAMPLES.read_text("utf-8")), "utf-8")
+    return path
+
+
+def test_a_message_exactly_at_the_threshold_is_flagged_and_a_hair_below_is_not(tmp_path, red_flags, e5, warm_vectors):
+    message = "我爸倒在地上怎么喊都没动静"
+    probability, category = red_flags.meaning.score(message)  # the bundled examples, threshold 0.85
+    assert category == "unconscious" and 0.85 < probability < 1.0
+    cache = VectorCache(warm_vectors)
+    at = MeaningLayer(Examples.load(_examples_with_threshold(tmp_path, probability)), e5, cache)
+    above = MeaningLayer(Examples.load(_examples_with_threshold(tmp_path, float(np.nextafter(probability, 1.0)))), e5, cache)
+    cache.close()
+    assert at.category(message) == "unconscious"
+    assert above.category(message) is None
+
+
+def test_the_examples_file_named_in_the_environment_sets_the_threshold(monkeypatch, tmp_path, warm_vectors):
+    data = tmp_path / "data"  # ARTICLEBOT_DATA (conftest); its vector cache already holds the statements
+    data.mkdir(exist_ok=True)
+    shutil.copy(warm_vectors, data / "vectors.sqlite")
+    monkeypatch.setenv("ARTICLEBOT_REDFLAG_EXAMPLES", str(_examples_with_threshold(tmp_path, 0.995)))
+    flags = open_red_flags(Config.from_env())
+    assert flags.meaning.threshold == 0.995
+    assert flags.assess("我爸倒在地上怎么喊都没动静").emergency is None  # about 0.987: under this operator's threshold
+    assert flags.assess("my heart feels like it's being squeezed by a fist and my left arm tingles").emergency == "chest_pain"
+
+
+class Refusing:
+    """The default model's name and size, but it may not embed anything."""
+
+    def __init__(self, model):
+        self.name, self.dim, self.query_prefix = model.name, model.dim, ""
+
+    def encode(self, texts, **_):
+        raise AssertionError(f"embedded: {texts}")
+
+
+def test_a_blank_message_is_neither_embedded_nor_flagged(red_flags, e5, monkeypatch):
+    monkeypatch.setattr(red_flags.meaning, "encoder", Refusing(e5))
+    assert red_flags.meaning.category("") is None
+    assert red_flags.meaning.category("  \n ") is None
+    assert red_flags.assess(" \t ").emergency is None
+
+
+SMALL = ('[meaning]\nthreshold = 0.5\n[examples.stroke]\nstatements = ["我爸突然嘴歪了", "my mum suddenly cannot lift her arm"]\n'
+         '[examples.not_emergency]\nstatements = ["瘦脸针多久见效", "how long does filler last"]\n')  # fmt: skip
+
+
+def test_the_layer_embeds_its_examples_as_questions_and_caches_them(tmp_path, e5):
+    path = tmp_path / "examples.toml"
+    path.write_text(SMALL, "utf-8")
+    cache = VectorCache(tmp_path / "vectors.sqlite")
+    layer = MeaningLayer(Examples.load(path), e5, cache)
+    questions = encode_queries(e5, ["我爸突然嘴歪了", "my mum suddenly cannot lift her arm", "瘦脸针多久见效", "how long does filler last"])
+    np.testing.assert_allclose(layer.example_vectors, questions, atol=1e-5)
+    again = MeaningLayer(Examples.load(path), Refusing(e5), cache)  # the vectors come from the cache
+    cache.close()
+    np.testing.assert_array_equal(again.example_vectors, layer.example_vectors)
+
+
+def test_with_no_signal_in_the_vectors_the_layer_learns_how_common_each_category_is(tmp_path, e5):
+    # scale 0.001: the vectors barely move the logits, so all the classifier can learn is that one
+    # example in four is a stroke; every message then scores 1/4
+    path = tmp_path / "examples.toml"
+    path.write_text('[meaning]\nthreshold = 0.5\nscale = 0.001\n[examples.stroke]\nstatements = ["我爸突然嘴歪了"]\n'
+                    '[examples.not_emergency]\nstatements = ["瘦脸针多久见效", "how long does filler last", "botox多少钱"]\n', "utf-8")  # fmt: skip
+    cache = VectorCache(tmp_path / "vectors.sqlite")
+    layer = MeaningLayer(Examples.load(path), e5, cache)
+    cache.close()
+    for message in ("我妈突然嘴歪了", "hello"):
+        probability, category = layer.score(message)
+        assert category == "stroke" and probability == pytest.approx(0.25, abs=0.001)
+        assert layer.category(message) is None  # under the threshold of 0.5
+
+
+def test_the_layer_shares_the_search_model_and_its_question_vectors(tmp_path, bundled_data, e5, warm_vectors, monkeypatch):
+    from retrieval.index import Index
+    from retrieval.search import Searcher
+
+    searcher = Searcher(Index.load(bundled_data, e5.name), e5)
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    shutil.copy(warm_vectors, data / "vectors.sqlite")  # the examples' vectors, as a running bot has them
+    shared = []
+    encode_one = searcher.queries[0].encode_one
+
+    def spy(text):
+        shared.append(text)
+        return encode_one(text)
+
+    monkeypatch.setattr(searcher.queries[0], "encode_one", spy)
+    layer = for_search(searcher, data_dir=data)
+    searcher.index.close()
+    assert layer.encoder is e5  # no second copy of the model
+    assert layer.category("我爸倒在地上怎么喊都没动静") == "unconscious"
+    assert shared == ["我爸倒在地上怎么喊都没动静"]  # embedded once, through the search's own batcher
+
+
+def test_without_a_search_model_or_data_folder_the_layer_has_its_own_model(tmp_path):
+    path = tmp_path / "examples.toml"
+    path.write_text(SMALL, "utf-8")
+    layer = for_search(path=path)  # nothing to share, nowhere to cache: its own copy of the model
+    assert layer.encoder.name == "multilingual-e5-small" and layer.classes == ["stroke", "not_emergency"]
+    assert layer.category("我妈突然嘴歪了") == "stroke"
+    assert layer.category("filler能维持多久") is None
+
+
+# --- the examples file ----------------------------------------------------------------------
+
+TWO = '[examples.stroke]\nstatements = ["我爸突然嘴歪了"]\n[examples.not_emergency]\nstatements = ["瘦脸针多久见效"]\n'
+
+
+def test_an_examples_file_without_scale_or_l2_gets_the_documented_defaults(tmp_path):
+    path = tmp_path / "examples.toml"
+    path.write_text('[meaning]\nthreshold = 0.6\n' + TWO, "utf-8")
+    examples = Examples.load(path)
+    assert (examples.threshold, examples.scale, examples.l2) == (0.6, 10.0, 0.001)
+    assert examples.statements == {"stroke": ["我爸突然嘴歪了"], "not_emergency": ["瘦脸针多久见效"]}
+    path.write_text('[meaning]\nthreshold = 0.6\nscale = 4.0\nl2 = 0.25\n' + TWO, "utf-8")
+    assert (Examples.load(path).scale, Examples.load(path).l2) == (4.0, 0.25)
+
+
+def test_blank_statements_are_left_out(tmp_path):
+    path = tmp_path / "examples.toml"
+    path.write_text('[meaning]\nthreshold = 0.6\n[examples.stroke]\nstatements = ["我爸突然嘴歪了", "  "]\n'
+                    '[examples.not_emergency]\nstatements = ["", "瘦脸针多久见效"]\n', "utf-8")  # fmt: skip
+    assert Examples.load(path).statements == {"stroke": ["我爸突然嘴歪了"], "not_emergency": ["瘦脸针多久见效"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[meaning]\nthreshold = 0.0\n" + TWO, "between 0 and 1"),
+        ("[meaning]\nthreshold = 1.0\n" + TWO, "between 0 and 1"),
+        ("[meaning]\nthreshold = 1.5\n" + TWO, "between 0 and 1"),
+        ("[meaning]\nthreshold = -0.1\n" + TWO, "between 0 and 1"),
+        (TWO, "incomplete: KeyError('threshold')"),  # the operator is told what is missing
+        ("[meaning]\nthreshold = 0.5\n[examples.stroke]\nstatements = [\"我爸突然嘴歪了\"]\n", "not_emergency"),
+        ("[meaning]\nthreshold = 0.5\n[examples.stroke]\nstatements = [\"我爸突然嘴歪了\"]\n[examples.bleeding]\nstatements = [\"血流不止\"]\n",
+         "not_emergency"),
+        ("[meaning]\nthreshold = 0.5\n[examples.not_emergency]\nstatements = [\"瘦脸针多久见效\"]\n", "at least one emergency"),
+        ("[meaning]\nthreshold = 0.5\n[examples.stroke]\nstatements = [\" \"]\n[examples.not_emergency]\nstatements = [\"瘦脸针多久见效\"]\n",
+         "at least one emergency"),
+        ("[meaning]\nthreshold = 0.5\n[examples.stroke]\n", "incomplete"),
+        ("[meaning\n", "Cannot read"),
+    ],
+    ids=["zero", "one", "above-one", "negative", "no-threshold", "no-ordinary", "two-but-no-ordinary", "no-emergency", "blank-category", "no-statements",
+         "broken-toml"],
+)  # fmt: skip
+def test_a_malformed_examples_file_is_refused_with_a_reason(tmp_path, text, says):
+    path = tmp_path / "examples.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ExamplesError, match=re.escape(says)):
+        Examples.load(path)
+
+
+def test_thresholds_just_inside_the_open_interval_are_accepted(tmp_path):
+    path = tmp_path / "examples.toml"
+    for threshold in (0.001, 0.999):
+        path.write_text(f"[meaning]\nthreshold = {threshold}\n" + TWO, "utf-8")
+        assert Examples.load(path).threshold == threshold
+
+
+# --- the classifier's arithmetic, worked by hand ------------------------------------------------
+
+
+def test_one_gradient_step_from_zero_weights():
+    # three examples, two classes; every probability starts at 1/2, so the gradient is p - onehot = ±1/2
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    weights, bias = train(vectors, np.array([0, 1, 1]), 2, scale=2.0, l2=0.0, steps=1)
+    # weights = -0.5 * (2 * x).T @ (p - onehot) / 3 ; bias = -0.5 * mean(p - onehot)
+    np.testing.assert_allclose(weights, [[1 / 6, -1 / 6], [-1 / 3, 1 / 3]], atol=1e-12)
+    np.testing.assert_allclose(bias, [-1 / 12, 1 / 12], atol=1e-12)
+
+
+def test_two_gradient_steps_worked_by_hand():
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    weights, bias = train(vectors, np.array([0, 1, 1]), 2, scale=2.0, l2=0.3, steps=2)
+    w1, b1 = np.array([[1 / 6, -1 / 6], [-1 / 3, 1 / 3]]), np.array([-1 / 12, 1 / 12])  # after the first step (above)
+    # second step: the logits are (1/4, -1/4) for the first example and (-3/4, 3/4) for the others, so
+    # p - onehot is (-a, a) and (b, -b) with a = sigmoid(-1/2), b = sigmoid(-3/2)
+    a, b = 1 / (1 + math.exp(0.5)), 1 / (1 + math.exp(1.5))
+    data_gradient = np.array([[-2 * a, 2 * a], [4 * b, -4 * b]]) / 3  # (2x).T @ (p - onehot) / 3
+    np.testing.assert_allclose(weights, w1 - 0.5 * (data_gradient + 0.3 * w1), atol=1e-12)
+    np.testing.assert_allclose(bias, b1 - 0.5 * np.array([-a + 2 * b, a - 2 * b]) / 3, atol=1e-12)
+
+
+def test_training_separates_what_it_is_shown():
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    weights, bias = train(vectors, np.array([0, 1, 1]), 2, scale=2.0, l2=0.001)
+    p = softmax(vectors * 2.0 @ weights + bias)
+    assert p[0, 0] > 0.9 and p[1, 1] > 0.9 and p[2, 1] > 0.9
+
+
+def test_softmax_rows_and_large_logits():
+    np.testing.assert_allclose(softmax(np.array([0.0, math.log(3.0)])), [0.25, 0.75])
+    rows = softmax(np.array([[0.0, math.log(3.0), 0.0], [math.log(2.0), 0.0, 0.0]]))
+    np.testing.assert_allclose(rows, [[0.2, 0.6, 0.2], [0.5, 0.25, 0.25]])
+    np.testing.assert_allclose(softmax(np.array([[1000.0, 1000.0 + math.log(3.0)]])), [[0.25, 0.75]])  # no overflow
+    # each row is shifted by its own maximum: a row far below another does not underflow to 0/0
+    np.testing.assert_allclose(softmax(np.array([[0.0, math.log(3.0)], [1000.0, 1000.0 + math.log(3.0)]])), [[0.25, 0.75], [0.25, 0.75]])
