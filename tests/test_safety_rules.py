@@ -479,14 +479,18 @@ def test_with_no_signal_in_the_vectors_the_layer_learns_how_common_each_category
         assert layer.category(message) is None  # under the threshold of 0.5
 
 
-def test_the_layer_shares_the_search_model_and_its_question_vectors(tmp_path, bundled_data, e5, warm_vectors, monkeypatch):
+def _kept_in(data, examples, model) -> None:
+    """The examples' vectors are in the data folder's vector cache: a layer built from it embeds nothing."""
+    cache = VectorCache.in_data_dir(data)
+    MeaningLayer(Examples.load(examples), Refusing(model), cache)
+    cache.close()
+
+
+def test_the_layer_shares_the_search_model_and_its_question_vectors(tmp_path, bundled_data, e5, monkeypatch):
     from retrieval.index import Index
     from retrieval.search import Searcher
 
     searcher = Searcher(Index.load(bundled_data, e5.name), e5)
-    data = tmp_path / "data"
-    data.mkdir(exist_ok=True)
-    shutil.copy(warm_vectors, data / "vectors.sqlite")  # the examples' vectors, as a running bot has them
     shared = []
     encode_one = searcher.queries[0].encode_one
 
@@ -495,20 +499,26 @@ def test_the_layer_shares_the_search_model_and_its_question_vectors(tmp_path, bu
         return encode_one(text)
 
     monkeypatch.setattr(searcher.queries[0], "encode_one", spy)
-    layer = for_search(searcher, data_dir=data)
+    examples = tmp_path / "examples.toml"
+    examples.write_text(SMALL, "utf-8")
+    layer = for_search(searcher, examples, tmp_path / "data")
     searcher.index.close()
     assert layer.encoder is e5  # no second copy of the model
-    assert layer.category("我爸倒在地上怎么喊都没动静") == "unconscious"
-    assert shared == ["我爸倒在地上怎么喊都没动静"]  # embedded once, through the search's own batcher
+    assert layer.category("我妈突然嘴歪了") == "stroke"
+    assert shared == ["我妈突然嘴歪了"]  # embedded once, through the search's own batcher
+    _kept_in(tmp_path / "data", examples, e5)  # the next start embeds none of the examples
 
 
-def test_without_a_search_model_or_data_folder_the_layer_has_its_own_model(tmp_path):
-    path = tmp_path / "examples.toml"
-    path.write_text(SMALL, "utf-8")
-    layer = for_search(path=path)  # nothing to share, nowhere to cache: its own copy of the model
-    assert layer.encoder.name == "multilingual-e5-small" and layer.classes == ["stroke", "not_emergency"]
+def test_without_a_search_model_the_layer_has_its_own_model(tmp_path, e5):
+    examples = tmp_path / "examples.toml"
+    examples.write_text(SMALL, "utf-8")
+    layer = for_search(path=examples)  # nothing to share, nowhere to cache: its own copy of the model
+    assert layer.encoder.name == "multilingual-e5-small" and layer.encoder is not e5
+    assert layer.classes == ["stroke", "not_emergency"]
     assert layer.category("我妈突然嘴歪了") == "stroke"
     assert layer.category("filler能维持多久") is None
+    for_search(path=examples, data_dir=tmp_path / "data")
+    _kept_in(tmp_path / "data", examples, e5)
 
 
 # --- the examples file ----------------------------------------------------------------------

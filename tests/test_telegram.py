@@ -171,8 +171,12 @@ async def test_feedback_buttons_and_more(bot):
     edited = bot.api.of("editMessageReplyMarkup")[0]["params"]["reply_markup"]["inline_keyboard"]
     assert [b["text"] for b in edited[0]] == ["👍", "👎 ✓"]
     assert edited[1][0]["callback_data"] == more  # "more" is still there
-    rows = sqlite3.connect(bot.log_path).execute("SELECT feedback, question FROM exchanges WHERE feedback IS NOT NULL").fetchall()
-    assert rows == [("down", "打瘦脸针后面瘫多久能恢复？")]
+    # the exchange is written in the background: a press that comes first is kept and written with it
+    def feedback_rows():
+        return sqlite3.connect(bot.log_path).execute("SELECT feedback, question FROM exchanges WHERE feedback IS NOT NULL").fetchall()
+
+    assert await bot.api.wait_until(feedback_rows, timeout=10)
+    assert feedback_rows() == [("down", "打瘦脸针后面瘫多久能恢复？")]
 
     before = len(bot.api.texts_to(14))
     await bot.api.press(sent, more, user_id=14)
