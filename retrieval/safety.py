@@ -209,8 +209,11 @@ class Window:
 
     def __post_init__(self):
         self.chinese = _chinese(self.first[0])
+        # the longest of `first` is tried first, so the rest of a longer phrase is never read as
+        # the gap (走路 | 走路不稳 ~ 摔倒: the 不 of 走路不稳摔倒 is no negation); the order of `second`
+        # does not matter, the gap before it is the same whichever is found
         one = "|".join(map(re.escape, sorted(self.first, key=len, reverse=True)))
-        two = "|".join(map(re.escape, sorted(self.second, key=len, reverse=True)))
+        two = "|".join(map(re.escape, self.second))
         if self.chinese:
             self.regex = re.compile(f"(?:{one})([^\\n]{{0,{ZH_GAP}}}?)(?:{two})")
         else:

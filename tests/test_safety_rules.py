@@ -6,8 +6,12 @@ out by hand; the notices are those of retrieval/redflags.toml with its numbers f
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,6 +311,30 @@ phrases = ["@burns + 大面积 / 皮肤 ~ 发黑|脱落", "严重|| + 电击"]
     assert flags.by_rules("大面积") is None  # an empty alternative in a list matches nothing
     assert flags.by_rules("严重电击") == "burn"
     assert flags.by_rules("电击") is None  # ...nor one written in a phrase
+
+
+def test_a_window_reads_its_longest_phrase_not_its_shortest(monkeypatch, tmp_path):
+    # 走路 is listed before 走路不稳: were it tried first, 不稳 would be the gap, and 不 a negation
+    text = '[emergency.fall]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["走路|走路不稳 ~ 摔倒|倒地"]\n'
+    flags = operator_rules(monkeypatch, tmp_path, text)
+    assert flags.by_rules("我爸走路不稳摔倒了") == "fall"
+    assert flags.by_rules("走路时突然倒地") == "fall"  # the short phrase, then a gap
+    assert flags.by_rules("走路从来不摔倒") is None  # a negation in the gap still counts
+
+
+def test_the_rules_load_where_the_locale_is_not_utf8(tmp_path):
+    """A server or container with LANG=C: the rules and the example statements are still read as UTF-8."""
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": "utf-8",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # fmt: skip
+    code = ("import locale; from retrieval.safety import RedFlags; from retrieval.redflag_meaning import Examples; "
+            "print(locale.getencoding(), RedFlags.load().by_rules('\\u80f8\\u53e3\\u5267\\u75db'), "  # 胸口剧痛
+            "ascii(Examples.load().statements['stroke'][0]))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    encoding, category, example = done.stdout.split()
+    assert encoding.lower() not in ("utf-8", "utf8")  # the locale really is not UTF-8
+    assert category == "chest_pain"
+    assert example == ascii(Examples.load().statements["stroke"][0]) == ascii("我爸突然一边脸耷拉下来，手也抬不起来")  # as read here, in UTF-8
 
 
 def test_context_words_of_the_file_are_read_in_lower_case_and_simplified(monkeypatch, tmp_path):
