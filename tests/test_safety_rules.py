@@ -5,6 +5,7 @@ out by hand; the notices are those of retrieval/redflags.toml with its numbers f
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -322,19 +323,28 @@ def test_a_window_reads_its_longest_phrase_not_its_shortest(monkeypatch, tmp_pat
     assert flags.by_rules("走路从来不摔倒") is None  # a negation in the gap still counts
 
 
-def test_the_rules_load_where_the_locale_is_not_utf8(tmp_path):
+def test_the_rules_load_where_the_locale_is_not_utf8():
     """A server or container with LANG=C: the rules and the example statements are still read as UTF-8."""
+    project = Path(__file__).resolve().parents[1]
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": "utf-8",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # fmt: skip
+           "PYTHONPATH": str(project)}  # fmt: skip
     code = ("import locale; from retrieval.safety import RedFlags; from retrieval.redflag_meaning import Examples; "
             "print(locale.getencoding(), RedFlags.load().by_rules('\\u80f8\\u53e3\\u5267\\u75db'), "  # 胸口剧痛
             "ascii(Examples.load().statements['stroke'][0]))")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     encoding, category, example = done.stdout.split()
     assert encoding.lower() not in ("utf-8", "utf8")  # the locale really is not UTF-8
-    assert category == "chest_pain"
+    assert category == RedFlags.load().by_rules("胸口剧痛") == "chest_pain"  # as read here, in UTF-8
     assert example == ascii(Examples.load().statements["stroke"][0]) == ascii("我爸突然一边脸耷拉下来，手也抬不起来")  # as read here, in UTF-8
+
+
+def test_the_files_name_their_encoding(monkeypatch):
+    """The same, in this process: a file opened without naming its encoding gets ASCII here, as under LANG=C."""
+    default = io.text_encoding
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: default(encoding or "ascii", stacklevel))
+    assert RedFlags.load().by_rules("胸口剧痛") == "chest_pain"
+    assert Examples.load().statements["stroke"][0] == "我爸突然一边脸耷拉下来，手也抬不起来"
 
 
 def test_context_words_of_the_file_are_read_in_lower_case_and_simplified(monkeypatch, tmp_path):
