@@ -191,3 +191,23 @@ def test_a_huge_message_is_searched_by_its_first_thousand_characters(pipeline):
     assert pipeline.answer("打完瘦脸针多久可以化妆").truncated_at is None
     huge = pipeline.answer(exact + "啊")
     assert huge.truncated_at == 1000 and huge.searched == exact and not huge.refused
+
+
+def test_the_configured_top_k_bounds_the_passages_searched(monkeypatch, bundled_data, pipeline):
+    """ARTICLEBOT_TOP_K, set as an operator sets it, is the number of passages a question searches."""
+    from bot.config import Config
+    from bot.service import open_pipeline
+
+    question = "瘦脸针会导致面瘫吗"
+    assert len(pipeline.answer(question).hits) == 5  # the default
+    monkeypatch.setenv("ARTICLEBOT_DATA", str(bundled_data))
+    monkeypatch.setenv("ARTICLEBOT_REDFLAG_MEANING", "0")
+    for top_k in (2, 7):
+        monkeypatch.setenv("ARTICLEBOT_TOP_K", str(top_k))
+        configured = open_pipeline(Config.from_env())
+        try:
+            hits = configured.answer(question).hits
+        finally:
+            configured.searcher.index.close()
+        assert [h.chunk_id for h in hits] == [h.chunk_id for h in pipeline.searcher.search(question, top_k)]
+        assert len(hits) == top_k
