@@ -11,7 +11,8 @@ rules file's [numbers].
 ones, NFKC (full-width letters and digits become plain ones), lower case,
 English contractions are written one way ("cant", "can not", "cannot" -> "can't"),
 every run of characters that is not a letter or digit becomes one space, and
-spaces between two Chinese characters are dropped ("胸 口 痛" reads as "胸口痛").
+spaces between single Chinese characters are dropped ("胸 口 痛" reads as "胸口痛");
+a space between two runs of two or more keeps them apart as statements.
 The message is cut into clauses at punctuation and at the words that start a new
 statement ([context] `breaks`: 现在, 但是, now, but, ...). Typos are then mended
 towards the rules' own words: an English word of five letters or more that is no
@@ -34,7 +35,10 @@ An occurrence does not count when
 - the gap of an "A ~ B" part softens it ([context] `mild`: 有点, a little, ...);
 - its clause speaks of the past or asks about a condition in general ([context]
   `history`: 以前, years ago, ...; `general`: 会不会, can botox cause, ...): "我妈以前
-  中过风，她能打瘦脸针吗" is no emergency, "以前中过风，现在突然说话不清楚" is.
+  中过风，她能打瘦脸针吗" is no emergency, "以前中过风，现在突然说话不清楚" is. In
+  Chinese written with spaces for punctuation, only the context words up to the end
+  of the occurrence's statement count: "我妈三年前 中过风" is the past, "我爸胸口剧痛
+  什么原因" is chest pain now.
 
 Emergency categories are checked in file order; the first that matches is the
 one reported. Requests for a personal dose, prescription or diagnosis match the
@@ -66,6 +70,7 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "redflags.toml"
 _ZH_NEGATIONS = ("没有", "没", "不", "无", "未", "否认", "并非", "别")
 _EN_NEGATIONS = {"no", "not", "without", "never", "don't", "didn't", "isn't", "haven't", "hasn't", "wasn't", "aren't", "doesn't", "nor"}
 _ZH_QUESTION_FORMS = re.compile(r"(.)[不没]\1|有没有|是否|不了|不上|不过|不下|不动|不住|不清|不出|不起|不开|不见|不到|不进")
+_ZH_STATEMENT_SPACE = re.compile(rf"(?<=[{CJK}]{{2}}) (?=[{CJK}]{{2}})")
 ZH_GAP = 6  # characters between the two sides of "A ~ B" (Chinese)
 EN_GAP = 3  # words between them (English)
 
@@ -99,7 +104,10 @@ def _clean(text: str) -> str:
     text = re.sub(r"[^\w']+", " ", text)
     text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)  # quotes, not apostrophes
     text = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], re.sub(r" +", " ", text))
-    return re.sub(rf"(?<=[{CJK}]) (?=[{CJK}])", "", text).strip()
+    # spaced-out characters are one word (胸 口 痛), a space between longer runs separates
+    # statements, the way people write Chinese without punctuation (我爸胸口剧痛 这是什么症状)
+    text = _ZH_STATEMENT_SPACE.sub("\0", text)
+    return re.sub(rf"(?<=[{CJK}]) (?=[{CJK}])", "", text).replace("\0", " ").strip()
 
 
 def normalise(text: str, breaks: Iterable[str] = ()) -> str:
@@ -165,12 +173,17 @@ def _has_word(text: str, word: str) -> bool:
 
 
 def _counts(text: str, match: re.Match, chinese: bool, context: Context) -> bool:
-    """Whether an occurrence counts: no negation just before it in its clause, and its clause
-    is not about the past or a general question."""
+    """Whether an occurrence counts: no negation just before it in its clause, and its clause is
+    not about the past or a general question. In Chinese written with spaces for punctuation, a
+    context word reaches forward, up to the end of the statement the occurrence is in: 以前 中过风
+    is history, but in 我爸胸口剧痛 什么原因 or 胸口剧痛 和以前不一样 the pain is now."""
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
-    clause = text[start : len(text) if end < 0 else end]
-    return not _negated_before(text[start : match.start()], chinese) and not context.discounts(clause)
+    end = len(text) if end < 0 else end
+    if chinese:
+        space = _ZH_STATEMENT_SPACE.search(text, match.end(), end)
+        end = space.start() if space else end
+    return not _negated_before(text[start : match.start()], chinese) and not context.discounts(text[start:end])
 
 
 @functools.lru_cache(maxsize=4096)

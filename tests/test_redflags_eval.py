@@ -42,7 +42,7 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
     print(f"\nheld-out: rules R {rules_alone['recall']['share']} FA {rules_alone['false_alarms']['share']}; "
           f"both R {both['recall']['share']} FA {both['false_alarms']['share']}")  # fmt: skip
     assert both["recall"]["share"] >= 0.92
-    assert both["false_alarms"]["share"] <= 0.06
+    assert both["false_alarms"]["share"] <= 0.07  # 0.052 before symptoms written before a question in a spaced message counted (README)
     assert both["recall"]["share"] > rules_alone["recall"]["share"]  # the meaning layer adds what rules miss
     assert all(cell["share"] >= 0.7 for cell in both["per_category"].values()), both["per_category"]
 

@@ -218,6 +218,15 @@ def test_a_window_reaches_six_characters_or_three_words(rules, message, category
         ("以前中过风，现在突然说话不清楚", "stroke"),
         ("以前打过botox现在说话不清楚", "stroke"),  # a break word right after a Latin letter
         ("打瘦脸针会不会吞咽困难", None),  # a general question
+        # Chinese with spaces for punctuation: a context word reaches forward, to the end of the symptom's statement
+        ("打完针喘不上气 听说是副作用", "botox_spread"),  # the general word comes after: the symptom is now
+        ("我爸胸口剧痛 什么原因", "chest_pain"),
+        ("我妈突然说不出话了 嘴也歪了 是不是有什么风险", "stroke"),
+        ("胸口剧痛 和以前不一样 一直出冷汗", "chest_pain"),  # the history word comes after
+        ("我妈以前中过风 她能打瘦脸针吗", None),  # the history word is in the symptom's own statement
+        ("我妈三年前 中过风 她能打瘦脸针吗", None),  # ...or before it
+        ("听说 打瘦脸针会吞咽困难 是真的吗", None),
+        ("胸 口 剧 痛", "chest_pain"),  # single characters spaced out are one word
     ],
 )
 def test_context_words_reach_their_own_clause_only(rules, message, category):
