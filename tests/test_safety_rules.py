@@ -227,6 +227,7 @@ def test_a_window_reaches_six_characters_or_three_words(rules, message, category
         ("我妈三年前 中过风 她能打瘦脸针吗", None),  # ...or before it
         ("听说 打瘦脸针会吞咽困难 是真的吗", None),
         ("胸 口 剧 痛", "chest_pain"),  # single characters spaced out are one word
+        ("我爸胸口剧痛，听说是心梗 怎么办", "chest_pain"),  # a statement never reaches past its clause
     ],
 )
 def test_context_words_reach_their_own_clause_only(rules, message, category):
