@@ -307,3 +307,25 @@ def test_a_cache_broken_while_open_is_reported_and_read_as_empty(tmp_path, caplo
         "vector cache unreadable (no such table: vectors); embedding again",
         "could not write the vector cache (no such table: vectors)",
     ]
+
+
+def test_a_write_waits_for_another_process_holding_the_cache(tmp_path):
+    """Two re-indexes (or a re-index and the bot) at once: a write waits for the other's lock,
+    here held for 6 s (SQLite's own default would give up after 5), instead of losing the vectors."""
+    import threading
+
+    path = tmp_path / "vectors.sqlite"
+    VectorCache(path).close()  # the file and its table
+    other = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+    released = threading.Timer(6.0, lambda: other.execute("COMMIT"))
+    released.start()
+    cache = VectorCache(path)
+    try:
+        cache.put("m", {"h1": np.array([0.6, 0.8], dtype=np.float32)})
+        assert not released.is_alive()  # the write waited for the lock
+        assert cache.get("m", 2, ["h1"])["h1"].tolist() == pytest.approx([0.6, 0.8])
+    finally:
+        released.join()
+        cache.close()
+        other.close()
