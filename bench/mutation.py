@@ -75,29 +75,32 @@ def copy_project(target: Path) -> None:
 # Each mutant's tests run in a process forked from mutmut's fork server, which has imported
 # the tests but run none: a fork of a process that ran them (model threads, SQLAlchemy
 # pools, servers in threads) can inherit a held lock and hang.
-def configure(target: Path, modules: list[str], tests: list[str], skip: tuple[str, ...] = (), chosen: str = "",
-              isolation: str = "forkserver") -> None:  # fmt: skip
-    present = [t for t in tests if (target / t).is_file() and t not in skip]
+def configure(target: Path, modules: list[str], tests: list[str], chosen: str = "") -> None:
     lines = [
         "", "[tool.mutmut]",
-        f"process_isolation = {json.dumps(isolation)}",
+        'process_isolation = "forkserver"',
         # a mutant is stopped (and counted as a timeout, not a kill) after 6 × (its tests' own time + 10 s):
         # mutmut's default (30 ×) lets a mutant that loops forever hold a core for minutes
         "timeout_multiplier = 3.0", "timeout_constant = 10.0",
         f"source_paths = {json.dumps(modules)}",
         f"also_copy = {json.dumps(PACKAGES)}",
-        f"pytest_add_cli_args_test_selection = {json.dumps(present)}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         f'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-k", {json.dumps(f"not postgresql and ({chosen})" if chosen else "not postgresql")}]',
     ]  # fmt: skip
     with open(target / "pyproject.toml", "a", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")
 
 
+def unmeasured(modules: list[str]) -> dict[str, dict]:
+    """Per module: no mutant counted yet, no score."""
+    return {m: {"mutants": 0, "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0, "other": 0, "survivors": [], "score": None}
+            for m in modules}  # fmt: skip
+
+
 def score(target: Path, modules: list[str]) -> dict[str, dict]:
     """Per module: counts by status, the score, the survivors."""
     out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=target, capture_output=True, text=True)
-    found: dict[str, dict] = {m: {"mutants": 0, "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0, "other": 0, "survivors": []}
-                              for m in modules}  # fmt: skip
+    found = unmeasured(modules)
     names = {m: m.removesuffix(".py").replace("/", ".") for m in modules}
     for line in out.stdout.splitlines():
         match = STATUS.match(line)
@@ -126,13 +129,12 @@ def run_group(name: str, children: int, keep: bool, skip: tuple[str, ...] = ()) 
     modules, tests, chosen = GROUPS[name]
     used = [t for t in tests if t not in skip and (ROOT / t).is_file()]
     if not used:  # pytest would collect every test file, and mutmut count "no test ran" as a kill
-        return {"group": name, "seconds": 0, "tests": [], "modules": {m: {"mutants": 0, "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0,
-                                                                        "other": 0, "survivors": [], "score": None} for m in modules}}  # fmt: skip
+        return {"group": name, "seconds": 0, "tests": [], "modules": unmeasured(modules)}
     folder = Path(tempfile.mkdtemp(prefix=f"articlebot-mutation-{name}-"))
     started = time.perf_counter()
     try:
         copy_project(folder)
-        configure(folder, modules, tests, skip, chosen)
+        configure(folder, modules, used, chosen)
         mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
         # the session fixtures (the bundled index, the red flags' example vectors) are built once
         # by mutmut's first test run and copied by every later one (tests/conftest.py built_once)

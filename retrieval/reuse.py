@@ -43,7 +43,7 @@ def live_vectors(live: Path | None, encoder: Encoder) -> dict[str, np.ndarray]:
 
 
 def embed_missing(texts: dict[str, str], known: dict[str, np.ndarray], encoder: Encoder, *, cache: VectorCache | None,
-                   progress: bool, what: str, unit: str) -> None:
+                  progress: bool, what: str, unit: str) -> None:
     """Embed the texts (by key) that `known` lacks, CACHE_EVERY at a time, adding each batch to
     `known` and to the cache as soon as it is embedded (what a killed re-index keeps)."""
     todo = [key for key in texts if key not in known]
@@ -104,7 +104,7 @@ def embed_chunks(
     known = reusable(hashes, encoder, live_vectors(live, encoder), cache) if reuse else {}
     embedded = sum(h not in known for h in hashes)
     embed_missing({c.content_hash: c.embed_text for c in chunks}, known, encoder, cache=cache, progress=progress,
-                   what="embedding", unit="passage")  # fmt: skip
+                  what="embedding", unit="passage")  # fmt: skip
     vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
     for i, h in enumerate(hashes):
         vectors[i] = known[h]
