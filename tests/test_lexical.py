@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from common.text import tokenize
@@ -122,9 +124,64 @@ def test_a_lexical_list_counts_in_the_fusion_as_much_as_its_first_passage_covers
     assert lexical_weights([[], []], coverage) == [1.0, 1.0]
 
 
-def test_a_missing_or_damaged_dictionary_or_bridge_file_means_no_bridge(tmp_path):
+EXAMPLE_GLOSSARY = Path(__file__).parent.parent / "examples" / "glossary_zh_en.tsv"
+
+
+def test_a_missing_or_damaged_dictionary_or_bridge_file_means_no_bridge(tmp_path, monkeypatch):
     from retrieval.bridge import Bridge
 
+    monkeypatch.delenv("ARTICLEBOT_GLOSSARY", raising=False)
     assert Bridge.build(["副作", "作用"], tmp_path / "absent.txt").en_zh == {}
+    # without the dictionary, a glossary still bridges its words
+    assert Bridge.build(["副作", "作用", "side"], tmp_path / "absent.txt", [EXAMPLE_GLOSSARY]).en_zh["side effects"] == ["副作用"]
     (tmp_path / "bridge.json").write_text("[1, 2]", "utf-8")
     assert Bridge.load(tmp_path / "bridge.json").groups("side effects", "en") == [("side", ["side"]), ("effects", ["effects"])]
+
+
+def test_an_operators_glossary_bridges_the_domain_words_the_dictionary_lacks(monkeypatch):
+    """CC-CEDICT has no botox or masseter, and its palsy is 麻痹 only, not the articles' 面瘫;
+    a glossary (ARTICLEBOT_GLOSSARY) adds them, for English questions only."""
+    from retrieval.bridge import Bridge, dictionary_path, entries
+
+    cedict = {gloss: headword for headword, glosses in entries(dictionary_path()) for gloss in glosses}
+    assert "botox" not in cedict and "masseter" not in cedict and cedict["palsy"] != "面瘫"
+    vocab = tokenize("长期注射肉毒素的副作用 咬肌 面瘫 打瘦脸针后一边脸大一边脸小") + ["palsy", "facial"]
+    monkeypatch.delenv("ARTICLEBOT_GLOSSARY", raising=False)
+    plain = Bridge.build(vocab)
+    assert dict(plain.groups("Can masseter botox cause palsy?", "en"))["masseter"] == ["masseter"]  # by default: no glossary
+    monkeypatch.setenv("ARTICLEBOT_GLOSSARY", str(EXAMPLE_GLOSSARY))
+    bridge = Bridge.build(vocab)
+    groups = dict(bridge.groups("Can botox in the masseter cause palsy?", "en"))
+    assert "肉毒素" in groups["botox"] and groups["masseter"] == ["咬肌"] and groups["palsy"] == ["面瘫"]
+    # a multi-word translation is a phrase: "uneven face" does not make every "face" mean 一边脸大一边脸小
+    assert "一边脸大一边脸小" in bridge.en_zh["uneven face"]
+    assert "一边脸大一边脸小" not in bridge.en_zh.get("face", [])
+    # Chinese questions reach English passages through CC-CEDICT alone (bridge.py says why):
+    # its 面瘫 is "facial paralysis", and the glossary's palsy is not added
+    assert bridge.groups("面瘫怎么办", "zh") == plain.groups("面瘫怎么办", "zh") == [("面瘫", ["facial"])]
+
+
+def test_glossary_terms_the_corpus_lacks_are_left_out_and_a_malformed_one_is_skipped(tmp_path, monkeypatch, caplog):
+    from retrieval.bridge import Bridge, glossary_entries
+
+    own = tmp_path / "glossary.tsv"
+    own.write_text("# the clinic's words\n咬肌\tjaw muscle; bruxism muscle\n溶脂针\tfat dissolving\n", "utf-8")
+    monkeypatch.setenv("ARTICLEBOT_GLOSSARY", str(own))
+    bridge = Bridge.build(tokenize("咬肌 面瘫"))
+    assert bridge.en_zh["bruxism muscle"] == ["咬肌"] and "fat dissolving" not in bridge.en_zh
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("咬肌\tmasseter\nmasseter 咬肌\n", "utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        glossary_entries(bad)
+    monkeypatch.setenv("ARTICLEBOT_GLOSSARY", str(bad))
+    bridge = Bridge.build(tokenize("咬肌 面瘫"))  # indexing goes on, with the dictionary alone
+    assert "masseter" not in bridge.en_zh and "line 2" in caplog.text
+    monkeypatch.setenv("ARTICLEBOT_GLOSSARY", str(tmp_path / "absent.tsv"))
+    assert "masseter" not in Bridge.build(tokenize("咬肌")).en_zh and "absent.tsv" in caplog.text
+
+
+def test_english_words_are_looked_up_in_their_base_forms():
+    from retrieval.bridge import lemmas
+
+    assert "recover" in lemmas("recovery") and "repeated" in lemmas("repeatedly") and "injection" in lemmas("injections")
+    assert "ear" not in lemmas("early") and lemmas("body") == ["body"]
