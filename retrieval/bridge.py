@@ -41,6 +41,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 
 from common.text import CJK, CJK_RE, EN_STOP_WORDS, stem, tokenize
@@ -160,18 +161,18 @@ class Bridge:
         """The part of the dictionary and glossary this corpus can match (`vocab`: its
         lexical terms; `glossaries`: default glossary_paths())."""
         path = path or dictionary_path()
-        dictionary: list[tuple[str, tuple[str, ...]]] = []
+        dictionary: Iterable[tuple[str, tuple[str, ...]]] = ()
         if path is None:
-            log.warning("the %s package is not installed: only a glossary bridges English to Chinese", PACKAGE)
+            log.warning("the %s package is not installed: the bridge holds a glossary's terms only, if one is set", PACKAGE)
         else:
             try:
-                dictionary += entries(path)
+                dictionary = entries(path)
             except OSError as exc:
-                log.warning("cannot read the dictionary %s (%s): only a glossary bridges English to Chinese", path, exc)
-        general = len(dictionary)  # a glossary's entries follow: English -> Chinese only
-        for glossary in glossaries if glossaries is not None else glossary_paths():
+                log.warning("cannot read the dictionary %s (%s): the bridge holds a glossary's terms only, if one is set", path, exc)
+        glossary: list[tuple[str, tuple[str, ...]]] = []
+        for file in glossaries if glossaries is not None else glossary_paths():
             try:
-                dictionary += glossary_entries(glossary)
+                glossary += glossary_entries(file)
             except (OSError, ValueError) as exc:  # a bad glossary must not stop indexing
                 log.warning("glossary not used: %s", exc)
         vocab = set(vocab)
@@ -180,16 +181,18 @@ class Bridge:
         en_zh: dict[str, list[str]] = {}
         partial: dict[str, list[str]] = {}  # a word of a longer gloss ("pregnant" of "pregnant woman")
         zh_en: dict[str, list[str]] = {}
-        for n, (headword, glosses) in enumerate(dictionary):
+        # a glossary's entries carry English to Chinese only, and name the single words they mean
+        sources = chain(((h, g, True) for h, g in dictionary), ((h, g, False) for h, g in glossary))
+        for headword, glosses, general in sources:
             if has_zh and _in_corpus_zh(headword, vocab):
                 for gloss in glosses:
                     _add(en_zh, gloss, [headword])
                     words = gloss.split()
-                    if len(words) > 1 and n < general:  # a glossary names the single words it means
+                    if len(words) > 1 and general:
                         for word in words:
                             if _content(word):
                                 _add(partial, word, [headword])
-            if english and 2 <= len(headword) <= MAX_ZH and n < general:
+            if english and 2 <= len(headword) <= MAX_ZH and general:
                 forms = [stem(word) for gloss in glosses for word in gloss.split() if _content(word) and stem(word) in english]
                 if forms:
                     _add(zh_en, headword, forms)
