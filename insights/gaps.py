@@ -197,13 +197,14 @@ class GapGrouper:
         rest = [i for i, flagged in enumerate(out) if not flagged]
         if meaning is None or not rest:
             return out
+        read = [self.red_flags.for_meaning(texts[i]) for i in rest]
         if meaning.encoder.name == self.encoder.name:  # the layer's own vectors, from the cache
-            vectors = cached_vectors(self.encoder, [texts[i] for i in rest], query=True, cache=self.cache)
+            vectors = cached_vectors(self.encoder, read, query=True, cache=self.cache)
             for i, vector in zip(rest, vectors):
                 out[i] = meaning.category_of_vector(vector) in self.red_flags.by_name
         else:
-            for i in rest:
-                out[i] = meaning.category(texts[i]) in self.red_flags.by_name
+            for i, text in zip(rest, read):
+                out[i] = meaning.category(text) in self.red_flags.by_name
         return out
 
     # -- the report ------------------------------------------------------------

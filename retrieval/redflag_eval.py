@@ -73,7 +73,7 @@ def scores(red_flags: RedFlags, items: list[Labelled]) -> tuple[list[str | None]
     if red_flags.meaning is None:
         return rules, [(0.0, "")] * len(items), rules_ms, 0.0
     started = time.perf_counter()
-    meaning = [red_flags.meaning.score(item.message) for item in items]
+    meaning = [red_flags.meaning.score(red_flags.for_meaning(item.message)) for item in items]
     return rules, meaning, rules_ms, (time.perf_counter() - started) * 1000 / len(items)
 
 

@@ -31,7 +31,12 @@ An occurrence does not count when
 - a negation stands just before it, or in the gap of an "A ~ B" part: 没有/没/不/
   无/未/否认 within the four characters before (question forms such as 是不是,
   会不会, 有没有 do not negate), or no/not/without/never/n't among the three words
-  before;
+  before; 差点/险些 (it nearly happened) count as negations too;
+- in Chinese, the experiential 过 follows it (晕倒过一次: it happened once; not
+  过去/过来, 昏迷过去 is now);
+- it lies inside a question about what might happen: 会/可能/导致 ... 吗 to the end
+  of its statement (打到血管里会失明吗; in 鼻子发白了会失明吗 the symptom comes
+  before and counts), or in English "what do/does ... mean / look like";
 - the gap of an "A ~ B" part softens it ([context] `mild`: 有点, a little, ...);
 - its clause speaks of the past or asks about a condition in general ([context]
   `history`: 以前, years ago, ...; `general`: 会不会, can botox cause, ...): "我妈以前
@@ -40,13 +45,17 @@ An occurrence does not count when
   of the occurrence's statement count: "我妈三年前 中过风" is the past, "我爸胸口剧痛
   什么原因" is chest pain now.
 
+Figures of speech ([context] `figures`; in Chinese an inner "*" stands for up to
+three characters: 气*吐血) are removed before any rule reads the message.
+
 Emergency categories are checked in file order; the first that matches is the
 one reported. Requests for a personal dose, prescription or diagnosis match the
 [advice] rule.
 
 **Meaning.** A message that matches no rule may still be flagged by its meaning
 (redflag_meaning.py): a classifier over the message's embedding, trained on the
-example statements of each category and of messages that are not emergencies.
+example statements of each category and of messages that are not emergencies. A
+message holding a figure of speech reaches it without the figure (`for_meaning`).
 """
 
 from __future__ import annotations
@@ -67,11 +76,21 @@ if TYPE_CHECKING:
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "redflags.toml"
 
-_ZH_NEGATIONS = ("没有", "没", "不", "无", "未", "否认", "并非", "别")
+# 差点 / 险些: it nearly happened, so it did not (差点当场晕过去)
+_ZH_NEGATIONS = ("没有", "没", "不", "无", "未", "否认", "并非", "别", "差点", "差一点", "险些")
 _EN_NEGATIONS = {"no", "not", "without", "never", "don't", "didn't", "isn't", "haven't", "hasn't", "wasn't", "aren't", "doesn't", "nor"}
 _ZH_QUESTION_FORMS = re.compile(r"(.)[不没]\1|有没有|是否|不了|不上|不过|不下|不动|不住|不清|不出|不起|不开|不见|不到|不进")
 _ZH_STATEMENT_SPACE = re.compile(rf"(?<=[{CJK}]{{2}}) (?=[{CJK}]{{2}})")
+# the experiential 过 after a symptom: it happened once, it is not happening now (晕倒过一次, 抽搐过);
+# not the directional 过去 / 过来 (昏迷过去)
+_ZH_EXPERIENCED = re.compile(r"过(?![去来])")
+# a question about what might happen: 会 / 可能 / 导致 ... 吗 around the symptom (打到血管里会失明吗); the
+# symptom must lie inside it, so 我看不清了会失明吗 still reports 看不清
+_ZH_HYPOTHETICAL = re.compile(r"(?:(?<![不没])会|可能|导致|引起)[^\n ]{0,10}?[吗么嘛](?= |\n|$)")
+# the English counterpart: "what do red streaks near the injection mean", "what does anaphylaxis look like"
+_EN_QUESTION_SPAN = re.compile(r"(?<![a-z'])(?:what|how) (?:do|does|would|could|can|did) [^\n]{0,60}? (?:mean|look like|feel like)(?![a-z])")
 ZH_GAP = 6  # characters between the two sides of "A ~ B" (Chinese)
+ZH_WILDCARD = 3  # characters an inner "*" of a Chinese context word or figure stands for (气*吐血)
 EN_GAP = 3  # words between them (English)
 
 # one spelling for each English contraction (so rules list one form)
@@ -122,6 +141,11 @@ def normalise(text: str, breaks: Iterable[str] = ()) -> str:
     return "\n".join(f" {c} " for c in clauses if c) or "  "
 
 
+def _clean_figure(word: str) -> str:
+    """A figure of speech as the rules read text; an inner "*" is kept (a wildcard, see _word_pattern)."""
+    return "*".join(_clean(_to_simplified()(part).lower()) for part in word.split("*"))
+
+
 def _chinese(needle: str) -> bool:
     return bool(re.search(f"[{CJK}]", needle))
 
@@ -161,10 +185,11 @@ class Context:
 @functools.lru_cache(maxsize=4096)
 def _word_pattern(word: str) -> re.Pattern:
     """A context word as a pattern: "#" stands for a digit, a final "*" lets the word go on,
-    a " * " inside stands for any one word ("what do * mean")."""
+    a " * " inside stands for any one word ("what do * mean"), and in Chinese an inner "*"
+    for up to ZH_WILDCARD characters (气*吐血: 气得吐血, 气得我吐血)."""
     body = re.escape(word.rstrip("*")).replace(r"\#", "[0-9]").replace("#", "[0-9]").replace(r"\ \*\ ", r" [^ \n]+ ")
     if _chinese(word):
-        return re.compile(body)
+        return re.compile(body.replace(r"\*", f"[^ \\n]{{0,{ZH_WILDCARD}}}"))
     return re.compile(rf"(?<![a-z0-9']){body}" + ("" if word.endswith("*") else r"(?![a-z0-9])"))
 
 
@@ -173,14 +198,20 @@ def _has_word(text: str, word: str) -> bool:
 
 
 def _counts(text: str, match: re.Match, chinese: bool, context: Context) -> bool:
-    """Whether an occurrence counts: no negation just before it in its clause, and its clause is
-    not about the past or a general question. In Chinese written with spaces for punctuation, a
+    """Whether an occurrence counts: no negation just before it in its clause, no experiential 过
+    after it, not inside a question about what might happen, and its clause is not about the past
+    or a general question. In Chinese written with spaces for punctuation, a
     context word reaches forward, up to the end of the statement the occurrence is in: 以前 中过风
     is history, but in 我爸胸口剧痛 什么原因 or 胸口剧痛 和以前不一样 the pain is now."""
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
     end = len(text) if end < 0 else end
+    span = _ZH_HYPOTHETICAL if chinese else _EN_QUESTION_SPAN
+    if any(h.start() < match.start() and match.end() <= h.end() for h in span.finditer(text, start, end)):
+        return False
     if chinese:
+        if _ZH_EXPERIENCED.match(text, match.end()):
+            return False
         space = _ZH_STATEMENT_SPACE.search(text, match.end(), end)
         end = space.start() if space else end
     return not _negated_before(text[start : match.start()], chinese) and not context.discounts(text[start:end])
@@ -343,7 +374,7 @@ class RedFlags:
         words = data.get("context", {})
         try:
             context = Context(**{key: tuple(str(w).lower() for w in words.get(key, ())) for key in ("history", "general", "mild", "breaks")},
-                              figures=tuple(_clean(_to_simplified()(str(w)).lower()) for w in words.get("figures", ())))  # fmt: skip
+                              figures=tuple(_clean_figure(str(w)) for w in words.get("figures", ())))  # fmt: skip
         except TypeError as exc:
             raise RulesError(f"The [context] of {path} is malformed: {exc}") from None
         emergencies = [rule(name, body) for name, body in data.get("emergency", {}).items()]
@@ -351,11 +382,21 @@ class RedFlags:
         return cls(emergencies, advice, context, meaning)
 
     def text(self, message: str) -> str:
-        """The message as the rules read it: normalised, in clauses, typos mended."""
-        text = self.speller.mend(normalise(message, self.context.breaks))
+        """The message as the rules read it: normalised, in clauses, typos mended, figures of speech gone."""
+        return self._without_figures(self.speller.mend(normalise(message, self.context.breaks)))
+
+    def _without_figures(self, text: str) -> str:
         for figure in self.context.figures:
             text = _word_pattern(figure).sub(" ", text)
         return text
+
+    def for_meaning(self, message: str) -> str:
+        """The message as the meaning layer reads it: the message itself (its vector is then the
+        search's), or, when it holds a figure of speech, its normalised text without the figure,
+        so 笑到窒息 or 要被美晕了 weighs nothing there either."""
+        normal = normalise(message, self.context.breaks)
+        stripped = self._without_figures(normal)
+        return message if stripped == normal else " ".join(stripped.split())
 
     def by_rules(self, message: str) -> str | None:
         """The first emergency category whose rules match, or None."""
@@ -371,7 +412,7 @@ class RedFlags:
         if result.emergency is not None:
             result.by = "rules"
         elif self.meaning is not None:
-            category = self.meaning.category(message)
+            category = self.meaning.category(self.for_meaning(message))
             if category in self.by_name:
                 result.emergency, result.by = category, "meaning"
         if result.emergency:

@@ -42,9 +42,19 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
     print(f"\nheld-out: rules R {rules_alone['recall']['share']} FA {rules_alone['false_alarms']['share']}; "
           f"both R {both['recall']['share']} FA {both['false_alarms']['share']}")  # fmt: skip
     assert both["recall"]["share"] >= 0.92
-    assert both["false_alarms"]["share"] <= 0.07  # 0.052 before symptoms written before a question in a spaced message counted (README)
+    assert both["false_alarms"]["share"] <= 0.05  # 0.044 measured (README)
     assert both["recall"]["share"] > rules_alone["recall"]["share"]  # the meaning layer adds what rules miss
     assert all(cell["share"] >= 0.7 for cell in both["per_category"].values()), both["per_category"]
+
+
+def test_the_probes_written_later_keep_their_figures(red_flags):
+    """tests/data/redflags_probe.jsonl: three sets written after the labelled set, by writers who
+    saw neither it nor the rules, to find weak spots; what they found was fixed, so they are
+    tuning data now and guard against losing those fixes (figures in the README)."""
+    items = load(DATA / "redflags_probe.jsonl")
+    assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200}
+    both = evaluate(red_flags, items)["both"]
+    assert both["recall"]["share"] >= 0.99 and both["false_alarms"]["share"] <= 0.04, both
 
 
 def test_bundled_questions_stay_unflagged(red_flags):
@@ -54,7 +64,7 @@ def test_bundled_questions_stay_unflagged(red_flags):
     questions = [t for a in answers if not a.get("emergency") for t in a["turns"]]
     flagged = [q for q in questions if red_flags.assess(q).emergency]
     assert not [q for q in flagged if red_flags.by_rules(q)]  # the rules flag none of them
-    assert len(flagged) <= 0.01 * len(questions), flagged  # the meaning layer: 3 of about 350 (see the README)
+    assert len(flagged) <= 0.01 * len(questions), flagged  # the meaning layer: 2 of 403 (see the README)
 
 
 def test_the_meaning_layer_flags_what_no_rule_matches(red_flags, rules):

@@ -234,6 +234,49 @@ def test_context_words_reach_their_own_clause_only(rules, message, category):
     assert rules.by_rules(message) == category
 
 
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        # the experiential 过 right after a symptom: it happened, it is not happening now
+        ("我大学时候晕倒过一次", None),
+        ("我晕倒过好几次，打针要注意什么", None),
+        ("刚才他晕倒过去了", "unconscious"),  # 过去: directional, not experiential
+        ("他晕倒了", "unconscious"),
+        # 差点 / 险些: it nearly happened
+        ("我差点晕倒", None),
+        ("差点晕倒 现在胸口剧痛", "chest_pain"),  # ...and says nothing of the next statement
+        # 会 / 可能 / 导致 ... 吗 around the symptom asks what might happen
+        ("玻尿酸打进血管会失明吗", None),
+        ("打瘦脸针有可能导致呼吸困难吗", None),
+        ("玻尿酸打到血管里会失明吗 概率大不大", None),  # the question ends at a statement space
+        ("打完玻尿酸鼻子发白了会失明吗", "vascular_occlusion"),  # 发白 is before 会: it is happening
+        ("打完瘦脸针吞咽困难 会死吗", "botox_spread"),
+        ("我不会喘不上气吧", None),  # 不会 is a negation, not the question
+        # English: "what do/does ... mean / look like" around the symptom
+        ("what do red streaks from an injection mean", None),
+        ("what does anaphylaxis look like", None),
+        ("my lips are swelling and I can't breathe, what does that mean", "anaphylaxis"),  # the symptom is outside
+        # an inner "*" of a Chinese figure stands for up to three characters
+        ("气得我吐血", None),
+        ("气得我们全家都吐血", "bleeding"),  # four characters between
+    ],
+)
+def test_past_near_misses_and_questions_about_what_might_happen(rules, message, category):
+    assert rules.by_rules(message) == category
+
+
+@pytest.mark.parametrize(
+    ("message", "read"),
+    [
+        ("老公说要被我美晕了", "老公说要被我 了"),  # a figure: the layer reads the message without it
+        ("我打完瘦脸针后吞咽困难", "我打完瘦脸针后吞咽困难"),  # none: the message itself, so search's vector is shared
+        ("哈哈笑死我了", "哈哈 我了"),
+    ],
+)
+def test_the_meaning_layer_reads_a_message_without_its_figures_of_speech(rules, message, read):
+    assert rules.for_meaning(message) == read
+
+
 # --- categories, their notices, personal advice -------------------------------------------
 
 
@@ -441,6 +484,18 @@ def test_the_meaning_layer_leaves_ordinary_questions_alone(red_flags, message):
     assert (found.emergency, found.by, found.notices) == (None, None, None)
     probability, _ = red_flags.meaning.score(message)
     assert 0.0 <= probability < 0.05
+
+
+def test_a_figure_of_speech_weighs_nothing_in_the_meaning_layer_either(red_flags, monkeypatch):
+    message = "看到账单我直接窒息"  # "I'm speechless at the bill"; the words left say nothing alarming
+    assert red_flags.for_meaning(message) == "看到账单我"
+    with_figure, _ = red_flags.meaning.score(message)
+    without, _ = red_flags.meaning.score(red_flags.for_meaning(message))
+    assert without < 0.5 * with_figure
+    read = []
+    category = red_flags.meaning.category
+    monkeypatch.setattr(red_flags.meaning, "category", lambda text: read.append(text) or category(text))
+    assert red_flags.assess(message).emergency is None and read == ["看到账单我"]  # what assess hands the layer
 
 
 def test_a_category_the_rules_file_lacks_is_not_reported(tmp_path, red_flags):
