@@ -90,6 +90,7 @@ _ZH_HYPOTHETICAL = re.compile(r"(?:(?<![不没])会|可能|导致|引起)[^\n ]{
 # the English counterpart: "what do red streaks near the injection mean", "what does anaphylaxis look like"
 _EN_QUESTION_SPAN = re.compile(r"(?<![a-z'])(?:what|how) (?:do|does|would|could|can|did) [^\n]{0,60}? (?:mean|look like|feel like)(?![a-z])")
 ZH_GAP = 6  # characters between the two sides of "A ~ B" (Chinese)
+MEANINGFUL_REST = 4  # letters or characters a message must keep, once its figures of speech are gone, to be read for meaning
 ZH_WILDCARD = 3  # characters an inner "*" of a Chinese context word or figure stands for (气*吐血)
 EN_GAP = 3  # words between them (English)
 
@@ -189,7 +190,7 @@ def _word_pattern(word: str) -> re.Pattern:
     for up to ZH_WILDCARD characters (气*吐血: 气得吐血, 气得我吐血)."""
     body = re.escape(word.rstrip("*")).replace(r"\#", "[0-9]").replace("#", "[0-9]").replace(r"\ \*\ ", r" [^ \n]+ ")
     if _chinese(word):
-        return re.compile(body.replace(r"\*", f"[^ \\n]{{0,{ZH_WILDCARD}}}"))
+        return re.compile(body.replace(r"\*", f"[^\\n]{{0,{ZH_WILDCARD}}}"))
     return re.compile(rf"(?<![a-z0-9']){body}" + ("" if word.endswith("*") else r"(?![a-z0-9])"))
 
 
@@ -352,6 +353,8 @@ class RedFlags:
         from retrieval.spelling import Speller
 
         words = [w for rule in emergencies + ([advice] if advice else []) for phrase in rule.phrases for part in phrase for w in part.words()]
+        # the context words too, so a typo of a question word (啥症壮) still reads as a question
+        words += [w for w in self.context.history + self.context.general if not re.search(r"[#*]", w)]
         self.speller = Speller(words)
 
     @classmethod
@@ -396,7 +399,12 @@ class RedFlags:
         so 笑到窒息 or 要被美晕了 weighs nothing there either."""
         normal = normalise(message, self.context.breaks)
         stripped = self._without_figures(normal)
-        return message if stripped == normal else " ".join(stripped.split())
+        if stripped == normal:
+            return message
+        rest = " ".join(stripped.split())
+        # what a figure leaves of a short message (笑死我了 -> 我了) says nothing, and the
+        # classifier must not guess at it
+        return rest if len(re.findall(r"\w", rest)) >= MEANINGFUL_REST else ""
 
     def by_rules(self, message: str) -> str | None:
         """The first emergency category whose rules match, or None."""

@@ -1,4 +1,4 @@
-"""Mend typos towards a fixed vocabulary: the red-flag rules' own words (safety.py).
+"""Mend typos towards a fixed vocabulary: the red-flag rules' own words and their context words (safety.py).
 
 A worried person types fast. Two kinds of slip are mended, each only towards a
 word the rules use, so nothing else in a message changes:

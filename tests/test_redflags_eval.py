@@ -41,18 +41,18 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
     both, rules_alone = result["both"], result["rules"]
     print(f"\nheld-out: rules R {rules_alone['recall']['share']} FA {rules_alone['false_alarms']['share']}; "
           f"both R {both['recall']['share']} FA {both['false_alarms']['share']}")  # fmt: skip
-    assert both["recall"]["share"] >= 0.92
-    assert both["false_alarms"]["share"] <= 0.05  # 0.044 measured (README)
+    assert both["recall"]["share"] >= 0.96  # 0.970 measured (README)
+    assert both["false_alarms"]["share"] <= 0.05  # 0.044 measured
     assert both["recall"]["share"] > rules_alone["recall"]["share"]  # the meaning layer adds what rules miss
     assert all(cell["share"] >= 0.7 for cell in both["per_category"].values()), both["per_category"]
 
 
 def test_the_probes_written_later_keep_their_figures(red_flags):
-    """tests/data/redflags_probe.jsonl: three sets written after the labelled set, by writers who
+    """tests/data/redflags_probe.jsonl: five sets written after the labelled set, by writers who
     saw neither it nor the rules, to find weak spots; what they found was fixed, so they are
     tuning data now and guard against losing those fixes (figures in the README)."""
     items = load(DATA / "redflags_probe.jsonl")
-    assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200}
+    assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150}
     both = evaluate(red_flags, items)["both"]
     assert both["recall"]["share"] >= 0.99 and both["false_alarms"]["share"] <= 0.04, both
 

@@ -259,9 +259,49 @@ def test_context_words_reach_their_own_clause_only(rules, message, category):
         # an inner "*" of a Chinese figure stands for up to three characters
         ("气得我吐血", None),
         ("气得我们全家都吐血", "bleeding"),  # four characters between
+        ("丑哭了想死 哈哈哈", None),  # 想死*哈哈: a space is one of the three
+        ("我想死 真的没开玩笑", "suicide"),
+        # a typo of a question word is mended like a typo of a rule's word
+        ("过敏性休克是啥症壮", None),
+        ("过敏性休克了", "anaphylaxis"),
     ],
 )
 def test_past_near_misses_and_questions_about_what_might_happen(rules, message, category):
+    assert rules.by_rules(message) == category
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        # suicide, said indirectly: affairs put in order, farewells, the means at hand, harm now
+        ("后事都交代好了", "suicide"),
+        ("以后不用再担心我了", "suicide"),
+        ("我不配活着", "suicide"),
+        ("绳子已经准备好了", "suicide"),
+        ("又用刀片划了自己", "suicide"),
+        ("想去另一个世界看看", "suicide"),
+        ("i've been cutting myself again", "suicide"),
+        ("my friend says she wants to die", "suicide"),
+        ("none of this will matter after friday", "suicide"),
+        ("thank you for everything, goodbye", "suicide"),
+        ("thanks for everything, the answer helped", None),  # thanks alone is no farewell
+        ("我朋友说她想一了百了", "suicide"),
+        # others the probes found
+        ("我妈的月经量特别多 一直头晕站不住", "bleeding"),
+        ("外公突然糊涂了 不认识我", "stroke"),
+        ("孩子全身抽筋 叫不应", "unconscious"),
+        ("my dad is clutching his chest", "chest_pain"),
+        ("打完玻尿酸那块皮肤灰白的 还很痛", "vascular_occlusion"),
+        ("打完针那块红肿 冷得直哆嗦", "infection"),
+        # chronic conditions under control, and general questions in their usual forms
+        ("i have a seizure disorder that's well controlled, can i get botox", None),
+        ("心梗的前兆都有哪些", None),
+        ("心绞痛和心肌梗死是一回事吗", None),
+        ("how do doctors tell bell's palsy apart from a stroke", None),
+        ("我爸胸口剧痛有哪些可能", "chest_pain"),  # a question about a symptom now
+    ],
+)
+def test_indirect_statements_and_the_forms_the_probes_found(rules, message, category):
     assert rules.by_rules(message) == category
 
 
@@ -270,10 +310,13 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
     [
         ("老公说要被我美晕了", "老公说要被我 了"),  # a figure: the layer reads the message without it
         ("我打完瘦脸针后吞咽困难", "我打完瘦脸针后吞咽困难"),  # none: the message itself, so search's vector is shared
-        ("哈哈笑死我了", "哈哈 我了"),
+        ("看到账单我直接窒息", "看到账单我"),
+        ("笑死我了", ""),  # what is left says nothing (fewer than four letters or characters): not read at all
+        ("哈哈笑死我了", "哈哈 我了"),  # four are enough
     ],
 )
 def test_the_meaning_layer_reads_a_message_without_its_figures_of_speech(rules, message, read):
+    """Measured with the figure left in: 笑死我了 0.83 suicide, 我了 alone as much; 看到账单我直接窒息 0.41."""
     assert rules.for_meaning(message) == read
 
 
@@ -475,7 +518,7 @@ def test_the_meaning_layer_flags_an_emergency_no_rule_lists(rules, red_flags, me
     found = red_flags.assess(message)
     assert (found.emergency, found.by, found.notices, found.advice) == (category, "meaning", NOTICES[category], False)
     probability, named = red_flags.meaning.score(message)
-    assert named == category and 0.85 <= probability <= 1.0
+    assert named == category and red_flags.meaning.threshold <= probability <= 1.0
 
 
 @pytest.mark.parametrize("message", ["瘦脸针多久见效", "How long does lip filler last?"])
@@ -513,8 +556,8 @@ def _examples_with_threshold(tmp_path, threshold: float):
 
 def test_a_message_exactly_at_the_threshold_is_flagged_and_a_hair_below_is_not(tmp_path, red_flags, e5, warm_vectors):
     message = "我爸倒在地上怎么喊都没动静"
-    probability, category = red_flags.meaning.score(message)  # the bundled examples, threshold 0.85
-    assert category == "unconscious" and 0.85 < probability < 1.0
+    probability, category = red_flags.meaning.score(message)  # the bundled examples, threshold 0.8
+    assert category == "unconscious" and red_flags.meaning.threshold < probability < 1.0
     cache = VectorCache(warm_vectors)
     at = MeaningLayer(Examples.load(_examples_with_threshold(tmp_path, probability)), e5, cache)
     above = MeaningLayer(Examples.load(_examples_with_threshold(tmp_path, float(np.nextafter(probability, 1.0)))), e5, cache)
