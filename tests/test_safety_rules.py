@@ -274,17 +274,20 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
     ("message", "category"),
     [
         # suicide, said indirectly: affairs put in order, farewells, the means at hand, harm now
-        ("后事都交代好了", "suicide"),
-        ("以后不用再担心我了", "suicide"),
+        ("我的后事都安排好了", "suicide"),
+        ("工作都交代完了 明天休假", None),  # a handover is no farewell
+        ("我没事了 不用担心我了", None),  # reassurance, not a farewell
         ("我不配活着", "suicide"),
-        ("绳子已经准备好了", "suicide"),
+        ("绳子已经准备好了 不想再拖累家里", "suicide"),
+        ("跳绳买好了", None),  # a rope alone is no plan
+        ("切菜的时候刀划到手了", None),  # nor is a knife that slipped
         ("又用刀片划了自己", "suicide"),
         ("想去另一个世界看看", "suicide"),
         ("i've been cutting myself again", "suicide"),
         ("my friend says she wants to die", "suicide"),
         ("none of this will matter after friday", "suicide"),
-        ("thank you for everything, goodbye", "suicide"),
-        ("thanks for everything, the answer helped", None),  # thanks alone is no farewell
+        ("thank you for everything, you were always kind to me. goodbye", "suicide"),
+        ("thanks for everything, goodbye!", None),  # a polite sign-off is no farewell
         ("我朋友说她想一了百了", "suicide"),
         # others the probes found
         ("我妈的月经量特别多 一直头晕站不住", "bleeding"),
@@ -297,8 +300,10 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("i have a seizure disorder that's well controlled, can i get botox", None),
         ("心梗的前兆都有哪些", None),
         ("心绞痛和心肌梗死是一回事吗", None),
-        ("how do doctors tell bell's palsy apart from a stroke", None),
+        ("how do doctors tell strokes apart from bell's palsy", None),  # "tell * apart": one word between
         ("我爸胸口剧痛有哪些可能", "chest_pain"),  # a question about a symptom now
+        ("我爸突然说话和平时不一样 嘴也歪了", "stroke"),
+        ("apart from the headache my throat is closing up", "anaphylaxis"),  # "apart from" is "besides"
     ],
 )
 def test_indirect_statements_and_the_forms_the_probes_found(rules, message, category):
