@@ -55,7 +55,7 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
     assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150}
     both = evaluate(red_flags, items)["both"]
     # 0.985 / 0.038 measured: words that fixed a probe line but would misread everyday messages
-    # (交代完, 不用担心我了, "apart from", "took all my pills") were taken out again
+    # (交代完, 不用担心我了, "apart from", 不一样) were taken out again
     assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.045, both
 
 
