@@ -280,6 +280,11 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("我不配活着", "suicide"),
         ("绳子已经准备好了 不想再拖累家里", "suicide"),
         ("跳绳买好了", None),  # a rope alone is no plan
+        ("用胶带把箱子封好了", None),  # nor is tape without charcoal
+        ("气得我想拿头撞墙", None),  # a figure
+        ("my meds are ready for pickup", None),
+        ("给医生发消息一直没回应", None),  # no reply is not "no response"
+        ("烧烤的时候烫到手 红肿了", None),
         ("切菜的时候刀划到手了", None),  # nor is a knife that slipped
         ("又用刀片划了自己", "suicide"),
         ("想去另一个世界看看", "suicide"),
