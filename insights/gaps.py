@@ -194,10 +194,14 @@ class GapGrouper:
             return [False] * len(texts)
         out = [self.red_flags.by_rules(t) is not None for t in texts]
         meaning = self.red_flags.meaning
-        rest = [i for i, flagged in enumerate(out) if not flagged]
-        if meaning is None or not rest:
+        if meaning is None:
             return out
-        read = [self.red_flags.for_meaning(texts[i]) for i in rest]
+        # a general question or a bare figure of speech is not read for meaning (for_meaning gives "")
+        readable = {i: self.red_flags.for_meaning(texts[i]) for i, flagged in enumerate(out) if not flagged}
+        rest = [i for i, text in readable.items() if text.strip()]
+        if not rest:
+            return out
+        read = [readable[i] for i in rest]
         if meaning.encoder.name == self.encoder.name:  # the layer's own vectors, from the cache
             vectors = cached_vectors(self.encoder, read, query=True, cache=self.cache)
             for i, vector in zip(rest, vectors):

@@ -127,7 +127,10 @@ class MeaningLayer:
         return softmax((np.asarray(vector, dtype=np.float64) * self.examples.scale) @ self.weights + self.bias)
 
     def score(self, message: str) -> tuple[float, str]:
-        """(probability that the message is an emergency, its most probable emergency category)."""
+        """(probability that the message is an emergency, its most probable emergency category);
+        (0.0, "") for a blank message (for_meaning gives one for a general question), not embedded."""
+        if not message or not message.strip():
+            return 0.0, ""
         return self.score_vector(self.vector(message))
 
     def score_vector(self, vector: np.ndarray) -> tuple[float, str]:

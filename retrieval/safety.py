@@ -48,6 +48,21 @@ An occurrence does not count when
 Figures of speech ([context] `figures`; in Chinese an inner "*" stands for up to
 three characters: 气*吐血) are removed before any rule reads the message.
 
+A question about a condition in general raises nothing, in either layer: a
+question (a Chinese question word or "?"; in English the message opens with a
+question word, or is one clause ending in "?") that names no one ([context] `me`,
+`others`) and says nothing is happening now or must be done now ([context] `now`:
+了, 突然, 怎么办, 是不是, this, help, normal). 女性心梗的症状跟男的不一样吗 is such a
+question; 胸口剧痛出冷汗怎么办 and "crushing chest pain, sweating, heart attack?"
+are not. A negation does not reach across the space that ends a Chinese statement
+(喷了药都不管用 越来越憋), and a wish (要是 … 就好了, [context] `wishes`) is said now,
+not asked.
+
+The notice is the category's; a category may also give `zh_notice_other` and
+`en_notice_other` for a message about someone else (it names another person of
+[context] `others`, and says he or she, or names the sender only as theirs:
+我朋友说她不想活了): the suicide notice then tells the sender how to help.
+
 Emergency categories are checked in file order; the first that matches is the
 one reported. Requests for a personal dose, prescription or diagnosis match the
 [advice] rule.
@@ -89,6 +104,8 @@ _ZH_EXPERIENCED = re.compile(r"过(?![去来])")
 _ZH_HYPOTHETICAL = re.compile(r"(?:(?<![不没])会|可能|导致|引起)[^\n ]{0,10}?[吗么嘛](?= |\n|$)")
 # the English counterpart: "what do red streaks near the injection mean", "what does anaphylaxis look like"
 _EN_QUESTION_SPAN = re.compile(r"(?<![a-z'])(?:what|how) (?:do|does|would|could|can|did) [^\n]{0,60}? (?:mean|look like|feel like)(?![a-z])")
+# 了 that is not the aspect particle (了解, 为了), left out before the words of [context] `now` are read
+_ZH_NOT_ASPECT = re.compile(r"了解|为了|除了|了不起")
 ZH_GAP = 6  # characters between the two sides of "A ~ B" (Chinese)
 MEANINGFUL_REST = 4  # letters or characters a message must keep, once its figures of speech are gone, to be read for meaning
 ZH_WILDCARD = 3  # characters an inner "*" of a Chinese context word or figure stands for (气*吐血)
@@ -155,6 +172,12 @@ def _negated_before(before: str, chinese: bool) -> bool:
     if chinese:
         # question forms are blanked, not cut out: cutting would pull a negation from further
         # back into the four characters (不知道是不是中风 would read as 不知道中风)
+        # a space left between Chinese runs ends a statement, and a negation does not reach across it
+        # (喷了药都不管用 越来越憋: the 不 is the medicine's)
+        # (but 没有 胸痛, a negation standing alone before the space, still negates)
+        if before.endswith(" ") and before.rstrip().endswith(_ZH_NEGATIONS):
+            return True
+        before = before[before.rfind(" ") + 1 :]
         window = _ZH_QUESTION_FORMS.sub(lambda m: " " * len(m.group()), before[-8:])[-4:]
         return any(neg in window for neg in _ZH_NEGATIONS)
     return bool(_EN_NEGATIONS & set(before.split()[-3:]))
@@ -178,17 +201,61 @@ class Context:
     mild: tuple[str, ...] = ()
     breaks: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()  # figures of speech, read as nothing: 笑死我了, dying to try
+    # a question that names no one and says nothing is happening now asks about a condition in
+    # general (心梗的症状男女一样吗, "do heart attack symptoms always include chest pain?")
+    me: tuple[str, ...] = ()  # 我, my: the sender
+    others: tuple[str, ...] = ()  # 妈, 朋友, she, friend: someone else
+    third: tuple[str, ...] = ()  # 他, 她, he, she: the message speaks of someone else
+    now: tuple[str, ...] = ()  # 了, 突然, 怎么办, now, this: it is happening, or something must be done
+    questions: tuple[str, ...] = ()  # 吗, 怎么, what, how (English: at a clause's start)
+
+    wishes: tuple[str, ...] = ()  # 就好了: 要是 … 就好了 is a wish, not a hypothetical question
+    conditionals: tuple[str, ...] = ()  # the `general` words a wish overrides: 如果, 要是
 
     def discounts(self, clause: str) -> bool:
-        return any(_has_word(clause, w) for w in self.history + self.general)
+        general = self.general
+        if any(w in clause for w in self.wishes):  # 要是我明天死掉就好了: a wish, said now
+            general = tuple(w for w in general if w not in self.conditionals)
+        return any(_has_word(clause, w) for w in self.history + general)
+
+    def names_another(self, text: str) -> bool:
+        """Whether the message (as the rules read it) is about someone other than the sender: it
+        names another, and either says he or she, or names the sender only as theirs (我朋友, my son)."""
+        if not any(_has_word(text, w) for w in self.others):
+            return False
+        if any(_has_word(text, w) for w in self.third):
+            return True
+        for me in self.me:
+            for other in self.others:
+                text = _word_pattern(f"{me}{'' if _chinese(me) else ' '}{other}").sub(" ", text)
+        return not any(_has_word(text, w) for w in self.me)
+
+    def asks_in_general(self, message: str, text: str) -> bool:
+        """Whether the message (`text`: as the rules read it) is a question about a condition
+        in general: a question, naming no one, with nothing happening now."""
+        if not self.questions:
+            return False
+        aspect = _ZH_NOT_ASPECT.sub(" ", text)  # 了解 and 为了 say nothing of time
+        if any(_has_word(aspect, w) for w in self.me + self.others + self.now):
+            return False
+        if _chinese(text):
+            return bool(re.search(r"[?？]", message)) or any(w in text for w in self.questions if _chinese(w))
+        # English: the message opens with the question ("do heart attack symptoms always include
+        # chest pain?"), or is one clause asking ("heart attack signs in women?"); symptoms listed
+        # before a short question are someone's ("crushing chest pain, sweating, heart attack?")
+        clauses = [c.strip() for c in text.split("\n") if c.strip()]
+        if not clauses:
+            return False
+        opens = any(clauses[0] == w or clauses[0].startswith(w + " ") for w in self.questions if not _chinese(w))
+        return opens or (len(clauses) == 1 and bool(re.search(r"[?？]\s*$", message)))
 
 
 @functools.lru_cache(maxsize=4096)
 def _word_pattern(word: str) -> re.Pattern:
     """A context word as a pattern: "#" stands for a digit, a final "*" lets the word go on,
-    a " * " inside stands for any one word ("what do * mean"), and in Chinese an inner "*"
+    a " * " inside stands for one to three words ("what do * mean", "tell * apart"), and in Chinese an inner "*"
     for up to ZH_WILDCARD characters (气*吐血: 气得吐血, 气得我吐血)."""
-    body = re.escape(word.rstrip("*")).replace(r"\#", "[0-9]").replace("#", "[0-9]").replace(r"\ \*\ ", r" [^ \n]+ ")
+    body = re.escape(word.rstrip("*")).replace(r"\#", "[0-9]").replace("#", "[0-9]").replace(r"\ \*\ ", r" [^ \n]+(?: [^ \n]+){0,2} ")
     if _chinese(word):
         return re.compile(body.replace(r"\*", f"[^\\n]{{0,{ZH_WILDCARD}}}"))
     return re.compile(rf"(?<![a-z0-9']){body}" + ("" if word.endswith("*") else r"(?![a-z0-9])"))
@@ -281,6 +348,7 @@ class Rule:
     name: str
     phrases: list[list[Part]]
     notice: dict[str, str]
+    notice_other: dict[str, str] | None = None  # when the message names someone else (zh/en_notice_other)
 
     def matches(self, text: str, context: Context) -> bool:
         return any(all(part.found(text, context) for part in phrase) for phrase in self.phrases)
@@ -369,14 +437,18 @@ class RedFlags:
         def rule(name: str, body: dict) -> Rule:
             try:
                 notice = {lang: body[f"{lang}_notice"].format(**numbers) for lang in ("zh", "en")}
+                other = {lang: body[f"{lang}_notice_other"].format(**numbers) for lang in ("zh", "en") if f"{lang}_notice_other" in body}
+                if other and len(other) != 2:
+                    raise KeyError("zh_notice_other and en_notice_other go together")
                 phrases = [[_parse_part(part, path, name, lists) for part in phrase.split(" + ")] for phrase in body["phrases"]]
             except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 raise RulesError(f"The red-flag rule {name!r} in {path} is incomplete: {exc}") from None
-            return Rule(name, phrases, notice)
+            return Rule(name, phrases, notice, other or None)
 
         words = data.get("context", {})
         try:
-            context = Context(**{key: tuple(str(w).lower() for w in words.get(key, ())) for key in ("history", "general", "mild", "breaks")},
+            keys = ("history", "general", "mild", "breaks", "me", "others", "third", "now", "questions", "wishes", "conditionals")
+            context = Context(**{key: tuple(str(w).lower() for w in words.get(key, ())) for key in keys},
                               figures=tuple(_clean_figure(str(w)) for w in words.get("figures", ())))  # fmt: skip
         except TypeError as exc:
             raise RulesError(f"The [context] of {path} is malformed: {exc}") from None
@@ -398,6 +470,8 @@ class RedFlags:
         search's), or, when it holds a figure of speech, its normalised text without the figure,
         so 笑到窒息 or 要被美晕了 weighs nothing there either."""
         normal = normalise(message, self.context.breaks)
+        if self.context.asks_in_general(message, self._without_figures(self.speller.mend(normal))):
+            return ""  # nobody has it now: not read for meaning either
         stripped = self._without_figures(normal)
         if stripped == normal:
             return message
@@ -408,7 +482,8 @@ class RedFlags:
 
     def by_rules(self, message: str) -> str | None:
         """The first emergency category whose rules match, or None."""
-        return self._first_match(self.text(message))
+        text = self.text(message)
+        return None if self.context.asks_in_general(message, text) else self._first_match(text)
 
     def _first_match(self, text: str) -> str | None:
         return next((rule.name for rule in self.emergencies if rule.matches(text, self.context)), None)
@@ -416,7 +491,7 @@ class RedFlags:
     def assess(self, message: str) -> Assessment:
         """Check a message against every rule, then (if no rule matched) its meaning."""
         text = self.text(message)
-        result = Assessment(emergency=self._first_match(text))
+        result = Assessment(emergency=None if self.context.asks_in_general(message, text) else self._first_match(text))
         if result.emergency is not None:
             result.by = "rules"
         elif self.meaning is not None:
@@ -424,7 +499,9 @@ class RedFlags:
             if category in self.by_name:
                 result.emergency, result.by = category, "meaning"
         if result.emergency:
-            result.notices = self.by_name[result.emergency].notice
+            rule = self.by_name[result.emergency]
+            # the category's words for someone else's emergency, when it has them: 我朋友说她不想活了
+            result.notices = rule.notice_other if rule.notice_other and self.context.names_another(text) else rule.notice
         if self.advice and self.advice.matches(text, self.context):
             result.advice = True
             result.advice_notices = self.advice.notice

@@ -42,21 +42,22 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
     print(f"\nheld-out: rules R {rules_alone['recall']['share']} FA {rules_alone['false_alarms']['share']}; "
           f"both R {both['recall']['share']} FA {both['false_alarms']['share']}")  # fmt: skip
     assert both["recall"]["share"] >= 0.96  # 0.970 measured (README)
-    assert both["false_alarms"]["share"] <= 0.05  # 0.044 measured
+    assert both["false_alarms"]["share"] <= 0.03  # 0.030 (4 of 135) measured
     assert both["recall"]["share"] > rules_alone["recall"]["share"]  # the meaning layer adds what rules miss
     assert all(cell["share"] >= 0.7 for cell in both["per_category"].values()), both["per_category"]
 
 
 def test_the_probes_written_later_keep_their_figures(red_flags):
-    """tests/data/redflags_probe.jsonl: five sets written after the labelled set, by writers who
+    """tests/data/redflags_probe.jsonl: seven sets written after the labelled set, by writers who
     saw neither it nor the rules, to find weak spots; what they found was fixed, so they are
     tuning data now and guard against losing those fixes (figures in the README)."""
     items = load(DATA / "redflags_probe.jsonl")
-    assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150}
+    assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150,
+                                               "probe6": 160, "probe7": 140}  # fmt: skip
     both = evaluate(red_flags, items)["both"]
-    # 0.985 / 0.038 measured: words that fixed a probe line but would misread everyday messages
+    # 0.989 / 0.025 measured: words that fixed a probe line but would misread everyday messages
     # (交代完, 不用担心我了, "apart from", 不一样) were taken out again
-    assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.045, both
+    assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.03, both
 
 
 def test_bundled_questions_stay_unflagged(red_flags):

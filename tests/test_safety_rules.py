@@ -355,6 +355,84 @@ def test_each_category_shows_its_own_notice(rules, category, zh, en):
         assert (found.advice, found.advice_notices) == (False, None)
 
 
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        # a question that names no one and says nothing is happening now: about a condition in general
+        ("女性心梗的症状跟男的不一样吗", None),
+        ("胸痛去急诊挂什么科", None),
+        ("do heart attack symptoms always include chest pain?", None),
+        ("how do doctors tell bell's palsy apart from a stroke", None),  # " * " in English: up to three words
+        ("heart attack symptoms in women?", None),  # one clause, asking
+        # someone named, something happening now, or a question whether this is it: an emergency
+        ("我爸心梗的症状跟男的不一样吗，现在胸口剧痛", "chest_pain"),
+        ("胸口剧痛出冷汗怎么办", "chest_pain"),
+        ("打完玻尿酸鼻尖发白发紫 怎么回事", "vascular_occlusion"),
+        ("有没有可能是心梗", "chest_pain"),
+        ("打完瘦脸针吞咽困难 会死吗", "botox_spread"),
+        ("is it normal to have blurry vision after filler?", "vascular_occlusion"),
+        ("do heart attack symptoms include chest pain like this?", "chest_pain"),
+        # English symptoms listed before a short question are someone's
+        ("crushing pressure in the chest going up into the jaw, sweating buckets, heart attack?", "chest_pain"),
+        ("sharp chest pain and short of breath out of nowhere, is that normal?", "chest_pain"),
+        # 了解 and 为了 are no aspect particle, 了 is
+        ("心梗的症状有哪些 想了解一下", None),
+        ("胸口剧痛了", "chest_pain"),
+    ],
+)
+def test_a_question_about_a_condition_in_general_raises_nothing(rules, message, category):
+    assert rules.by_rules(message) == category
+    assert rules.assess(message).emergency == category
+
+
+def test_a_general_question_is_not_read_for_meaning_either(red_flags, monkeypatch):
+    message = "伤口大出血的时候怎么按压止血"  # first aid, asked in general
+    assert red_flags.for_meaning(message) == ""
+    read = []
+    category = red_flags.meaning.category
+    monkeypatch.setattr(red_flags.meaning, "category", lambda text: read.append(text) or category(text))
+    assert red_flags.assess(message).emergency is None and read == [""]
+    assert red_flags.for_meaning("伤口大出血了 怎么按压止血") == "伤口大出血了 怎么按压止血"  # it is happening
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("哮喘犯了 喷了药都不管用 越来越憋", "breathing"),  # the 不 of 不管用 ends with its statement
+        ("没有 胸痛", None),  # a negation standing alone before the space still negates
+        ("要是明天出车祸死掉就好了", "suicide"),  # 要是 ... 就好了: a wish, said now
+        ("要是胸口剧痛该怎么办", None),  # 要是 without a wish: a hypothetical question
+        ("打泪沟后一只眼睛突然看不清了 正常吗", "vascular_occlusion"),  # filler named by the site it fills
+    ],
+)
+def test_negations_end_with_their_statement_and_a_wish_is_no_hypothesis(rules, message, category):
+    assert rules.by_rules(message) == category
+
+
+@pytest.mark.parametrize(
+    ("message", "other"),
+    [
+        ("我朋友说她不想活了", True),
+        ("I'm worried my son wants to kill himself", True),
+        ("我闺蜜说活着没意思", True),  # the sender named only as hers
+        ("我妈骂我，我不想活了", False),  # the sender's own words
+        ("my boyfriend left me and I want to die", False),
+        ("I want to kill myself", False),
+    ],
+)
+def test_the_suicide_notice_speaks_to_whoever_the_message_is_about(rules, message, other):
+    found = rules.assess(message)
+    rule = rules.by_name["suicide"]
+    assert found.emergency == "suicide"
+    assert found.notices == (rule.notice_other if other else rule.notice)
+    assert rule.notice_other["zh"] != rule.notice["zh"] and "12356" in rule.notice_other["zh"] and "988" in rule.notice_other["en"]
+
+
+def test_a_category_without_a_notice_for_someone_else_shows_its_own(rules):
+    found = rules.assess("我爸胸口剧痛，一直出冷汗")
+    assert found.notices == NOTICES["chest_pain"] and rules.by_name["chest_pain"].notice_other is None
+
+
 def test_the_first_category_in_file_order_is_reported(rules):
     assert rules.by_rules("I want to die and my throat is closing") == "suicide"  # suicide, then anaphylaxis
     assert rules.by_rules("胸痛，说话不清楚") == "chest_pain"  # chest pain, then stroke
@@ -495,9 +573,10 @@ def test_a_file_with_only_the_advice_rule(monkeypatch, tmp_path):
         ('[advice]\nzh_notice = "a"\nen_notice = "b"\n', "rule 'advice' in {path} is incomplete"),
         ("[emergency.x\n", "Cannot read the red-flag rules in {path}"),
         ('[context]\nhistory = 3\n[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["胸痛"]\n', "The [context] of {path} is malformed"),
+        ('[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nzh_notice_other = "c"\nphrases = ["胸痛"]\n', "rule 'x' in {path} is incomplete"),
     ],
     ids=["empty-part", "two-windows", "unknown-list", "no-en-notice", "no-phrases", "unknown-number", "no-advice-phrases", "broken-toml",
-         "bad-context"],
+         "bad-context", "one-other-notice"],
 )  # fmt: skip
 def test_a_malformed_rules_file_is_refused_with_a_reason(monkeypatch, tmp_path, text, says):
     with pytest.raises(RulesError, match=re.escape(says.format(path=tmp_path / "redflags.toml"))):
