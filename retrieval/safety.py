@@ -58,6 +58,9 @@ are not. A negation does not reach across the space that ends a Chinese statemen
 (喷了药都不管用 越来越憋), and a wish (要是 … 就好了, [context] `wishes`) is said now,
 not asked.
 
+A category's `general_phrases` raise the flag even in a general question (suicide:
+asking for the least painful way to die names no one, and is a warning sign).
+
 The notice is the category's; a category may also give `zh_notice_other` and
 `en_notice_other` for a message about someone else (it names another person of
 [context] `others`, and says he or she, or names the sender only as theirs:
@@ -170,14 +173,14 @@ def _chinese(needle: str) -> bool:
 
 def _negated_before(before: str, chinese: bool) -> bool:
     if chinese:
-        # question forms are blanked, not cut out: cutting would pull a negation from further
-        # back into the four characters (不知道是不是中风 would read as 不知道中风)
-        # a space left between Chinese runs ends a statement, and a negation does not reach across it
-        # (喷了药都不管用 越来越憋: the 不 is the medicine's)
-        # (but 没有 胸痛, a negation standing alone before the space, still negates)
+        # a space left between Chinese runs ends a statement, and a negation does not reach across
+        # it (喷了药都不管用 越来越憋: the 不 is the medicine's); a negation standing alone before
+        # the space still negates (没有 胸痛)
         if before.endswith(" ") and before.rstrip().endswith(_ZH_NEGATIONS):
             return True
         before = before[before.rfind(" ") + 1 :]
+        # question forms are blanked, not cut out: cutting would pull a negation from further
+        # back into the four characters (不知道是不是中风 would read as 不知道中风)
         window = _ZH_QUESTION_FORMS.sub(lambda m: " " * len(m.group()), before[-8:])[-4:]
         return any(neg in window for neg in _ZH_NEGATIONS)
     return bool(_EN_NEGATIONS & set(before.split()[-3:]))
@@ -207,8 +210,7 @@ class Context:
     others: tuple[str, ...] = ()  # 妈, 朋友, she, friend: someone else
     third: tuple[str, ...] = ()  # 他, 她, he, she: the message speaks of someone else
     now: tuple[str, ...] = ()  # 了, 突然, 怎么办, now, this: it is happening, or something must be done
-    questions: tuple[str, ...] = ()  # 吗, 怎么, what, how (English: at a clause's start)
-
+    questions: tuple[str, ...] = ()  # 吗, 怎么, what, how (English: the message opens with one)
     wishes: tuple[str, ...] = ()  # 就好了: 要是 … 就好了 is a wish, not a hypothetical question
     conditionals: tuple[str, ...] = ()  # the `general` words a wish overrides: 如果, 要是
 
@@ -349,9 +351,15 @@ class Rule:
     phrases: list[list[Part]]
     notice: dict[str, str]
     notice_other: dict[str, str] | None = None  # when the message names someone else (zh/en_notice_other)
+    # phrases that raise the flag even in a question about a condition in general ("what's the
+    # least painful way to die"); they count as ordinary phrases too
+    general_phrases: list[list[Part]] = field(default_factory=list)
 
     def matches(self, text: str, context: Context) -> bool:
-        return any(all(part.found(text, context) for part in phrase) for phrase in self.phrases)
+        return any(all(part.found(text, context) for part in phrase) for phrase in self.phrases + self.general_phrases)
+
+    def matches_in_general(self, text: str, context: Context) -> bool:
+        return any(all(part.found(text, context) for part in phrase) for phrase in self.general_phrases)
 
 
 @dataclass
@@ -440,10 +448,13 @@ class RedFlags:
                 other = {lang: body[f"{lang}_notice_other"].format(**numbers) for lang in ("zh", "en") if f"{lang}_notice_other" in body}
                 if other and len(other) != 2:
                     raise KeyError("zh_notice_other and en_notice_other go together")
-                phrases = [[_parse_part(part, path, name, lists) for part in phrase.split(" + ")] for phrase in body["phrases"]]
+                phrases, general = ([[_parse_part(part, path, name, lists) for part in phrase.split(" + ")] for phrase in body.get(key, [])]
+                                     for key in ("phrases", "general_phrases"))  # fmt: skip
+                if "phrases" not in body:
+                    raise KeyError("phrases")
             except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 raise RulesError(f"The red-flag rule {name!r} in {path} is incomplete: {exc}") from None
-            return Rule(name, phrases, notice, other or None)
+            return Rule(name, phrases, notice, other or None, general)
 
         words = data.get("context", {})
         try:
@@ -470,7 +481,7 @@ class RedFlags:
         search's), or, when it holds a figure of speech, its normalised text without the figure,
         so 笑到窒息 or 要被美晕了 weighs nothing there either."""
         normal = normalise(message, self.context.breaks)
-        if self.context.asks_in_general(message, self._without_figures(self.speller.mend(normal))):
+        if self._in_general(message, self._without_figures(self.speller.mend(normal))):
             return ""  # nobody has it now: not read for meaning either
         stripped = self._without_figures(normal)
         if stripped == normal:
@@ -483,7 +494,13 @@ class RedFlags:
     def by_rules(self, message: str) -> str | None:
         """The first emergency category whose rules match, or None."""
         text = self.text(message)
-        return None if self.context.asks_in_general(message, text) else self._first_match(text)
+        return None if self._in_general(message, text) else self._first_match(text)
+
+    def _in_general(self, message: str, text: str) -> bool:
+        """A question about a condition in general that no rule's `general_phrases` match."""
+        if not self.context.asks_in_general(message, text):
+            return False
+        return not any(rule.matches_in_general(text, self.context) for rule in self.emergencies)
 
     def _first_match(self, text: str) -> str | None:
         return next((rule.name for rule in self.emergencies if rule.matches(text, self.context)), None)
@@ -491,7 +508,7 @@ class RedFlags:
     def assess(self, message: str) -> Assessment:
         """Check a message against every rule, then (if no rule matched) its meaning."""
         text = self.text(message)
-        result = Assessment(emergency=None if self.context.asks_in_general(message, text) else self._first_match(text))
+        result = Assessment(emergency=None if self._in_general(message, text) else self._first_match(text))
         if result.emergency is not None:
             result.by = "rules"
         elif self.meaning is not None:

@@ -274,6 +274,20 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
     ("message", "category"),
     [
         # suicide, said indirectly: affairs put in order, farewells, the means at hand, harm now
+        ("在车库里 发动机开着 car engine running in the garage", "suicide"),
+        ("how many of my sleeping pills would it take", "suicide"),
+        ("burning myself with a lighter again", "suicide"),
+        ("i burned myself on the stove", None),  # an accident, no means of harm
+        # later probes: blood brought up, filler by site and brand, delayed signs of occlusion
+        ("刚吐了一大口血", "bleeding"),
+        ("threw up dark blood with clots", "bleeding"),
+        ("injection point keeps bleeding after 30 minutes of pressure", "bleeding"),
+        ("乔雅登打完鼻头发紫", "vascular_occlusion"),
+        ("non surgical nose job yesterday and the tip is dusky", "vascular_occlusion"),
+        ("chin filler 2 days ago, blisters and scabs and it hurts", "vascular_occlusion"),
+        ("tear trough filler and my eye feels pressure and pain", "vascular_occlusion"),
+        ("filler last week, a small bruise, no pain", None),
+        ("this workload is going to knock me out cold", None),  # a figure
         ("我的后事都安排好了", "suicide"),
         ("工作都交代完了 明天休假", None),  # a handover is no farewell
         ("我没事了 不用担心我了", None),  # reassurance, not a farewell
@@ -364,6 +378,9 @@ def test_each_category_shows_its_own_notice(rules, category, zh, en):
         ("do heart attack symptoms always include chest pain?", None),
         ("how do doctors tell bell's palsy apart from a stroke", None),  # " * " in English: up to three words
         ("heart attack symptoms in women?", None),  # one clause, asking
+        ("怎么识别一个人有没有自杀倾向", None),
+        ("what's the least painful way to die", "suicide"),  # suicide's general_phrases: asked, still a warning sign
+        ("吃多少片安眠药会死", "suicide"),
         # someone named, something happening now, or a question whether this is it: an emergency
         ("我爸心梗的症状跟男的不一样吗，现在胸口剧痛", "chest_pain"),
         ("胸口剧痛出冷汗怎么办", "chest_pain"),
