@@ -204,8 +204,8 @@ class GapGrouper:
         read = [readable[i] for i in rest]
         if meaning.encoder.name == self.encoder.name:  # the layer's own vectors, from the cache
             vectors = cached_vectors(self.encoder, read, query=True, cache=self.cache)
-            for i, vector in zip(rest, vectors):
-                out[i] = meaning.category_of_vector(vector) in self.red_flags.by_name
+            for i, text, vector in zip(rest, read, vectors):
+                out[i] = meaning.category_of_vector(vector, text) in self.red_flags.by_name
         else:
             for i, text in zip(rest, read):
                 out[i] = meaning.category(text) in self.red_flags.by_name

@@ -654,6 +654,32 @@ def test_a_category_the_rules_file_lacks_is_not_reported(tmp_path, red_flags):
     assert flags.assess("我觉得活着就是给家里添麻烦，不如消失算了").emergency is None
 
 
+RAMBLING = ("谢谢你上次回答我玻尿酸的价格，我已经约了下个月。另外我爷爷刚才吃着饭突然从椅子上滑下去，现在躺在地上怎么拍都拍不醒。"
+            "下个月打玻尿酸天气会不会太冷？")  # fmt: skip
+
+
+def test_a_long_message_is_read_sentence_by_sentence(red_flags, monkeypatch):
+    """The emergency is one sentence among chatter: the whole message's vector dilutes it, its
+    sentence alone does not."""
+    layer = red_flags.meaning
+    whole, _ = layer.score_vector(layer.vector(RAMBLING))
+    assert whole < layer.threshold and len(layer.sentences(RAMBLING)) == 3
+    assert layer.examples.sentence_threshold == 0.85
+    probability, category = layer.score(RAMBLING)
+    assert probability >= layer.examples.sentence_threshold and category == "unconscious"
+    assert layer.category(RAMBLING) == "unconscious" == layer.category_of_vector(layer.vector(RAMBLING), RAMBLING)
+    assert layer.category_of_vector(layer.vector(RAMBLING)) is None  # without the text, only the vector is read
+    monkeypatch.setattr(layer.examples, "sentence_threshold", 1.0)  # switched off
+    assert layer.category(RAMBLING) is None and layer.score(RAMBLING)[0] == whole
+
+
+def test_a_short_message_is_not_split():
+    from retrieval.redflag_meaning import MeaningLayer
+
+    assert MeaningLayer.sentences(None, "我爷爷晕倒了。叫不醒") == []  # the second is too short to be read alone
+    assert MeaningLayer.sentences(None, "just one sentence here, no end") == []
+
+
 def _examples_with_threshold(tmp_path, threshold: float):
     path = tmp_path / f"examples-{threshold!r}.toml"
     path.write_text(re.sub(r"(?m)^threshold = .*$", f"threshold = {threshold!r}", DEFAULT_EXAMPLES.read_text("utf-8")), "utf-8")
@@ -811,9 +837,11 @@ def test_blank_statements_are_left_out(tmp_path):
          "at least one emergency"),
         ("[meaning]\nthreshold = 0.5\n[examples.stroke]\n", "incomplete"),
         ("[meaning\n", "Cannot read"),
+        ("[meaning]\nthreshold = 0.8\nsentence_threshold = 0.7\n" + TWO, "sentence_threshold"),
+        ("[meaning]\nthreshold = 0.8\nsentence_threshold = 1.2\n" + TWO, "sentence_threshold"),
     ],
     ids=["zero", "one", "above-one", "negative", "no-threshold", "no-ordinary", "two-but-no-ordinary", "no-emergency", "blank-category", "no-statements",
-         "broken-toml"],
+         "broken-toml", "sentence-below-threshold", "sentence-above-one"],
 )  # fmt: skip
 def test_a_malformed_examples_file_is_refused_with_a_reason(tmp_path, text, says):
     path = tmp_path / "examples.toml"
