@@ -73,7 +73,7 @@ class Examples:
     threshold: float
     scale: float = 10.0  # cosine vectors are short: scaled up, the regression separates them in few steps
     l2: float = 1e-3
-    sentence_threshold: float = 1.0  # a long message's sentences are read alone from here (1.0: never)
+    sentence_threshold: float = 1.0  # a long message's sentences are read alone from here, or from `threshold` if higher (1.0: never)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_EXAMPLES) -> Examples:
@@ -92,8 +92,8 @@ class Examples:
             raise ExamplesError(f"{path} needs statements for [examples.{NOT_EMERGENCY}] and for at least one emergency category.")
         if not 0.0 < threshold < 1.0:
             raise ExamplesError(f"The [meaning] threshold in {path} must lie between 0 and 1, not {threshold}.")
-        if not threshold <= sentence_threshold <= 1.0:
-            raise ExamplesError(f"The [meaning] sentence_threshold in {path} must lie between threshold ({threshold}) and 1, not {sentence_threshold}.")
+        if not 0.0 < sentence_threshold <= 1.0:
+            raise ExamplesError(f"The [meaning] sentence_threshold in {path} must lie above 0 and at most 1, not {sentence_threshold}.")
         return cls(statements, threshold, scale, l2, sentence_threshold)
 
 
@@ -160,10 +160,12 @@ class MeaningLayer:
         """The whole message's score, or, when it stays under the threshold, that of its most
         alarming sentence if that one reaches `sentence_threshold`."""
         best = whole
-        if whole[0] < self.threshold and self.examples.sentence_threshold < 1.0:
+        # never below the message's own threshold: an operator who raises that one raises both
+        bar = max(self.threshold, self.examples.sentence_threshold)
+        if whole[0] < self.threshold and bar < 1.0:
             for sentence in self.sentences(message):
                 found = self.score_vector(self.vector(sentence))
-                if found[0] >= self.examples.sentence_threshold and found[0] > best[0]:
+                if found[0] >= bar and found[0] > best[0]:
                     best = found
         return best
 

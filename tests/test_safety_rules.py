@@ -669,6 +669,11 @@ def test_a_long_message_is_read_sentence_by_sentence(red_flags, monkeypatch):
     assert probability >= layer.examples.sentence_threshold and category == "unconscious"
     assert layer.category(RAMBLING) == "unconscious" == layer.category_of_vector(layer.vector(RAMBLING), RAMBLING)
     assert layer.category_of_vector(layer.vector(RAMBLING)) is None  # without the text, only the vector is read
+    sentence = max(layer.score_vector(layer.vector(s))[0] for s in layer.sentences(RAMBLING))
+    configured = layer.threshold
+    monkeypatch.setattr(layer, "threshold", float(np.nextafter(sentence, 1.0)))  # an operator's stricter threshold
+    assert layer.category(RAMBLING) is None  # holds for the sentences too, though sentence_threshold is lower
+    monkeypatch.setattr(layer, "threshold", configured)
     monkeypatch.setattr(layer.examples, "sentence_threshold", 1.0)  # switched off
     assert layer.category(RAMBLING) is None and layer.score(RAMBLING)[0] == whole
 
@@ -837,11 +842,11 @@ def test_blank_statements_are_left_out(tmp_path):
          "at least one emergency"),
         ("[meaning]\nthreshold = 0.5\n[examples.stroke]\n", "incomplete"),
         ("[meaning\n", "Cannot read"),
-        ("[meaning]\nthreshold = 0.8\nsentence_threshold = 0.7\n" + TWO, "sentence_threshold"),
+        ("[meaning]\nthreshold = 0.8\nsentence_threshold = 0\n" + TWO, "sentence_threshold"),
         ("[meaning]\nthreshold = 0.8\nsentence_threshold = 1.2\n" + TWO, "sentence_threshold"),
     ],
     ids=["zero", "one", "above-one", "negative", "no-threshold", "no-ordinary", "two-but-no-ordinary", "no-emergency", "blank-category", "no-statements",
-         "broken-toml", "sentence-below-threshold", "sentence-above-one"],
+         "broken-toml", "sentence-zero", "sentence-above-one"],
 )  # fmt: skip
 def test_a_malformed_examples_file_is_refused_with_a_reason(tmp_path, text, says):
     path = tmp_path / "examples.toml"
