@@ -32,10 +32,13 @@ whole message's vector dilutes it. When the whole message stays under `threshold
 each of its sentences (at least two, each with `MIN_SENTENCE` letters or
 characters) is embedded too, and one at `sentence_threshold` or above flags the
 message. That threshold is stricter, because a sentence is read without the rest
-(现在已经不流了 may be in the next one); 0.85 is where the probes
-(tests/data/redflags_probe.jsonl, probe9 holds such messages) gain most for least:
-17 emergencies found for 3 false alarms, against 18 for 7 at 0.8 (README). It costs
-one embedding a sentence, only for a message of several sentences no layer flagged.
+(现在已经不流了 may be in the next one), and a short sentence says too little
+("I want to go again", of a botox session, reads as suicide alone). On the probes
+(tests/data/redflags_probe.jsonl, probe9 holds such messages) and the tuning half,
+with sentences of 20 letters or characters or more, 0.85 finds 12 emergencies the
+rest misses for 1 false alarm (0.8: 12 for 2; 0.9: 11 for 1); with sentences of 6 or
+more, 13 for 4 (README). It costs one embedding a sentence, and only for a message
+of several sentences nothing else flagged.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ log = logging.getLogger(__name__)
 DEFAULT_EXAMPLES = Path(__file__).resolve().parent / "redflags_examples.toml"
 NOT_EMERGENCY = "not_emergency"
 MODEL = "multilingual-e5-small"  # the registry name of the packaged model the layer uses
-MIN_SENTENCE = 6  # letters or characters a sentence needs to be read on its own
+MIN_SENTENCE = 20  # letters or characters a sentence needs to be read on its own ("I want to go again" is too short)
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=[.])\s+")
 
 
