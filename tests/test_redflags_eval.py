@@ -55,7 +55,7 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
     assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150,
                                                "probe6": 160, "probe7": 140, "probe8": 160, "probe9": 150}  # fmt: skip
     both = evaluate(red_flags, items)["both"]
-    # 0.991 / 0.031 measured: words that fixed a probe line but would misread everyday messages
+    # 0.991 / 0.033 measured: words that fixed a probe line but would misread everyday messages
     # (交代完, 不用担心我了, "apart from", 不一样) were taken out again
     assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.04, both
 

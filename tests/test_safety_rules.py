@@ -288,6 +288,14 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("tear trough filler and my eye feels pressure and pain", "vascular_occlusion"),
         ("filler last week, a small bruise, no pain", None),
         ("this workload is going to knock me out cold", None),  # a figure
+        # everyday messages with the same words stay unflagged
+        ("我妈生气得厉害", None),  # 气 of 生气 is no breath
+        ("I left the engine running in the car", None),
+        ("cutting again this month, down 2kg already", None),  # a diet
+        ("how to end it with my boyfriend nicely", None),
+        ("the sale ends tonight so I booked filler", None),
+        ("我爸突然嘴歪了说的话也听不懂", "stroke"),  # 说的话 is no conditional
+        ("numb on the left side of my mouth after the dentist", None),
         ("我的后事都安排好了", "suicide"),
         ("工作都交代完了 明天休假", None),  # a handover is no farewell
         ("我没事了 不用担心我了", None),  # reassurance, not a farewell
