@@ -154,7 +154,8 @@ class MeaningLayer:
             return 0.0, ""
         return self.with_sentences(message, self.score_vector(self.vector(message)))
 
-    def sentences(self, message: str) -> list[str]:
+    @staticmethod
+    def sentences(message: str) -> list[str]:
         """The sentences of a message read one by one: at least two, each long enough."""
         found = [p.strip() for p in _SENTENCE_END.split(message) if p and len(re.findall(r"\w", p)) >= MIN_SENTENCE]
         return found if len(found) > 1 else []

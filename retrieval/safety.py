@@ -356,10 +356,15 @@ class Rule:
     general_phrases: list[list[Part]] = field(default_factory=list)
 
     def matches(self, text: str, context: Context) -> bool:
-        return any(all(part.found(text, context) for part in phrase) for phrase in self.phrases + self.general_phrases)
+        return _any_phrase(self.phrases + self.general_phrases, text, context)
 
     def matches_in_general(self, text: str, context: Context) -> bool:
-        return any(all(part.found(text, context) for part in phrase) for phrase in self.general_phrases)
+        return _any_phrase(self.general_phrases, text, context)
+
+
+def _any_phrase(phrases: list[list[Part]], text: str, context: Context) -> bool:
+    """Whether one of the phrases matches: all its parts found."""
+    return any(all(part.found(text, context) for part in phrase) for phrase in phrases)
 
 
 @dataclass
@@ -481,7 +486,11 @@ class RedFlags:
         search's), or, when it holds a figure of speech, its normalised text without the figure,
         so 笑到窒息 or 要被美晕了 weighs nothing there either."""
         normal = normalise(message, self.context.breaks)
-        if self._in_general(message, self._without_figures(self.speller.mend(normal))):
+        return self._for_meaning(message, normal, self._in_general(message, self._without_figures(self.speller.mend(normal))))
+
+    def _for_meaning(self, message: str, normal: str, in_general: bool) -> str:
+        """`for_meaning`, given the message normalised and whether it asks in general."""
+        if in_general:
             return ""  # nobody has it now: not read for meaning either
         stripped = self._without_figures(normal)
         if stripped == normal:
@@ -507,12 +516,14 @@ class RedFlags:
 
     def assess(self, message: str) -> Assessment:
         """Check a message against every rule, then (if no rule matched) its meaning."""
-        text = self.text(message)
-        result = Assessment(emergency=None if self._in_general(message, text) else self._first_match(text))
+        normal = normalise(message, self.context.breaks)
+        text = self._without_figures(self.speller.mend(normal))  # self.text, keeping `normal` for the meaning layer
+        in_general = self._in_general(message, text)
+        result = Assessment(emergency=None if in_general else self._first_match(text))
         if result.emergency is not None:
             result.by = "rules"
         elif self.meaning is not None:
-            category = self.meaning.category(self.for_meaning(message))
+            category = self.meaning.category(self._for_meaning(message, normal, in_general))
             if category in self.by_name:
                 result.emergency, result.by = category, "meaning"
         if result.emergency:

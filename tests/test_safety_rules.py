@@ -689,10 +689,10 @@ def test_a_long_message_is_read_sentence_by_sentence(red_flags, monkeypatch):
 def test_a_short_message_is_not_split():
     from retrieval.redflag_meaning import MeaningLayer
 
-    assert MeaningLayer.sentences(None, "我爷爷晕倒了。叫不醒") == []  # too short to be read alone
+    assert MeaningLayer.sentences("我爷爷晕倒了。叫不醒") == []  # too short to be read alone
     # "I want to go again" (another botox session) would read as suicide on its own
-    assert MeaningLayer.sentences(None, "My eyelid drooped a little after botox months ago and it went away. I want to go again.") == []
-    assert MeaningLayer.sentences(None, "just one sentence here, no end") == []
+    assert MeaningLayer.sentences("My eyelid drooped a little after botox months ago and it went away. I want to go again.") == []
+    assert MeaningLayer.sentences("just one sentence here, no end") == []
 
 
 def _examples_with_threshold(tmp_path, threshold: float):
