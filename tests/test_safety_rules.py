@@ -134,9 +134,10 @@ def operator_rules(monkeypatch, tmp_path, text: str) -> RedFlags:
         ("my dad is having a strok", " my dad is having a stroke "),  # a typo of a rule's word
         ("笑死我了", "  我了 "),  # a figure of speech reads as nothing
         ("", "  "),
+        ("皮肤发白、发紫或者剧痛", " 皮肤发白发紫或者剧痛 "),  # a list is one clause
     ],
     ids=["traditional", "full-width", "spaced-chinese", "can-not", "right-quote", "left-quote", "quotes", "signs", "break-word", "know-not-now",
-         "typo", "figure", "empty"],
+         "typo", "figure", "empty", "list"],
 )
 def test_the_text_the_rules_read(rules, message, read):
     assert rules.text(message) == read
@@ -331,6 +332,33 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("我爸胸口剧痛有哪些可能", "chest_pain"),  # a question about a symptom now
         ("我爸突然说话和平时不一样 嘴也歪了", "stroke"),
         ("apart from the headache my throat is closing up", "anaphylaxis"),  # "apart from" is "besides"
+        # probes 10 and 11: collapse and bleeding in lay words, a railing, late signs of occlusion
+        ("奶奶歪在沙发上 喊她也不应", "unconscious"),
+        ("小李栽倒了 拍他半天都没动静", "unconscious"),
+        ("我叫他吃饭他不应 在打游戏", None),  # ignoring a call to dinner is no collapse
+        ("快递一直没动静", None),
+        ("my uncle slumped over and isn't answering", "unconscious"),
+        ("he's on the floor not moving or answering", "unconscious"),
+        ("coughing up a lot of blood", "bleeding"),
+        ("my nose has been bleeding for 40 mins and i'm on warfarin", "bleeding"),
+        ("her nosebleed stopped in 5 minutes with pinching", None),  # a short nosebleed is ordinary
+        ("sliced my palm with a knife, it's pouring even with pressure", "bleeding"),
+        ("it's been pouring for 20 min, can i still go to my appointment", None),  # rain
+        ("soaking a pad every 30 minutes since the birth, passing clots", "bleeding"),
+        ("standing on the bridge railing, i'm ready to jump", "suicide"),
+        ("two days after lip filler there are blisters and dark patches", "vascular_occlusion"),
+        ("打完鼻子玻尿酸 眼睛看东西很blurry", "vascular_occlusion"),
+        # a list stays under the conditional or negation of its clause
+        ("下周去打玻尿酸 如果打完皮肤发白、发紫怎么处理", None),
+        ("打完玻尿酸皮肤发白、发紫", "vascular_occlusion"),
+        # figures, a frame of fiction or a lesson, and a past told by its season
+        ("看这个视频笑到吐血", None),
+        ("被老板气到心梗", None),
+        ("the price gave her a heart attack lol", None),
+        ("电视剧里女主打完玻尿酸后鼻子发紫", None),
+        ("in a medical drama a man clutched his chest and collapsed", None),
+        ("she fainted at her wedding last summer", None),
+        ("我年轻的时候生孩子大出血", None),
     ],
 )
 def test_indirect_statements_and_the_forms_the_probes_found(rules, message, category):
@@ -620,7 +648,7 @@ def test_a_missing_rules_file_is_refused(monkeypatch, tmp_path):
 # no rule matches these; their meaning does
 MEANING_ONLY = [
     ("我觉得活着就是给家里添麻烦，不如消失算了", "suicide"),
-    ("我爸倒在地上怎么喊都没动静", "unconscious"),
+    ("我爸倒在沙发上眼睛紧闭 掐人中也没用", "unconscious"),
     ("my heart feels like it's being squeezed by a fist and my left arm tingles", "chest_pain"),
     ("grandpa's words are all jumbled and his left hand won't grip", "stroke"),
 ]
@@ -702,7 +730,7 @@ def _examples_with_threshold(tmp_path, threshold: float):
 
 
 def test_a_message_exactly_at_the_threshold_is_flagged_and_a_hair_below_is_not(tmp_path, red_flags, e5, warm_vectors):
-    message = "我爸倒在地上怎么喊都没动静"
+    message = "我爸倒在沙发上眼睛紧闭 掐人中也没用"
     probability, category = red_flags.meaning.score(message)  # the bundled examples, threshold 0.8
     assert category == "unconscious" and red_flags.meaning.threshold < probability < 1.0
     cache = VectorCache(warm_vectors)
@@ -720,7 +748,7 @@ def test_the_examples_file_named_in_the_environment_sets_the_threshold(monkeypat
     monkeypatch.setenv("ARTICLEBOT_REDFLAG_EXAMPLES", str(_examples_with_threshold(tmp_path, 0.995)))
     flags = open_red_flags(Config.from_env())
     assert flags.meaning.threshold == 0.995
-    assert flags.assess("我爸倒在地上怎么喊都没动静").emergency is None  # about 0.987: under this operator's threshold
+    assert flags.assess("我爸倒在沙发上眼睛紧闭 掐人中也没用").emergency is None  # about 0.986: under this operator's threshold
     assert flags.assess("my heart feels like it's being squeezed by a fist and my left arm tingles").emergency == "chest_pain"
 
 
