@@ -14,8 +14,8 @@ every run of characters that is not a letter or digit becomes one space, and
 spaces between single Chinese characters are dropped ("胸 口 痛" reads as "胸口痛");
 a space between two runs of two or more keeps them apart as statements.
 The message is cut into clauses at punctuation (not at the list comma 、: in
-如果皮肤发白、发紫 both stay under 如果) and at the words that start a new
-statement ([context] `breaks`: 现在, 但是, now, but, ...). Typos are then mended
+如果皮肤发白、发紫 both stay under 如果, while 头不晕、胸口剧痛 is chest pain) and at the
+words that start a new statement ([context] `breaks`: 现在, 但是, now, but, ...). Typos are then mended
 towards the rules' own words: an English word of five letters or more that is no
 English word and is one edit from a rule's word ("strok", "swolen", "chset"), and
 a Chinese run that sounds exactly like a rule's phrase of three characters or
@@ -156,7 +156,9 @@ def normalise(text: str, breaks: Iterable[str] = ()) -> str:
     spaces, no spaces between Chinese characters; clauses one per line, each padded
     with a space (" 胸口痛 \\n 现在喘不上气 ")."""
     text = unicodedata.normalize("NFKC", _to_simplified()(text or "")).lower().replace("\u2019", "'").replace("\u2018", "'")
-    text = text.replace("、", "")  # a list (发白、发紫或者剧痛) stays one clause, under the same 如果 or 没有
+    # a list (发白、发紫或者剧痛) stays one clause, under the same 如果; its items are statements
+    # of their own, so a negation does not reach from one to the next (头不晕、胸口剧痛)
+    text = text.replace("、", " ")
     text = re.sub(r"[，,。.！!？?；;：:\n\r…~～]+", "\n", text)
     for word in breaks:  # a new statement starts: 以前中过风 / 现在说话不清楚
         text = text.replace(word, "\n" + word) if _chinese(word) else re.sub(rf"(?<![a-z']){re.escape(word)}(?![a-z'])", "\n" + word, text)

@@ -134,7 +134,7 @@ def operator_rules(monkeypatch, tmp_path, text: str) -> RedFlags:
         ("my dad is having a strok", " my dad is having a stroke "),  # a typo of a rule's word
         ("笑死我了", "  我了 "),  # a figure of speech reads as nothing
         ("", "  "),
-        ("皮肤发白、发紫或者剧痛", " 皮肤发白发紫或者剧痛 "),  # a list is one clause
+        ("皮肤发白、发紫或者剧痛", " 皮肤发白 发紫或者剧痛 "),  # a list is one clause, its items statements
     ],
     ids=["traditional", "full-width", "spaced-chinese", "can-not", "right-quote", "left-quote", "quotes", "signs", "break-word", "know-not-now",
          "typo", "figure", "empty", "list"],
@@ -351,6 +351,7 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         # a list stays under the conditional or negation of its clause
         ("下周去打玻尿酸 如果打完皮肤发白、发紫怎么处理", None),
         ("打完玻尿酸皮肤发白、发紫", "vascular_occlusion"),
+        ("头不晕、胸口剧痛", "chest_pain"),  # a negation stays with its own item
         # figures, a frame of fiction or a lesson, and a past told by its season
         ("看这个视频笑到吐血", None),
         ("被老板气到心梗", None),
