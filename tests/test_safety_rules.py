@@ -348,6 +348,18 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("standing on the bridge railing, i'm ready to jump", "suicide"),
         ("two days after lip filler there are blisters and dark patches", "vascular_occlusion"),
         ("打完鼻子玻尿酸 眼睛看东西很blurry", "vascular_occlusion"),
+        # probe12: the same signs in other words
+        ("月经第二天 一小时就要换一次 头晕 脸色煞白", "bleeding"),
+        ("月经量一小时换一次卫生巾正常吗", None),  # asked in general, no one faint
+        ("he sliced his thigh and blood is spurting everywhere", "bleeding"),
+        ("孩子抽完筋一直昏睡 捏他也不哭", "unconscious"),
+        ("我用刀片在手臂上划了好几道", "suicide"),
+        ("她发了告别的话 说以后不用再担心她了", "suicide"),
+        ("同事离职发了告别的话 谢谢大家照顾", None),  # a colleague leaving the company
+        ("he talked about jumping off the car park roof", "suicide"),
+        ("kids jumping off the diving board all afternoon", None),
+        ("day 3 after restylane little blisters and scabby sores", "vascular_occlusion"),
+        ("看到这个价格我都要晕倒了", None),  # about to faint is no faint
         # a list stays under the conditional or negation of its clause
         ("下周去打玻尿酸 如果打完皮肤发白、发紫怎么处理", None),
         ("打完玻尿酸皮肤发白、发紫", "vascular_occlusion"),
