@@ -70,8 +70,8 @@ NOTICES = {
               f"facial palsy and needs help within minutes: call {EN_NUMBER} now and note when the symptoms started.",
     },
     "bleeding": {
-        "zh": "⚠️ 大量出血或血止不住：请立即拨打 120，同时用干净的布用力按住出血处，不要松开。",
-        "en": f"⚠️ Heavy bleeding that does not stop: call {EN_NUMBER} now and press firmly on the wound with a clean cloth without letting go.",
+        "zh": "⚠️ 大量出血或血止不住（伤口出血，或吐血、咳血、便血，或产后、月经大出血）：请立即拨打 120；如果是伤口出血，同时用干净的布用力按住出血处，不要松开。",
+        "en": f"⚠️ Heavy bleeding that does not stop (from a wound, blood vomited, coughed up or passed, or after a birth or in a period): call {EN_NUMBER} now. If it is a wound, press firmly on it with a clean cloth without letting go.",
     },
     "unconscious": {
         "zh": "⚠️ 失去意识、叫不醒或抽搐：请立即拨打 120。让患者侧卧，保持呼吸道通畅，不要喂水或食物。",
@@ -337,6 +337,8 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("小李栽倒了 拍他半天都没动静", "unconscious"),
         ("我叫他吃饭他不应 在打游戏", None),  # ignoring a call to dinner is no collapse
         ("快递一直没动静", None),
+        ("叫了外卖一直没动静", None),  # ordering a takeaway is no call to someone
+        ("拍了照片发过去没动静", None),
         ("my uncle slumped over and isn't answering", "unconscious"),
         ("he's on the floor not moving or answering", "unconscious"),
         ("coughing up a lot of blood", "bleeding"),
@@ -358,6 +360,7 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("同事离职发了告别的话 谢谢大家照顾", None),  # a colleague leaving the company
         ("he talked about jumping off the car park roof", "suicide"),
         ("kids jumping off the diving board all afternoon", None),
+        ("kids jumping off the bridge into the river all summer", None),  # no one means to
         ("day 3 after restylane little blisters and scabby sores", "vascular_occlusion"),
         ("看到这个价格我都要晕倒了", None),  # about to faint is no faint
         # a list stays under the conditional or negation of its clause
@@ -366,7 +369,7 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("头不晕、胸口剧痛", "chest_pain"),  # a negation stays with its own item
         # figures, a frame of fiction or a lesson, and a past told by its season
         ("看这个视频笑到吐血", None),
-        ("被老板气到心梗", None),
+        ("我爸被气得心脏病发作了 快叫救护车", "chest_pain"),  # anger can bring on a real one: no figure
         ("the price gave her a heart attack lol", None),
         ("电视剧里女主打完玻尿酸后鼻子发紫", None),
         ("in a medical drama a man clutched his chest and collapsed", None),
