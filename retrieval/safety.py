@@ -478,7 +478,11 @@ class RedFlags:
 
     def text(self, message: str) -> str:
         """The message as the rules read it: normalised, in clauses, typos mended, figures of speech gone."""
-        return self._without_figures(self.speller.mend(normalise(message, self.context.breaks)))
+        return self._read(normalise(message, self.context.breaks))
+
+    def _read(self, normal: str) -> str:
+        """`text`, from the message already normalised: typos mended, figures of speech gone."""
+        return self._without_figures(self.speller.mend(normal))
 
     def _without_figures(self, text: str) -> str:
         for figure in self.context.figures:
@@ -490,7 +494,7 @@ class RedFlags:
         search's), or, when it holds a figure of speech, its normalised text without the figure,
         so 笑到窒息 or 要被美晕了 weighs nothing there either."""
         normal = normalise(message, self.context.breaks)
-        return self._for_meaning(message, normal, self._in_general(message, self._without_figures(self.speller.mend(normal))))
+        return self._for_meaning(message, normal, self._in_general(message, self._read(normal)))
 
     def _for_meaning(self, message: str, normal: str, in_general: bool) -> str:
         """`for_meaning`, given the message normalised and whether it asks in general."""
@@ -521,7 +525,7 @@ class RedFlags:
     def assess(self, message: str) -> Assessment:
         """Check a message against every rule, then (if no rule matched) its meaning."""
         normal = normalise(message, self.context.breaks)
-        text = self._without_figures(self.speller.mend(normal))  # self.text, keeping `normal` for the meaning layer
+        text = self._read(normal)  # self.text, keeping `normal` for the meaning layer
         in_general = self._in_general(message, text)
         result = Assessment(emergency=None if in_general else self._first_match(text))
         if result.emergency is not None:
