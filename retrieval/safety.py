@@ -159,6 +159,7 @@ def normalise(text: str, breaks: Iterable[str] = ()) -> str:
     # a list (发白、发紫或者剧痛) stays one clause, under the same 如果; its items are statements
     # of their own, so a negation does not reach from one to the next (头不晕、胸口剧痛)
     text = text.replace("、", " ")
+    text = text.replace("冇", "没有")  # Cantonese written as spoken: 一点反应都冇
     text = re.sub(r"[，,。.！!？?；;：:\n\r…~～]+", "\n", text)
     for word in breaks:  # a new statement starts: 以前中过风 / 现在说话不清楚
         text = text.replace(word, "\n" + word) if _chinese(word) else re.sub(rf"(?<![a-z']){re.escape(word)}(?![a-z'])", "\n" + word, text)

@@ -48,25 +48,29 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
 
 
 def test_the_probes_written_later_keep_their_figures(red_flags):
-    """tests/data/redflags_probe.jsonl: twelve sets written after the labelled set, by writers who
+    """tests/data/redflags_probe.jsonl: thirteen sets written after the labelled set, by writers who
     saw neither it nor the rules, to find weak spots; what they found was fixed, so they are
     tuning data now and guard against losing those fixes (figures in the README)."""
     items = load(DATA / "redflags_probe.jsonl")
     assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150,
                                                "probe6": 160, "probe7": 140, "probe8": 160, "probe9": 150,
-                                               "probe10": 160, "probe11": 150, "probe12": 200}  # fmt: skip
-    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12")]
+                                               "probe10": 160, "probe11": 150, "probe12": 200, "probe13": 240}  # fmt: skip
+    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13")]
     both = evaluate(red_flags, first)["both"]
-    # 0.990 / 0.031 measured: words that fixed a probe line but would misread everyday messages
+    # 0.991 / 0.031 measured: words that fixed a probe line but would misread everyday messages
     # (交代完, 不用担心我了, "apart from", 不一样) were taken out again
     assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.04, both
-    # probes 10 and 11 (lay words, stories, venting, a past told at length): 0.994 / 0.194 measured;
+    # probes 10 and 11 (lay words, stories, venting, a past told at length): 0.994 / 0.174 measured;
     # their look-alikes are the known weak spot (README), so their floor guards recall and the fixes made
     latest = evaluate(red_flags, [i for i in items if i.split in ("probe10", "probe11")])["both"]
     assert latest["recall"]["share"] >= 0.98 and latest["false_alarms"]["share"] <= 0.2, latest
     # probe12 (the same signs named in many other words): 1.000 / 0.033 measured
     words = evaluate(red_flags, [i for i in items if i.split == "probe12"])["both"]
     assert words["recall"]["share"] >= 0.98 and words["false_alarms"]["share"] <= 0.05, words
+    # probe13 (bleeding, collapse, suicide and occlusion told indirectly, in Chinese, English and
+    # a mix of both; look-alikes of every kind): 1.000 / 0.117 measured
+    mixed = evaluate(red_flags, [i for i in items if i.split == "probe13"])["both"]
+    assert mixed["recall"]["share"] >= 0.98 and mixed["false_alarms"]["share"] <= 0.15, mixed
 
 
 def test_bundled_questions_stay_unflagged(red_flags):

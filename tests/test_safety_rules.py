@@ -375,6 +375,30 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("in a medical drama a man clutched his chest and collapsed", None),
         ("she fainted at her wedding last summer", None),
         ("我年轻的时候生孩子大出血", None),
+        # probe13: late and lay signs of occlusion, a diabetic drifting off, Cantonese, farewells that arrange what is left
+        ("去年打玻尿酸后鼻尖发白过 现在还能打吗", None),
+        ("前天打的下巴 今天起水泡结痂了", "vascular_occlusion"),
+        ("打完苹果肌填充 左眼什么都看不到了", "vascular_occlusion"),
+        ("a day after cheek filler there's a purple net pattern on my cheek", "vascular_occlusion"),
+        ("lip filler this morning, one side is cold and white", "vascular_occlusion"),
+        ("孩子抽完一点反应都冇", "unconscious"),  # 冇: Cantonese 没有
+        ("我老公打游戏 叫他一点反应都没有", None),  # no fit, faint or fall: ignoring a call
+        ("我爸有糖尿病 现在说胡话 一身冷汗", "unconscious"),
+        ("i'm diabetic and confused about my insulin dose", None),
+        ("her mouth keeps filling up with blood after the extraction", "bleeding"),
+        ("changed my pad twice in an hour and i feel faint", "bleeding"),
+        ("blood is spraying out of the cut on his arm", "bleeding"),
+        ("碳买好了 门窗用胶带封好了", "suicide"),  # 碳 for 炭
+        ("信写好了放在桌上 不想给大家添麻烦 就这样吧", "suicide"),
+        ("辞职信写好了 明天交", None),
+        ("我想去陪我外婆了 她走了五年了", "suicide"),
+        ("去找奶奶玩了 她在公园", None),
+        ("how many sleeping pills would it take to not wake up", "suicide"),
+        ("look after my dog for me, and now she's not answering her phone", "suicide"),
+        ("i don't think i'll be around next week, thanks for everything", "suicide"),
+        ("thanks for everything, i'll be around next week if you need me", None),
+        ("看了一部电影 男主最后跳楼了", None),  # a film's lead
+        ("first aid course today, they showed us how to stop heavy bleeding", None),
     ],
 )
 def test_indirect_statements_and_the_forms_the_probes_found(rules, message, category):
