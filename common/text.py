@@ -138,6 +138,18 @@ EN_STOP_WORDS = frozenset({
     "the", "and", "for", "are", "but", "not", "you", "all", "can", "her", "was", "one", "our", "out", "has",
     "his", "how", "its", "may", "who", "did", "get", "what", "when", "which", "with", "this", "that", "from",
     "have", "does", "will", "your", "they", "them", "there", "their", "about", "would", "should", "could",
+    # function words: in a question they name no topic, and through the dictionary they only add noise
+    # (while -> 一边, over -> 咀嚼)
+    "while", "over", "under", "again", "once", "here", "where", "why", "both", "each", "few", "because", "until",
+    "off", "above", "below", "between", "through", "during", "before", "after", "into", "onto", "also", "just",
+    "been", "being", "some", "any", "more", "most", "other", "than", "then", "these", "those", "such", "only",
+    "own", "same", "too", "very", "were", "had", "having", "doing", "done", "itself", "him", "himself", "herself",
+    "themselves", "yours", "yourself", "myself", "ours", "whom", "whose", "want", "wants", "like", "really",
+    "still", "even", "ever", "much", "many", "lot", "lots", "kind", "sort", "thing", "things", "way", "ways",
+    "something", "anything", "everything", "nothing", "someone", "anyone", "keep", "keeps", "kept", "getting",
+    "got", "gets", "going", "goes", "went", "make", "makes", "made", "take", "takes", "took", "come", "comes",
+    "came", "put", "say", "said", "says", "tell", "told", "know", "knew", "think", "thought", "see", "seen",
+    "look", "looks", "looked", "use", "used", "using", "help", "need", "needs", "try", "tried", "seem", "seems", "let",
 })  # fmt: skip
 # Chinese characters that carry no topic in a question: question words, particles, pronouns.
 ZH_STOP_CHARS = frozenset("的了吗呢吧啊么怎什如何样是我你他她它们在有和与或及要会能可以该应这那哪个些就都也还很太请问一下多少")

@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from itertools import chain
 from pathlib import Path
 
-from common.text import CJK, CJK_RE, EN_STOP_WORDS, stem, tokenize
+from common.text import CJK, CJK_RE, EN_STOP_WORDS, stem
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +219,9 @@ class Bridge:
     def groups(self, question: str, lang: str) -> list[tuple[str, list[str]]]:
         """The question's terms carried into the other language: (source word or phrase, its
         translations) in question order, the longest phrase the dictionary has first. An English word the
-        dictionary does not have stays as it is (a name like Botox is often written in
-        Latin letters inside Chinese text)."""
+        dictionary does not have is left out: carried over as it is, "botox" matched only the few
+        Chinese passages that write the name in Latin letters, and pulled English questions of
+        every topic to them (README, "Across languages")."""
         if lang == "en":
             return self._from_english(question)
         return self._from_chinese(question)
@@ -241,8 +242,6 @@ class Bridge:
                     i += size
                     break
             else:
-                if _content(words[i]) and tokenize(words[i]):  # a content word without a translation
-                    out.append((words[i], [words[i]]))
                 i += 1
         return out
 

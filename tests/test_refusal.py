@@ -168,13 +168,17 @@ def test_a_repeated_sentence_is_searched_once():
 
 
 def test_a_short_english_follow_up_known_only_through_the_bridge_uses_the_previous_question(pipeline):
-    """"masseter" is not a word of the English article; the Chinese ones discuss 咬肌 (the
-    bridge links them): alone it is refused, after a question about the jaw it is answered."""
-    assert pipeline.answer("masseter").refused
-    answer = pipeline.answer("masseter", context="Why does my jaw feel weak after botox?")
+    """"balance" is not a word of the English article; the uneven-face article writes 平衡 (the
+    bridge links them): alone it is refused, after a question about an uneven face it is
+    answered. A word no article uses in either language ("masseter": CC-CEDICT lacks it,
+    and no article writes it) stays refused."""
+    question = "My face looks uneven after botox, will it fix itself?"
+    assert pipeline.answer("balance").refused
+    answer = pipeline.answer("balance", context=question)
     assert not answer.refused
-    assert answer.question == "masseter" and answer.searched == "Why does my jaw feel weak after botox? masseter"
-    assert answer.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
+    assert answer.question == "balance" and answer.searched == f"{question} balance"
+    assert answer.passages[0].hit.article == "botox-uneven-face-after-injection.txt"
+    assert pipeline.answer("masseter", context=question).refused
 
 
 def test_the_sentence_marked_in_a_follow_up_answers_the_new_question(pipeline):
