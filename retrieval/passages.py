@@ -4,8 +4,15 @@ A question is answered when at least one hit reaches the relevance threshold
 (`min_score`: for a message, gate.threshold; relevance: `retrieval.stages.relevance`); otherwise it is refused, and the
 presentation layer says the articles do not cover it. Passages are trimmed to
 the sentences that answer the question: the sentence with the best answer score
-(meaning and terms, see sentences.py), kept whole and marked as the focus, widened
-with its neighbours up to a length that reads well on a phone.
+(meaning and terms, see sentences.py), kept whole and marked as the focus, with the
+sentence after it for context, then the passage's next best sentences, up to a
+length that reads well on a phone (in text order, "…" where sentences are left out).
+
+Why the next best and not only the neighbours: the sentence that answers is often
+the second or third best of its passage, and further away than the neighbours
+reach. On the tuning half of tests/data/answers.jsonl, expected text in the reply
+went from 62 to 69 of 97 lines (held-out half: 51 to 53 of 88) against widening
+with neighbours, after first, then before.
 """
 
 from __future__ import annotations
@@ -35,27 +42,27 @@ def excerpt(text: str, question: str, limit: int, scores: list[float] | None = N
         q_terms = set(tokenize(question))
         scores = [len(q_terms & set(tokenize(s))) for _, s in sentences]
     best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
-    lo = hi = best
     if len(text) > limit:
+        kept = {best}
         size = len(sentences[best][1])
-        grown = True
-        while grown:  # context: the sentences after the answer first, then those before it
-            grown = False
-            if hi + 1 < len(sentences) and size + len(sentences[hi + 1][1]) <= limit:
-                hi += 1
-                size += len(sentences[hi][1])
-                grown = True
-            if lo > 0 and size + len(sentences[lo - 1][1]) <= limit:
-                lo -= 1
-                size += len(sentences[lo][1])
-                grown = True
+        # context: the sentence after the answer; then the best of the rest (the nearest of equals)
+        rest = sorted(range(len(sentences)), key=lambda i: (i != best + 1, -scores[i], abs(i - best), i))
+        for i in rest:
+            if i not in kept and size + len(sentences[i][1]) <= limit:
+                kept.add(i)
+                size += len(sentences[i][1])
+        order = sorted(kept)
     else:
-        lo, hi = 0, len(sentences) - 1
-    body = sentences[lo][1]
-    for (prev_line, _), (line, sentence) in zip(sentences[lo:hi], sentences[lo + 1 : hi + 1]):
-        body += ("\n" if line != prev_line and not latin else " " if latin else "") + sentence
+        order = list(range(len(sentences)))
     ellipsis = "..." if latin else "…"
-    return ("" if lo == 0 else ellipsis) + body + ("" if hi == len(sentences) - 1 else ellipsis), sentences[best][1]
+    body = "" if order[0] == 0 else ellipsis
+    for prev, i in zip([None, *order], order):
+        if prev is not None and i != prev + 1:
+            body += f" {ellipsis} " if latin else ellipsis
+        elif prev is not None:
+            body += "\n" if sentences[i][0] != sentences[prev][0] and not latin else " " if latin else ""
+        body += sentences[i][1]
+    return body + ("" if order[-1] == len(sentences) - 1 else ellipsis), sentences[best][1]
 
 
 def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answer:

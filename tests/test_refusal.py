@@ -70,6 +70,10 @@ def test_more_pages_skip_what_was_shown_and_refuse_when_nothing_is_left():
         ([0, 1, 0, 0, 0], 12, ("一一一。二二二。三三三。…", "二二二。")),  # grows back to the first sentence
         ([0, 1, 0, 1, 0], 4, ("…二二二。…", "二二二。")),  # a tie: the earlier sentence
         ([0, 0, 1, 0, 0], 20, (FIVE, "三三三。")),  # the whole text fits
+        # after the answer and the sentence that follows it, the next best, wherever it stands
+        ([0.5, 0, 1, 0, 0.1], 12, ("一一一。…三三三。四四四。…", "三三三。")),
+        ([0.5, 0, 1, 0.2, 0.9], 12, ("…三三三。四四四。五五五。", "三三三。")),
+        ([0, 0.3, 0, 0.2, 1], 12, ("…二二二。…四四四。五五五。", "五五五。")),  # the last one: no sentence after it
     ],
 )
 def test_the_excerpt_keeps_the_answer_whole_with_neighbours_up_to_the_limit(scores, limit, expected):
@@ -80,6 +84,7 @@ def test_the_excerpt_joins_sentences_as_the_language_writes_them():
     assert excerpt("First one. Second one.", "q", 400, [0, 1]) == ("First one. Second one.", "Second one.")
     assert excerpt("第一行。\n第二行。", "问题", 400, [1, 0]) == ("第一行。\n第二行。", "第一行。")
     assert excerpt("Aaa bbb. Ccc ddd. Eee fff.", "q", 12, [0, 1, 0]) == ("...Ccc ddd....", "Ccc ddd.")
+    assert excerpt("Aaa bbb. Ccc ddd. Eee fff. Ggg hhh.", "q", 24, [0.9, 0, 0, 1]) == ("Aaa bbb. ... Eee fff. Ggg hhh.", "Ggg hhh.")
     assert excerpt("", "问题", 100) == ("", "")
     assert excerpt("   ", "问题", 100) == ("", "")
 
