@@ -3,7 +3,8 @@ previous question of the same conversation.
 
 "打瘦脸针会导致面瘫吗", then "那要多久能恢复": the second message names no topic. A
 message *leans on* the conversation when it says so (it opens with a connective such as
-那 / 还有 / what about, asks "…呢", or refers back with a pronoun: 它, 这种, it, they),
+那 / 还有 / what about, asks "…呢", refers back with a pronoun: 它, 这种, it, they, or is
+a question word alone: 为什么, "why?", "how come?"),
 or when it is short and, on its own, nothing in the articles answers it although they
 use at least one of its words (lexical.knows_any_term: "红烧肉怎么做" shares none, it is a
 new topic; "具体会有啥症状" does). Such a message
@@ -39,6 +40,9 @@ _ZH_OPENERS = ("那", "那么", "还有", "还能", "还会", "还要", "还是"
 _ZH_REFERENCES = ("它", "这种", "这个", "那个", "这样", "那样", "这些", "那些", "这情况", "这么", "此", "上面", "刚才", "你说的")
 _EN_OPENERS = ("and", "but", "so", "then", "also", "what about", "how about", "what if", "and if", "if so")
 _EN_REFERENCES = ("it", "its", "it's", "they", "them", "their", "that", "this", "those", "these", "there")
+# a question word alone asks about what was just said
+_ZH_BARE = ("为什么", "为啥", "为何", "怎么会", "咋会", "怎么回事", "咋回事", "怎么办", "咋办", "多久", "什么时候")
+_EN_BARE = ("why", "why not", "how", "how so", "how come", "when", "since when", "how long", "and why", "but why")
 
 
 def _words(message: str) -> list[str]:
@@ -51,9 +55,11 @@ def leans_on_context(message: str) -> bool:
     text = message.strip()
     if CJK_RE.search(text):
         bare = re.sub(r"[\s\W_]+$", "", text)
-        return bare.startswith(_ZH_OPENERS) or bare.endswith("呢") or any(ref in bare for ref in _ZH_REFERENCES)
+        return bare.startswith(_ZH_OPENERS) or bare.endswith("呢") or any(ref in bare for ref in _ZH_REFERENCES) or bare in _ZH_BARE
     words = _words(text)
     joined = " ".join(words)
+    if joined in _EN_BARE:
+        return True
     return any(joined == o or joined.startswith(o + " ") for o in _EN_OPENERS) or any(w in _EN_REFERENCES for w in words)
 
 

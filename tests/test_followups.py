@@ -78,9 +78,10 @@ def test_context_expires_after_the_window():
 
 
 def test_follow_up_signals():
-    for message in ["那要多久能恢复", "哺乳期呢", "这种情况该怎么办", "will they fill back in?", "What about swelling?"]:
+    for message in ["那要多久能恢复", "哺乳期呢", "这种情况该怎么办", "will they fill back in?", "What about swelling?",
+                    "为什么？", "Why?", "how come"]:  # a question word alone
         assert followup.leans_on_context(message), message
-    for message in ["打瘦脸针会导致面瘫吗", "How long does botox last?", "红烧肉怎么做"]:
+    for message in ["打瘦脸针会导致面瘫吗", "How long does botox last?", "红烧肉怎么做", "为什么打完脸会歪", "why does botox wear off"]:
         assert not followup.leans_on_context(message), message
     for message in ["谢谢", "好的谢谢！", "OK thanks", "Got it, thank you so much"]:
         assert followup.is_social(message), message
