@@ -60,7 +60,7 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
     # 0.991 / 0.031 measured: words that fixed a probe line but would misread everyday messages
     # (交代完, 不用担心我了, "apart from", 不一样) were taken out again
     assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.04, both
-    # probes 10 and 11 (lay words, stories, venting, a past told at length): 0.994 / 0.174 measured;
+    # probes 10 and 11 (lay words, stories, venting, a past told at length): 0.994 / 0.181 measured;
     # their look-alikes are the known weak spot (README), so their floor guards recall and the fixes made
     latest = evaluate(red_flags, [i for i in items if i.split in ("probe10", "probe11")])["both"]
     assert latest["recall"]["share"] >= 0.98 and latest["false_alarms"]["share"] <= 0.2, latest

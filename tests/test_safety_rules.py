@@ -398,6 +398,7 @@ def test_past_near_misses_and_questions_about_what_might_happen(rules, message, 
         ("i don't think i'll be around next week, thanks for everything", "suicide"),
         ("thanks for everything, i'll be around next week if you need me", None),
         ("看了一部电影 男主最后跳楼了", None),  # a film's lead
+        ("女主人突然晕倒了 叫不醒", "unconscious"),  # the woman of the house, no drama's 女主
         ("first aid course today, they showed us how to stop heavy bleeding", None),
     ],
 )
