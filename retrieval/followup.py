@@ -42,7 +42,7 @@ _EN_OPENERS = ("and", "but", "so", "then", "also", "what about", "how about", "w
 _EN_REFERENCES = ("it", "its", "it's", "they", "them", "their", "that", "this", "those", "these", "there")
 # a question word alone asks about what was just said
 _ZH_BARE = ("为什么", "为啥", "为何", "怎么会", "咋会", "怎么回事", "咋回事", "怎么办", "咋办", "多久", "什么时候")
-_EN_BARE = ("why", "why not", "how", "how so", "how come", "when", "since when", "how long", "and why", "but why")
+_EN_BARE = ("why", "why not", "how", "how so", "how come", "when", "since when", "how long")  # "and why": an opener already
 
 
 def _words(message: str) -> list[str]:
@@ -58,9 +58,8 @@ def leans_on_context(message: str) -> bool:
         return bare.startswith(_ZH_OPENERS) or bare.endswith("呢") or any(ref in bare for ref in _ZH_REFERENCES) or bare in _ZH_BARE
     words = _words(text)
     joined = " ".join(words)
-    if joined in _EN_BARE:
-        return True
-    return any(joined == o or joined.startswith(o + " ") for o in _EN_OPENERS) or any(w in _EN_REFERENCES for w in words)
+    opens = any(joined == o or joined.startswith(o + " ") for o in _EN_OPENERS)
+    return opens or any(w in _EN_REFERENCES for w in words) or joined in _EN_BARE
 
 
 def is_social(message: str) -> bool:
