@@ -87,10 +87,15 @@ def figures(items: list[Labelled], flagged: list[bool], categories: list[str | N
         "wrong_category": sum(1 for i, f, c in emergencies if f and c != i.category),
         "per_category": {},
         "per_kind": {},
+        "per_tag": {},
     }
     for name in sorted({i.category for i, _, _ in emergencies}):
         rows = [f for i, f, _ in emergencies if i.category == name]
         out["per_category"][name] = _share(sum(rows), len(rows))
+    # how the emergencies are written (typo, rambling, family, ...): which ways of writing are missed
+    for tag in sorted({t for i, _, _ in emergencies for t in i.tags}):
+        rows = [f for i, f, _ in emergencies if tag in i.tags]
+        out["per_tag"][tag] = _share(sum(rows), len(rows))
     for kind in sorted({i.kind for i, _ in ordinary}):
         rows = [f for i, f in ordinary if i.kind == kind]
         out["per_kind"][kind] = _share(sum(rows), len(rows))

@@ -8,7 +8,7 @@ example statements of the meaning layer in `redflags_examples.toml` beside it
 rules file's [numbers].
 
 **Rules.** The message is normalised: traditional characters become simplified
-ones, NFKC (full-width letters and digits become plain ones), lower case,
+ones, Cantonese written as spoken becomes Mandarin words (唔 不, 冇 没有, 讲嘢 说话), NFKC (full-width letters and digits become plain ones), lower case,
 English contractions are written one way ("cant", "can not", "cannot" -> "can't"),
 every run of characters that is not a letter or digit becomes one space, and
 spaces between single Chinese characters are dropped ("胸 口 痛" reads as "胸口痛");
@@ -98,7 +98,13 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "redflags.toml"
 # 差点 / 险些: it nearly happened, so it did not (差点当场晕过去)
 _ZH_NEGATIONS = ("没有", "没", "不", "无", "未", "否认", "并非", "别", "差点", "差一点", "险些")
 _EN_NEGATIONS = {"no", "not", "without", "never", "don't", "didn't", "isn't", "haven't", "hasn't", "wasn't", "aren't", "doesn't", "nor"}
-_ZH_QUESTION_FORMS = re.compile(r"(.)[不没]\1|有没有|是否|不了|不上|不过|不下|不动|不住|不清|不出|不起|不开|不见|不到|不进")
+# A-not-A questions (是不是, 有没有) and the potential forms (喘不上, 止不住), whose 不 or 没 negates
+# nothing after them, blanked before a negation is looked for; so are the words with 不 that
+# negate nothing either: 不停地流血, 流了不少血, 不如一了百了, 不仅胸口痛
+_ZH_QUESTION_FORMS = re.compile(
+    r"(.)[不没]\1|有没有|是否|不了|不上|不过|不下|不动|不住|不清|不出|不起|不开|不见|不到|不进"
+    r"|不停|不断|不少|不如|不仅|不光|不只|不止|不得不|不禁|不由得"
+)
 _ZH_STATEMENT_SPACE = re.compile(rf"(?<=[{CJK}]{{2}}) (?=[{CJK}]{{2}})")
 # the experiential 过 after a symptom: it happened once, it is not happening now (晕倒过一次, 抽搐过);
 # not the directional 过去 / 过来 (昏迷过去)
@@ -124,6 +130,18 @@ _CONTRACTIONS = {
     "shes": "she's", "its": "it's", "theyre": "they're", "youre": "you're", "wouldnt": "wouldn't", "shouldnt": "shouldn't",
 }  # fmt: skip
 _CONTRACTION_RE = re.compile(r"(?<![a-z'])(" + "|".join(sorted(map(re.escape, _CONTRACTIONS), key=len, reverse=True)) + r")(?![a-z'])")
+
+
+# Cantonese written as spoken, in Mandarin words, so the rules read it (the longer forms first:
+# 郁唔到 is 动不了 before 唔 is 不). Only words that mean nothing else in Mandarin, or forms
+# that do (郁 is also 抑郁's), only in a phrase.
+_CANTONESE = (
+    ("唔该", "谢谢"), ("郁唔到", "动不了"), ("郁不到", "动不了"), ("唔郁得", "动不了"), ("系唔系", "是不是"),
+    ("透唔到气", "透不过气"), ("讲嘢", "说话"), ("讲野", "说话"), ("成边身", "半边身"), ("晕低", "晕倒"), ("跌亲", "摔倒"),
+    ("点算", "怎么办"), ("点解", "为什么"), ("而家", "现在"), ("啱啱", "刚刚"), ("佢哋", "他们"),
+    ("冇", "没有"), ("唔", "不"), ("咗", "了"), ("嘅", "的"), ("喺", "在"), ("佢", "他"), ("嘢", "东西"), ("睇", "看"),
+    ("饮", "喝"), ("瞓", "睡"), ("把声", "声音"), ("仲", "还"),
+)  # fmt: skip
 
 
 class RulesError(Exception):
@@ -159,7 +177,8 @@ def normalise(text: str, breaks: Iterable[str] = ()) -> str:
     # a list (发白、发紫或者剧痛) stays one clause, under the same 如果; its items are statements
     # of their own, so a negation does not reach from one to the next (头不晕、胸口剧痛)
     text = text.replace("、", " ")
-    text = text.replace("冇", "没有")  # Cantonese written as spoken: 一点反应都冇
+    for cantonese, mandarin in _CANTONESE:  # written as spoken: 一点反应都冇, 讲嘢唔清楚, 成边身郁唔到
+        text = text.replace(cantonese, mandarin)
     text = re.sub(r"[，,。.！!？?；;：:\n\r…~～]+", "\n", text)
     for word in breaks:  # a new statement starts: 以前中过风 / 现在说话不清楚
         text = text.replace(word, "\n" + word) if _chinese(word) else re.sub(rf"(?<![a-z']){re.escape(word)}(?![a-z'])", "\n" + word, text)
@@ -180,8 +199,11 @@ def _negated_before(before: str, chinese: bool) -> bool:
     if chinese:
         # a space left between Chinese runs ends a statement, and a negation does not reach across
         # it (喷了药都不管用 越来越憋: the 不 is the medicine's); a negation standing alone before
-        # the space still negates (没有 胸痛)
-        if before.endswith(" ") and before.rstrip().endswith(_ZH_NEGATIONS):
+        # the space still negates (没有 胸痛, 也没有 胸闷), but not one that ends a statement of its
+        # own (一点知觉都没有 嘴也歪了: the 没有 is the feeling's)
+        statement = before.rstrip()
+        statement = statement[statement.rfind(" ") + 1 :]
+        if before.endswith(" ") and any(statement.endswith(neg) and len(statement) <= len(neg) + 1 for neg in _ZH_NEGATIONS):
             return True
         before = before[before.rfind(" ") + 1 :]
         # question forms are blanked, not cut out: cutting would pull a negation from further

@@ -41,26 +41,33 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
     both, rules_alone = result["both"], result["rules"]
     print(f"\nheld-out: rules R {rules_alone['recall']['share']} FA {rules_alone['false_alarms']['share']}; "
           f"both R {both['recall']['share']} FA {both['false_alarms']['share']}")  # fmt: skip
-    assert both["recall"]["share"] >= 0.96  # 0.970 measured (README)
+    # 0.970 measured (README); the same code measured 0.962 on a later machine (one stroke message
+    # the meaning layer alone caught fell under its threshold there)
+    assert both["recall"]["share"] >= 0.96
     assert both["false_alarms"]["share"] <= 0.03  # 0.030 (4 of 135) measured
     assert both["recall"]["share"] > rules_alone["recall"]["share"]  # the meaning layer adds what rules miss
     assert all(cell["share"] >= 0.7 for cell in both["per_category"].values()), both["per_category"]
+    # recall by the way the emergency is written (the file's tags): typos, rambling, a family member's
+    assert {"zh", "en", "typo", "rambling", "family"} <= set(both["per_tag"]), both["per_tag"]
+    assert both["per_tag"]["zh"]["of"] + both["per_tag"]["en"]["of"] == both["recall"]["of"]
 
 
 def test_the_probes_written_later_keep_their_figures(red_flags):
-    """tests/data/redflags_probe.jsonl: thirteen sets written after the labelled set, by writers who
+    """tests/data/redflags_probe.jsonl: fourteen sets written after the labelled set, by writers who
     saw neither it nor the rules, to find weak spots; what they found was fixed, so they are
     tuning data now and guard against losing those fixes (figures in the README)."""
     items = load(DATA / "redflags_probe.jsonl")
     assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150,
                                                "probe6": 160, "probe7": 140, "probe8": 160, "probe9": 150,
-                                               "probe10": 160, "probe11": 150, "probe12": 200, "probe13": 240}  # fmt: skip
-    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13")]
+                                               "probe10": 160, "probe11": 150, "probe12": 200, "probe13": 240,
+                                               "probe14": 160}  # fmt: skip
+    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13", "probe14")]
     both = evaluate(red_flags, first)["both"]
     # 0.991 / 0.031 measured: words that fixed a probe line but would misread everyday messages
-    # (交代完, 不用担心我了, "apart from", 不一样) were taken out again
+    # (交代完, 不用担心我了, "apart from", 不一样) were taken out again; 0.994 / 0.031 after probe14
     assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.04, both
-    # probes 10 and 11 (lay words, stories, venting, a past told at length): 0.994 / 0.181 measured;
+    # probes 10 and 11 (lay words, stories, venting, a past told at length): 0.994 / 0.181 measured
+    # (0.994 / 0.168 after probe14);
     # their look-alikes are the known weak spot (README), so their floor guards recall and the fixes made
     latest = evaluate(red_flags, [i for i in items if i.split in ("probe10", "probe11")])["both"]
     assert latest["recall"]["share"] >= 0.98 and latest["false_alarms"]["share"] <= 0.2, latest
@@ -68,9 +75,15 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
     words = evaluate(red_flags, [i for i in items if i.split == "probe12"])["both"]
     assert words["recall"]["share"] >= 0.98 and words["false_alarms"]["share"] <= 0.05, words
     # probe13 (bleeding, collapse, suicide and occlusion told indirectly, in Chinese, English and
-    # a mix of both; look-alikes of every kind): 1.000 / 0.117 measured
+    # a mix of both; look-alikes of every kind): 1.000 / 0.117 measured (0.108 after probe14)
     mixed = evaluate(red_flags, [i for i in items if i.split == "probe13"])["both"]
     assert mixed["recall"]["share"] >= 0.98 and mixed["false_alarms"]["share"] <= 0.15, mixed
+    # probe14 (every category, Cantonese and mixed writing, farewells and means at hand; stories,
+    # resolved events, everyday uses of the same words): 1.000 / 0.125 measured (0.963 / 0.175 on
+    # arrival); the rules alone 1.000 / 0.037
+    latest = evaluate(red_flags, [i for i in items if i.split == "probe14"])
+    assert latest["both"]["recall"]["share"] >= 0.98 and latest["both"]["false_alarms"]["share"] <= 0.15, latest["both"]
+    assert latest["rules"]["recall"]["share"] >= 0.95 and latest["rules"]["false_alarms"]["share"] <= 0.05, latest["rules"]
 
 
 def test_bundled_questions_stay_unflagged(red_flags):

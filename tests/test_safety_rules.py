@@ -407,6 +407,50 @@ def test_indirect_statements_and_the_forms_the_probes_found(rules, message, cate
 
 
 @pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        # a negation that ends a statement of its own negates nothing in the next one
+        ("奶奶扶起来腿一点知觉都没有 嘴也歪了", "stroke"),
+        ("没有 胸痛", None),
+        # 不 that negates nothing: 不停地, 不少, 不如
+        ("手指划了个口子 不停地流血", "bleeding"),
+        ("流了不少血 止不住", "bleeding"),
+        ("不如一了百了", "suicide"),
+        # no response needs someone who fell or was called, shaken, pushed
+        ("我爸倒在地上 怎么推都没有任何反应", "unconscious"),
+        ("他从梯子上摔下来 眼睛闭着一动不动", "unconscious"),
+        ("found him on the kitchen floor and he won't come round", "unconscious"),
+        ("打了肉毒一周了 还是没有反应", None),  # the toxin has not worked yet
+        ("拍了照片发过去没动静", None),
+        # filler named by where it went
+        ("打完泪沟右眼突然看不清了", "vascular_occlusion"),
+        ("填完苹果肌 脸颊发灰 疼得厉害", "vascular_occlusion"),
+        ("打完泪沟有一小块青紫的淤青 不痛", None),  # a bruise: a colour alone, at a named site, is not enough
+        # bleeding told by what it looks like
+        ("拉出来的像柏油一样 站起来就头晕", "bleeding"),
+        ("the toilet is full of blood again and i nearly fainted", "bleeding"),
+        ("跑步出汗衣服湿透了 流了好多汗", None),
+        # Cantonese written as spoken
+        ("我阿爸啱啱成边身郁唔到", "stroke"),
+        ("打完瘦脸针三日 佢饮水会呛 讲嘢唔清楚", "botox_spread"),
+        # stroke: one side that will not move; not the face after botox (the corpus's facial palsy)
+        ("爷爷早上起来一边手脚不能动", "stroke"),
+        ("我这是不是面瘫 打完瘦脸针一边脸动不了", None),
+        # a decision, a farewell, things given away: with what makes them a goodbye
+        ("我已经决定了 不用劝我 就是想说最后一句", "suicide"),
+        ("我已经决定了 这周末去打瘦脸针", None),
+        ("my best friend gave away her dog and said she won't need it anymore", "suicide"),
+        ("gave away my old clothes to charity today", None),
+        # a question to teach others, a character in a film
+        ("想问一下中风的早期症状有哪些 我想给家里老人科普一下", None),
+        ("看了套戏 入面个角色心脏病发", None),
+    ],
+)
+def test_what_the_rules_learned_from_probe14(rules, message, category):
+    assert rules.by_rules(message) == category
+
+
+@pytest.mark.parametrize(
     ("message", "read"),
     [
         ("老公说要被我美晕了", "老公说要被我 了"),  # a figure: the layer reads the message without it
@@ -691,7 +735,7 @@ MEANING_ONLY = [
     ("我觉得活着就是给家里添麻烦，不如消失算了", "suicide"),
     ("我爸倒在沙发上眼睛紧闭 掐人中也没用", "unconscious"),
     ("my heart feels like it's being squeezed by a fist and my left arm tingles", "chest_pain"),
-    ("grandpa's words are all jumbled and his left hand won't grip", "stroke"),
+    ("grandpa's talking like his mouth is full of marbles and his left hand won't grip", "stroke"),
 ]
 
 

@@ -169,6 +169,7 @@ def _echo_red_flag_figures(name: str, f: dict) -> None:
     click.echo(f"{name:<8} recall {r['share']:.3f} ({r['hits']}/{r['of']})   false alarms {fa['share']:.3f} ({fa['hits']}/{fa['of']})"
                f"   wrong category {f['wrong_category']}")  # fmt: skip
     click.echo("         " + "  ".join(f"{k} {v['hits']}/{v['of']}" for k, v in f["per_category"].items()))
+    click.echo("         by writing: " + "  ".join(f"{k} {v['hits']}/{v['of']}" for k, v in f["per_tag"].items()))
     click.echo("         false alarms: " + "  ".join(f"{k} {v['hits']}/{v['of']}" for k, v in f["per_kind"].items()))
 
 
