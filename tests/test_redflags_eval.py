@@ -64,7 +64,7 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
     first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13", "probe14")]
     both = evaluate(red_flags, first)["both"]
     # 0.991 / 0.031 measured: words that fixed a probe line but would misread everyday messages
-    # (交代完, 不用担心我了, "apart from", 不一样) were taken out again; 0.994 / 0.031 after probe14
+    # (交代完, 不用担心我了, "apart from", 不一样) were taken out again; unchanged after probe14
     assert both["recall"]["share"] >= 0.98 and both["false_alarms"]["share"] <= 0.04, both
     # probes 10 and 11 (lay words, stories, venting, a past told at length): 0.994 / 0.181 measured
     # (0.994 / 0.168 after probe14);

@@ -444,6 +444,14 @@ def test_indirect_statements_and_the_forms_the_probes_found(rules, message, cate
         # a question to teach others, a character in a film
         ("想问一下中风的早期症状有哪些 我想给家里老人科普一下", None),
         ("看了套戏 入面个角色心脏病发", None),
+        # the words that came with these fixes, in everyday messages: a face after botox, a
+        # relationship, a trip, a blood test
+        ("my face is frozen on one side after botox", None),
+        ("I'm confused why my smile is uneven after botox", None),
+        ("it would be better if i wasn't so tired", None),
+        ("这段感情我不想再继续了", None),
+        ("决定了 下周就走", None),
+        ("衣服湿透了 去医院抽血", None),
     ],
 )
 def test_what_the_rules_learned_from_probe14(rules, message, category):
