@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,21 +86,23 @@ def figures(items: list[Labelled], flagged: list[bool], categories: list[str | N
         "recall": _share(sum(f for _, f, _ in emergencies), len(emergencies)),
         "false_alarms": _share(sum(f for _, f in ordinary), len(ordinary)),
         "wrong_category": sum(1 for i, f, c in emergencies if f and c != i.category),
-        "per_category": {},
-        "per_kind": {},
-        "per_tag": {},
     }
-    for name in sorted({i.category for i, _, _ in emergencies}):
-        rows = [f for i, f, _ in emergencies if i.category == name]
-        out["per_category"][name] = _share(sum(rows), len(rows))
+    out["per_category"] = _per(((i.category,), f) for i, f, _ in emergencies)
+    out["per_kind"] = _per(((i.kind,), f) for i, f in ordinary)
     # how the emergencies are written (typo, rambling, family, ...): which ways of writing are missed
-    for tag in sorted({t for i, _, _ in emergencies for t in i.tags}):
-        rows = [f for i, f, _ in emergencies if tag in i.tags]
-        out["per_tag"][tag] = _share(sum(rows), len(rows))
-    for kind in sorted({i.kind for i, _ in ordinary}):
-        rows = [f for i, f in ordinary if i.kind == kind]
-        out["per_kind"][kind] = _share(sum(rows), len(rows))
+    out["per_tag"] = _per((set(i.tags), f) for i, f, _ in emergencies)
     return out
+
+
+def _per(rows: Iterable[tuple[Iterable[str], bool]]) -> dict:
+    """The share flagged in each group, for rows of (the groups a message is in, flagged)."""
+    counts: dict[str, list[int]] = {}
+    for groups, flagged in rows:
+        for group in groups:
+            cell = counts.setdefault(group, [0, 0])
+            cell[0] += flagged
+            cell[1] += 1
+    return {group: _share(hits, of) for group, (hits, of) in sorted(counts.items())}
 
 
 def evaluate(red_flags: RedFlags, items: list[Labelled], threshold: float | None = None) -> dict:

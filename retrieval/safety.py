@@ -101,7 +101,7 @@ _EN_NEGATIONS = {"no", "not", "without", "never", "don't", "didn't", "isn't", "h
 # A-not-A questions (是不是, 有没有) and the potential forms (喘不上, 止不住), whose 不 or 没 negates
 # nothing after them, blanked before a negation is looked for; so are the words with 不 that
 # negate nothing either: 不停地流血, 流了不少血, 不如一了百了, 不仅胸口痛
-_ZH_QUESTION_FORMS = re.compile(
+_ZH_NOT_NEGATING = re.compile(
     r"(.)[不没]\1|有没有|是否|不了|不上|不过|不下|不动|不住|不清|不出|不起|不开|不见|不到|不进"
     r"|不停|不断|不少|不如|不仅|不光|不只|不止|不得不|不禁|不由得"
 )
@@ -133,8 +133,9 @@ _CONTRACTION_RE = re.compile(r"(?<![a-z'])(" + "|".join(sorted(map(re.escape, _C
 
 
 # Cantonese written as spoken, in Mandarin words, so the rules read it (the longer forms first:
-# 郁唔到 is 动不了 before 唔 is 不). Only words that mean nothing else in Mandarin, or forms
-# that do (郁 is also 抑郁's), only in a phrase.
+# 郁唔到 is 动不了 before 唔 is 不). A character that also starts Mandarin words is mapped only
+# where that cannot matter: 郁 (抑郁) only in 郁唔到; 饮 and 仲 everywhere, so 饮料 reads 喝料,
+# which no rule word contains. Rule words are written in simplified Mandarin (the file says so).
 _CANTONESE = (
     ("唔该", "谢谢"), ("郁唔到", "动不了"), ("郁不到", "动不了"), ("唔郁得", "动不了"), ("系唔系", "是不是"),
     ("透唔到气", "透不过气"), ("讲嘢", "说话"), ("讲野", "说话"), ("成边身", "半边身"), ("晕低", "晕倒"), ("跌亲", "摔倒"),
@@ -208,14 +209,14 @@ def _negated_before(before: str, chinese: bool) -> bool:
         before = before[before.rfind(" ") + 1 :]
         # question forms are blanked, not cut out: cutting would pull a negation from further
         # back into the four characters (不知道是不是中风 would read as 不知道中风)
-        window = _ZH_QUESTION_FORMS.sub(lambda m: " " * len(m.group()), before[-8:])[-4:]
+        window = _ZH_NOT_NEGATING.sub(lambda m: " " * len(m.group()), before[-8:])[-4:]
         return any(neg in window for neg in _ZH_NEGATIONS)
     return bool(_EN_NEGATIONS & set(before.split()[-3:]))
 
 
 def _negated_gap(gap: str, chinese: bool, mild: tuple[str, ...]) -> bool:
     if chinese:
-        if any(neg in _ZH_QUESTION_FORMS.sub("", gap) for neg in _ZH_NEGATIONS):
+        if any(neg in _ZH_NOT_NEGATING.sub("", gap) for neg in _ZH_NEGATIONS):
             return True
     elif _EN_NEGATIONS & set(gap.split()):
         return True
