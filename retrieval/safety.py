@@ -36,7 +36,7 @@ An occurrence does not count when
 - in Chinese, the experiential 过 follows it (晕倒过一次: it happened once; not
   过去/过来, 昏迷过去 is now);
 - it lies inside a question about what might happen: 会/可能/导致 ... 吗 to the end
-  of its statement (打到血管里会失明吗; in 鼻子发白了会失明吗 the symptom comes
+  of its statement (打到血管里会失明吗, 打进血管会失明 真的吗; in 鼻子发白了会失明吗 the symptom comes
   before and counts), or in English "what do/does ... mean / look like";
 - the gap of an "A ~ B" part softens it ([context] `mild`: 有点, a little, ...);
 - its clause speaks of the past or asks about a condition in general ([context]
@@ -109,9 +109,12 @@ _ZH_STATEMENT_SPACE = re.compile(rf"(?<=[{CJK}]{{2}}) (?=[{CJK}]{{2}})")
 # the experiential 过 after a symptom: it happened once, it is not happening now (晕倒过一次, 抽搐过);
 # not the directional 过去 / 过来 (昏迷过去)
 _ZH_EXPERIENCED = re.compile(r"过(?![去来])")
-# a question about what might happen: 会 / 可能 / 导致 ... 吗 around the symptom (打到血管里会失明吗); the
-# symptom must lie inside it, so 我看不清了会失明吗 still reports 看不清
-_ZH_HYPOTHETICAL = re.compile(r"(?:(?<![不没])会|可能|导致|引起)[^\n ]{0,10}?[吗么嘛](?= |\n|$)")
+# a question about what might happen: 会 / 可能 / 导致 ... 吗 around the symptom (打到血管里会失明吗, a laugh
+# after it: 会疼死吗哈哈), or such a statement followed by asking whether it is true (打进血管会失明 真的吗);
+# the symptom must lie inside it, so 我看不清了会失明吗 still reports 看不清
+_ZH_HYPOTHETICAL = re.compile(
+    r"(?:(?<![不没])会|可能|导致|引起)[^\n ]{0,10}?(?:[吗么嘛](?=[哈呵嘿啊呀]*(?: |\n|$))|(?= [这那]?是?真的(?:吗|么|嘛|假)))"
+)
 # the English counterpart: "what do red streaks near the injection mean", "what does anaphylaxis look like"
 _EN_QUESTION_SPAN = re.compile(r"(?<![a-z'])(?:what|how) (?:do|does|would|could|can|did) [^\n]{0,60}? (?:mean|look like|feel like)(?![a-z])")
 # 了 that is not the aspect particle (了解, 为了), left out before the words of [context] `now` are read
@@ -141,7 +144,8 @@ _CANTONESE = (
     ("透唔到气", "透不过气"), ("讲嘢", "说话"), ("讲野", "说话"), ("成边身", "半边身"), ("晕低", "晕倒"), ("跌亲", "摔倒"),
     ("点算", "怎么办"), ("点解", "为什么"), ("而家", "现在"), ("啱啱", "刚刚"), ("佢哋", "他们"),
     ("冇", "没有"), ("唔", "不"), ("咗", "了"), ("嘅", "的"), ("喺", "在"), ("佢", "他"), ("嘢", "东西"), ("睇", "看"),
-    ("饮", "喝"), ("瞓", "睡"), ("把声", "声音"), ("仲", "还"),
+    ("饮", "喝"), ("瞓", "睡"), ("把声", "声音"), ("仲", "还"), ("揸住", "攥住"), ("揸紧", "攥紧"), ("俾人", "被人"),
+    ("好似", "好像"), ("翳", "闷"),
 )  # fmt: skip
 
 
@@ -241,6 +245,16 @@ class Context:
     questions: tuple[str, ...] = ()  # 吗, 怎么, what, how (English: the message opens with one)
     wishes: tuple[str, ...] = ()  # 就好了: 要是 … 就好了 is a wish, not a hypothetical question
     conditionals: tuple[str, ...] = ()  # the `general` words a wish overrides: 如果, 要是
+    # it is over now (现在没事了, she's totally fine now): what the message said before is a past event
+    resolved: tuple[str, ...] = ()
+
+    def resolved_until(self, text: str) -> int:
+        """Where the last statement that it is all over now ends in `text` (as the rules read
+        it), or -1: what comes before it has passed (我爸昨天晕倒了 现在没事了 他能打瘦脸针吗), what
+        comes after it has not (她晕倒过 现在没事了 但是胸口一直剧痛). It does not count when
+        someone else only says so or it was only thought (诊所说没事了, i thought she was
+        totally fine), when it is negated, or when it is asked (现在没事了吗)."""
+        return _resolved_until(text, self.resolved)
 
     def discounts(self, clause: str) -> bool:
         general = self.general
@@ -280,6 +294,33 @@ class Context:
         return opens or (len(clauses) == 1 and bool(re.search(r"[?？]\s*$", message)))
 
 
+# before a statement that it is over: it is only said, thought or asked, not so (诊所说没事了, 以为没事了)
+_ZH_HEARSAY = ("说", "以为", "觉得", "认为", "告诉", "保证", "希望", "应该", "知道")
+# (and "was": "she was totally fine at dinner" is how things were before, not that they are over)
+_EN_HEARSAY = {"said", "says", "say", "told", "tells", "thought", "think", "thinks", "hope", "hoping", "supposed", "should", "if",
+               "whether", "was", "were", "been"}  # fmt: skip
+_EN_ASKS = {"is", "are", "will", "would", "can", "could", "was"}  # two words before: "is she fine now"
+_ZH_ASKED = re.compile(r"[吗吧么嘛呢]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved_until(text: str, words: tuple[str, ...]) -> int:
+    end = -1
+    for word in words:
+        chinese = _chinese(word)
+        # an English statement may span the break the rules put before "now" (she's fine / now)
+        body = re.escape(word) if chinese else r"(?<![a-z0-9'])" + r"[ \n]+".join(map(re.escape, word.split())) + r"(?![a-z0-9'])"
+        for match in re.finditer(body, text):
+            before = text[max(0, match.start() - 12) : match.start()]
+            if chinese:
+                if any(h in before[-6:] for h in _ZH_HEARSAY) or _ZH_ASKED.match(text, match.end()) or _negated_before(before, True):
+                    continue
+            elif _EN_HEARSAY & set(before.split()[-3:]) or _EN_ASKS & set(before.split()[-2:-1]) or _negated_before(before, False):
+                continue  # "the clinic says it's fine now", "is she ok now", "she's not fine now"
+            end = max(end, match.end())
+    return end
+
+
 @functools.lru_cache(maxsize=4096)
 def _word_pattern(word: str) -> re.Pattern:
     """A context word as a pattern: "#" stands for a digit, a final "*" lets the word go on,
@@ -297,10 +338,13 @@ def _has_word(text: str, word: str) -> bool:
 
 def _counts(text: str, match: re.Match, chinese: bool, context: Context) -> bool:
     """Whether an occurrence counts: no negation just before it in its clause, no experiential 过
-    after it, not inside a question about what might happen, and its clause is not about the past
+    after it, not inside a question about what might happen, not before a statement that it is all
+    over now ([context] `resolved`), and its clause is not about the past
     or a general question. In Chinese written with spaces for punctuation, a
     context word reaches forward, up to the end of the statement the occurrence is in: 以前 中过风
     is history, but in 我爸胸口剧痛 什么原因 or 胸口剧痛 和以前不一样 the pain is now."""
+    if match.end() <= context.resolved_until(text):
+        return False
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
     end = len(text) if end < 0 else end
@@ -491,7 +535,8 @@ class RedFlags:
 
         words = data.get("context", {})
         try:
-            keys = ("history", "general", "mild", "breaks", "me", "others", "third", "now", "questions", "wishes", "conditionals")
+            keys = ("history", "general", "mild", "breaks", "me", "others", "third", "now", "questions", "wishes", "conditionals",
+                    "resolved")  # fmt: skip
             context = Context(**{key: tuple(str(w).lower() for w in words.get(key, ())) for key in keys},
                               figures=tuple(_clean_figure(str(w)) for w in words.get("figures", ())))  # fmt: skip
         except TypeError as exc:
@@ -516,7 +561,8 @@ class RedFlags:
     def for_meaning(self, message: str) -> str:
         """The message as the meaning layer reads it: the message itself (its vector is then the
         search's), or, when it holds a figure of speech, its normalised text without the figure,
-        so 笑到窒息 or 要被美晕了 weighs nothing there either."""
+        so 笑到窒息 or 要被美晕了 weighs nothing there either; when it says that it is all over now
+        ([context] `resolved`), only what follows that."""
         normal = normalise(message, self.context.breaks)
         return self._for_meaning(message, normal, self._in_general(message, self._read(normal)))
 
@@ -524,8 +570,11 @@ class RedFlags:
         """`for_meaning`, given the message normalised and whether it asks in general."""
         if in_general:
             return ""  # nobody has it now: not read for meaning either
+        over = self.context.resolved_until(normal)
+        if over >= 0:  # what was over before 现在没事了 is not read for meaning either
+            normal = normal[over:]
         stripped = self._without_figures(normal)
-        if stripped == normal:
+        if stripped == normal and over < 0:
             return message
         rest = " ".join(stripped.split())
         # what a figure leaves of a short message (笑死我了 -> 我了) says nothing, and the

@@ -53,15 +53,15 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
 
 
 def test_the_probes_written_later_keep_their_figures(red_flags):
-    """tests/data/redflags_probe.jsonl: fourteen sets written after the labelled set, by writers who
+    """tests/data/redflags_probe.jsonl: sixteen sets written after the labelled set, by writers who
     saw neither it nor the rules, to find weak spots; what they found was fixed, so they are
     tuning data now and guard against losing those fixes (figures in the README)."""
     items = load(DATA / "redflags_probe.jsonl")
     assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150,
                                                "probe6": 160, "probe7": 140, "probe8": 160, "probe9": 150,
                                                "probe10": 160, "probe11": 150, "probe12": 200, "probe13": 240,
-                                               "probe14": 160}  # fmt: skip
-    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13", "probe14")]
+                                               "probe14": 160, "probe15": 160, "probe16": 160}  # fmt: skip
+    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13", "probe14", "probe15", "probe16")]
     both = evaluate(red_flags, first)["both"]
     # 0.991 / 0.031 measured: words that fixed a probe line but would misread everyday messages
     # (交代完, 不用担心我了, "apart from", 不一样) were taken out again; unchanged after probe14
@@ -75,7 +75,8 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
     words = evaluate(red_flags, [i for i in items if i.split == "probe12"])["both"]
     assert words["recall"]["share"] >= 0.98 and words["false_alarms"]["share"] <= 0.05, words
     # probe13 (bleeding, collapse, suicide and occlusion told indirectly, in Chinese, English and
-    # a mix of both; look-alikes of every kind): 1.000 / 0.117 measured (0.108 after probe14)
+    # a mix of both; look-alikes of every kind): 1.000 / 0.117 measured (0.108 after probe14, 0.100
+    # after probes 15 and 16)
     mixed = evaluate(red_flags, [i for i in items if i.split == "probe13"])["both"]
     assert mixed["recall"]["share"] >= 0.98 and mixed["false_alarms"]["share"] <= 0.15, mixed
     # probe14 (every category, Cantonese and mixed writing, farewells and means at hand; stories,
@@ -84,6 +85,14 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
     latest = evaluate(red_flags, [i for i in items if i.split == "probe14"])
     assert latest["both"]["recall"]["share"] >= 0.98 and latest["both"]["false_alarms"]["share"] <= 0.15, latest["both"]
     assert latest["rules"]["recall"]["share"] >= 0.95 and latest["rules"]["false_alarms"]["share"] <= 0.05, latest["rules"]
+    # probes 15 and 16 (every category; pinyin, Cantonese, a clinic writing for a client; events
+    # that are over, hearsay, what someone read): on arrival 0.975 / 0.062 and 0.963 / 0.062 (the
+    # rules alone 0.925 / 0.050 and 0.912 / 0.050); now 0.988 / 0.025 and 1.000 / 0.025, the rules
+    # alone 0.988 / 0.013 and 1.000 / 0.013 (the miss left is written in pinyin)
+    for split in ("probe15", "probe16"):
+        latest = evaluate(red_flags, [i for i in items if i.split == split])
+        assert latest["both"]["recall"]["share"] >= 0.98 and latest["both"]["false_alarms"]["share"] <= 0.05, latest["both"]
+        assert latest["rules"]["recall"]["share"] >= 0.95 and latest["rules"]["false_alarms"]["share"] <= 0.05, latest["rules"]
 
 
 def test_bundled_questions_stay_unflagged(red_flags):

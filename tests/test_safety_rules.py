@@ -459,6 +459,66 @@ def test_what_the_rules_learned_from_probe14(rules, message, category):
 
 
 @pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        # it is all over now: what came before has passed, what comes after has not
+        ("我妈上午晕倒了一次，现在没事了，她下周还能打玻尿酸吗", None),
+        ("he collapsed at the gym, he's totally fine now, can he still get botox on friday", None),
+        ("他刚才晕倒了 现在没事了 但是胸口一直剧痛", "chest_pain"),
+        ("she collapsed, she's fine now but she can't move her right arm", "stroke"),
+        ("wife can't lift her right arm and she's talking gibberish, she was totally fine at lunch", "stroke"),  # how it was before
+        ("诊所说没事了 可是打完玻尿酸鼻子越来越紫 疼得受不了", "vascular_occlusion"),  # only said
+        ("我爸突然晕倒了 叫不醒 是不是现在没事了吗", "unconscious"),  # asked
+        ("is he ok now? he passed out and won't wake up", "unconscious"),
+        # what might happen, asked whether it is true, or laughed about
+        ("听说玻尿酸打进血管会失明 真的吗", None),
+        ("打肉毒会呼吸困难吗哈哈", None),
+        ("我打完玻尿酸鼻子发白了会失明吗", "vascular_occlusion"),  # the sign came first: it is there
+        # a letter, the last message, pills in hand
+        ("遗书写好了 以后你们就不用再为我操心了", "suicide"),
+        ("this is my last message to anyone, thank you for listening", "suicide"),
+        ("sitting here with the sleeping pills, i want it all to stop", "suicide"),
+        ("把我的狗托付给邻居了 以后照顾不了它了 别回复我", "suicide"),
+        ("把狗托付给邻居了 下个月出差", None),
+        ("been cutting tonight and i can't stop", "suicide"),
+        # after an allergen: swelling with breathing or faintness is anaphylaxis, not only breathing
+        ("孩子吃了腰果 脸肿起来了 咳个不停 声音也哑了", "anaphylaxis"),
+        ("got stung by a wasp, my arm is swollen and i feel dizzy", "anaphylaxis"),
+        ("吃了虾 有点痒", None),
+        # botox told by its homophone, spread told by a head that will not stay up
+        ("打了肉读以后 眼皮耷拉 看东西重影", "botox_spread"),
+        ("neck botox last week and now she can barely hold her head up", "botox_spread"),
+        ("four days after botox i'm struggling to swallow", "botox_spread"),
+        # occlusion named by the site first, and skin that stays white when pressed
+        ("苹果肌刚打完 脸颊一片白 按下去不回血", "vascular_occlusion"),
+        ("泪沟刚打完 有一点点淤青", None),
+        # chest pain told as a heart squeezed (Cantonese too) or heavy with a grey face
+        ("心口好翳 出晒冷汗", "chest_pain"),
+        ("我个心好似俾人揸住咁 左手都麻埋", "chest_pain"),
+        ("feels like an elephant sitting on his chest and he's gone grey", "chest_pain"),
+        # figures and questions for someone else, in the future
+        ("今天加班到吐血 想问问水光针", None),
+        ("killing myself over this essay lol, is botox ok while breastfeeding", None),
+        ("how do i recognise a stroke in my mum, just want to know what to watch for", None),
+    ],
+)
+def test_what_the_rules_learned_from_probes_15_and_16(rules, message, category):
+    assert rules.by_rules(message) == category
+
+
+@pytest.mark.parametrize(
+    ("message", "read"),
+    [
+        ("我妈上午晕倒了一次，现在没事了，她下周还能打玻尿酸吗", "她下周还能打玻尿酸吗"),
+        ("他刚才晕倒了 现在没事了", ""),  # nothing left to read
+        ("我妈突然晕倒了，叫不醒", "我妈突然晕倒了，叫不醒"),
+    ],
+)
+def test_the_meaning_layer_reads_only_what_follows_the_end_of_an_event(rules, message, read):
+    assert rules.for_meaning(message) == read
+
+
+@pytest.mark.parametrize(
     ("message", "read"),
     [
         ("老公说要被我美晕了", "老公说要被我 了"),  # a figure: the layer reads the message without it
