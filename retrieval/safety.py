@@ -46,6 +46,11 @@ An occurrence does not count when
   of the occurrence's statement count: "我妈三年前 中过风" is the past, "我爸胸口剧痛
   什么原因" is chest pain now.
 
+A statement that it is all over now ([context] `resolved`: 现在没事了, "she's totally
+fine now"; not when only said, thought or asked: 诊所说没事了, 现在没事了吗) makes what
+the message said before it the past, for a category marked `over_when_resolved` (a
+faint); a stroke's signs that went away or blood vomited stay an emergency.
+
 Figures of speech ([context] `figures`; in Chinese an inner "*" stands for up to
 three characters: 气*吐血) are removed before any rule reads the message.
 
@@ -117,6 +122,8 @@ _ZH_HYPOTHETICAL = re.compile(
 )
 # the English counterpart: "what do red streaks near the injection mean", "what does anaphylaxis look like"
 _EN_QUESTION_SPAN = re.compile(r"(?<![a-z'])(?:what|how) (?:do|does|would|could|can|did) [^\n]{0,60}? (?:mean|look like|feel like)(?![a-z])")
+# 之前 after a time to come (明天早上之前 我就不在了): before then, not the past
+_ZH_BEFORE_A_FUTURE = re.compile(r"(?<=明天|明早|今晚|今天|下周|周末|月底|年底|后天)([^\n ]{0,3}?)之前")
 # 了 that is not the aspect particle (了解, 为了), left out before the words of [context] `now` are read
 _ZH_NOT_ASPECT = re.compile(r"了解|为了|除了|了不起")
 ZH_GAP = 6  # characters between the two sides of "A ~ B" (Chinese)
@@ -147,6 +154,8 @@ _CANTONESE = (
     ("饮", "喝"), ("瞓", "睡"), ("把声", "声音"), ("仲", "还"), ("揸住", "攥住"), ("揸紧", "攥紧"), ("俾人", "被人"),
     ("好似", "好像"), ("翳", "闷"),
 )  # fmt: skip
+# Southwestern Mandarin words for the body the rules name (脑壳痛得遭不住: a headache)
+_DIALECT = (("脑壳", "头"), ("脑阔", "头"))
 
 
 class RulesError(Exception):
@@ -182,8 +191,8 @@ def normalise(text: str, breaks: Iterable[str] = ()) -> str:
     # a list (发白、发紫或者剧痛) stays one clause, under the same 如果; its items are statements
     # of their own, so a negation does not reach from one to the next (头不晕、胸口剧痛)
     text = text.replace("、", " ")
-    for cantonese, mandarin in _CANTONESE:  # written as spoken: 一点反应都冇, 讲嘢唔清楚, 成边身郁唔到
-        text = text.replace(cantonese, mandarin)
+    for spoken, mandarin in _CANTONESE + _DIALECT:  # written as spoken: 一点反应都冇, 讲嘢唔清楚, 成边身郁唔到
+        text = text.replace(spoken, mandarin)
     text = re.sub(r"[，,。.！!？?；;：:\n\r…~～]+", "\n", text)
     for word in breaks:  # a new statement starts: 以前中过风 / 现在说话不清楚
         text = text.replace(word, "\n" + word) if _chinese(word) else re.sub(rf"(?<![a-z']){re.escape(word)}(?![a-z'])", "\n" + word, text)
@@ -245,7 +254,8 @@ class Context:
     questions: tuple[str, ...] = ()  # 吗, 怎么, what, how (English: the message opens with one)
     wishes: tuple[str, ...] = ()  # 就好了: 要是 … 就好了 is a wish, not a hypothetical question
     conditionals: tuple[str, ...] = ()  # the `general` words a wish overrides: 如果, 要是
-    # it is over now (现在没事了, she's totally fine now): what the message said before is a past event
+    # it is over now (现在没事了, she's totally fine now): for a category whose emergency ends when it
+    # is over (`over_when_resolved`: a faint), what the message said before is a past event
     resolved: tuple[str, ...] = ()
 
     def resolved_until(self, text: str) -> int:
@@ -257,6 +267,7 @@ class Context:
         return _resolved_until(text, self.resolved)
 
     def discounts(self, clause: str) -> bool:
+        clause = _ZH_BEFORE_A_FUTURE.sub(" ", clause)  # 明天早上之前: a time to come, not the past
         general = self.general
         if any(w in clause for w in self.wishes):  # 要是我明天死掉就好了: a wish, said now
             general = tuple(w for w in general if w not in self.conditionals)
@@ -294,13 +305,14 @@ class Context:
         return opens or (len(clauses) == 1 and bool(re.search(r"[?？]\s*$", message)))
 
 
-# before a statement that it is over: it is only said, thought or asked, not so (诊所说没事了, 以为没事了)
-_ZH_HEARSAY = ("说", "以为", "觉得", "认为", "告诉", "保证", "希望", "应该", "知道")
+# before a statement that it is over: it is only said, thought or asked, not so (诊所说没事了, 以为没事了,
+# 是不是现在没事了); after it, asked (现在没事了吗)
+_ZH_HEARSAY = ("说", "以为", "觉得", "认为", "告诉", "保证", "希望", "应该", "知道", "是不是", "会不会")
 # (and "was": "she was totally fine at dinner" is how things were before, not that they are over)
 _EN_HEARSAY = {"said", "says", "say", "told", "tells", "thought", "think", "thinks", "hope", "hoping", "supposed", "should", "if",
                "whether", "was", "were", "been"}  # fmt: skip
 _EN_ASKS = {"is", "are", "will", "would", "can", "could", "was"}  # two words before: "is she fine now"
-_ZH_ASKED = re.compile(r"[吗吧么嘛呢]")
+_ZH_ASKED = re.compile(r"[了啦]?[吗吧么嘛呢]")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -309,7 +321,7 @@ def _resolved_until(text: str, words: tuple[str, ...]) -> int:
     for word in words:
         chinese = _chinese(word)
         # an English statement may span the break the rules put before "now" (she's fine / now)
-        body = re.escape(word) if chinese else r"(?<![a-z0-9'])" + r"[ \n]+".join(map(re.escape, word.split())) + r"(?![a-z0-9'])"
+        body = re.escape(word) + "[了啦]?" if chinese else r"(?<![a-z0-9'])" + r"[ \n]+".join(map(re.escape, word.split())) + r"(?![a-z0-9'])"
         for match in re.finditer(body, text):
             before = text[max(0, match.start() - 12) : match.start()]
             if chinese:
@@ -338,13 +350,10 @@ def _has_word(text: str, word: str) -> bool:
 
 def _counts(text: str, match: re.Match, chinese: bool, context: Context) -> bool:
     """Whether an occurrence counts: no negation just before it in its clause, no experiential 过
-    after it, not inside a question about what might happen, not before a statement that it is all
-    over now ([context] `resolved`), and its clause is not about the past
+    after it, not inside a question about what might happen, and its clause is not about the past
     or a general question. In Chinese written with spaces for punctuation, a
     context word reaches forward, up to the end of the statement the occurrence is in: 以前 中过风
     is history, but in 我爸胸口剧痛 什么原因 or 胸口剧痛 和以前不一样 the pain is now."""
-    if match.end() <= context.resolved_until(text):
-        return False
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
     end = len(text) if end < 0 else end
@@ -426,6 +435,9 @@ class Rule:
     # phrases that raise the flag even in a question about a condition in general ("what's the
     # least painful way to die"); they count as ordinary phrases too
     general_phrases: list[list[Part]] = field(default_factory=list)
+    # whether the emergency is over once the message says it is ([context] `resolved`): a faint
+    # (晕倒了 现在没事了) yes; a stroke's signs that went away, blood vomited, pills taken, no
+    over_when_resolved: bool = False
 
     def matches(self, text: str, context: Context) -> bool:
         return _any_phrase(self.phrases + self.general_phrases, text, context)
@@ -531,7 +543,10 @@ class RedFlags:
                     raise KeyError("phrases")
             except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 raise RulesError(f"The red-flag rule {name!r} in {path} is incomplete: {exc}") from None
-            return Rule(name, phrases, notice, other or None, general)
+            over = body.get("over_when_resolved", False)
+            if not isinstance(over, bool):
+                raise ValueError(f"over_when_resolved must be true or false, not {over!r}")
+            return Rule(name, phrases, notice, other or None, general, over)
 
         words = data.get("context", {})
         try:
@@ -562,7 +577,8 @@ class RedFlags:
         """The message as the meaning layer reads it: the message itself (its vector is then the
         search's), or, when it holds a figure of speech, its normalised text without the figure,
         so 笑到窒息 or 要被美晕了 weighs nothing there either; when it says that it is all over now
-        ([context] `resolved`), only what follows that."""
+        ([context] `resolved`), only what follows that, unless the rules read an emergency that
+        stays one (a stroke's signs that went away) before it."""
         normal = normalise(message, self.context.breaks)
         return self._for_meaning(message, normal, self._in_general(message, self._read(normal)))
 
@@ -570,11 +586,10 @@ class RedFlags:
         """`for_meaning`, given the message normalised and whether it asks in general."""
         if in_general:
             return ""  # nobody has it now: not read for meaning either
-        over = self.context.resolved_until(normal)
-        if over >= 0:  # what was over before 现在没事了 is not read for meaning either
-            normal = normal[over:]
+        over = self._resolved_prefix(normal)
+        normal = normal[over:]  # what is over (晕倒了 现在没事了) is not read for meaning either
         stripped = self._without_figures(normal)
-        if stripped == normal and over < 0:
+        if stripped == normal and not over:
             return message
         rest = " ".join(stripped.split())
         # what a figure leaves of a short message (笑死我了 -> 我了) says nothing, and the
@@ -593,7 +608,25 @@ class RedFlags:
         return not any(rule.matches_in_general(text, self.context) for rule in self.emergencies)
 
     def _first_match(self, text: str) -> str | None:
-        return next((rule.name for rule in self.emergencies if rule.matches(text, self.context)), None)
+        after = self._after_resolution(text)
+        return next((rule.name for rule in self.emergencies if rule.matches(after if rule.over_when_resolved else text, self.context)), None)
+
+    def _after_resolution(self, text: str) -> str:
+        """`text` with what comes before its last statement that it is all over now blanked
+        (line breaks kept), for the categories that end when they are over; `text` without one."""
+        over = self.context.resolved_until(text)
+        return text if over < 0 else re.sub(r"[^\n]", " ", text[:over]) + text[over:]
+
+    def _resolved_prefix(self, normal: str) -> int:
+        """Where the meaning layer starts reading a message (normalised) that says it is all over
+        now: after that statement, unless the rules read in what came before it an emergency that
+        stays one when it is over (a stroke's signs that went away); else 0, the whole message."""
+        over = self.context.resolved_until(normal)
+        if over < 0:
+            return 0
+        before = self._read(normal[:over])
+        lasting = any(rule.matches(before, self.context) for rule in self.emergencies if not rule.over_when_resolved)
+        return 0 if lasting else over
 
     def assess(self, message: str) -> Assessment:
         """Check a message against every rule, then (if no rule matched) its meaning."""

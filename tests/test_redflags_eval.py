@@ -41,9 +41,9 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
     both, rules_alone = result["both"], result["rules"]
     print(f"\nheld-out: rules R {rules_alone['recall']['share']} FA {rules_alone['false_alarms']['share']}; "
           f"both R {both['recall']['share']} FA {both['false_alarms']['share']}")  # fmt: skip
-    # 0.970 measured (README); the same code measured 0.962 on a later machine (one stroke message
-    # the meaning layer alone caught fell under its threshold there)
-    assert both["recall"]["share"] >= 0.96
+    # 0.985 measured (README; 0.970 before probes 15 to 17); the meaning layer's part depends a
+    # little on the machine (0.849 alone on one, 0.833 on the next)
+    assert both["recall"]["share"] >= 0.97
     assert both["false_alarms"]["share"] <= 0.03  # 0.030 (4 of 135) measured
     assert both["recall"]["share"] > rules_alone["recall"]["share"]  # the meaning layer adds what rules miss
     assert all(cell["share"] >= 0.7 for cell in both["per_category"].values()), both["per_category"]
@@ -53,15 +53,15 @@ def test_held_out_recall_and_false_alarms_with_both_layers(red_flags):
 
 
 def test_the_probes_written_later_keep_their_figures(red_flags):
-    """tests/data/redflags_probe.jsonl: sixteen sets written after the labelled set, by writers who
+    """tests/data/redflags_probe.jsonl: seventeen sets written after the labelled set, by writers who
     saw neither it nor the rules, to find weak spots; what they found was fixed, so they are
     tuning data now and guard against losing those fixes (figures in the README)."""
     items = load(DATA / "redflags_probe.jsonl")
     assert Counter(i.split for i in items) == {"probe": 70, "probe2": 260, "probe3": 200, "probe4": 160, "probe5": 150,
                                                "probe6": 160, "probe7": 140, "probe8": 160, "probe9": 150,
                                                "probe10": 160, "probe11": 150, "probe12": 200, "probe13": 240,
-                                               "probe14": 160, "probe15": 160, "probe16": 160}  # fmt: skip
-    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13", "probe14", "probe15", "probe16")]
+                                               "probe14": 160, "probe15": 160, "probe16": 160, "probe17": 160}  # fmt: skip
+    first = [i for i in items if i.split not in ("probe10", "probe11", "probe12", "probe13", "probe14", "probe15", "probe16", "probe17")]
     both = evaluate(red_flags, first)["both"]
     # 0.991 / 0.031 measured: words that fixed a probe line but would misread everyday messages
     # (交代完, 不用担心我了, "apart from", 不一样) were taken out again; unchanged after probe14
@@ -93,6 +93,12 @@ def test_the_probes_written_later_keep_their_figures(red_flags):
         latest = evaluate(red_flags, [i for i in items if i.split == split])
         assert latest["both"]["recall"]["share"] >= 0.98 and latest["both"]["false_alarms"]["share"] <= 0.05, latest["both"]
         assert latest["rules"]["recall"]["share"] >= 0.95 and latest["rules"]["false_alarms"]["share"] <= 0.05, latest["rules"]
+    # probe17 (stroke, bleeding, collapse and suicide, 24 each, in lay words, dialect, mixed writing;
+    # resolved events, fiction, venting): on arrival 0.948 / 0.172 (rules alone 0.833 / 0.078); now
+    # 1.000 / 0.125, the rules alone 1.000 / 0.062 (what is left is mostly the meaning layer's)
+    latest = evaluate(red_flags, [i for i in items if i.split == "probe17"])
+    assert latest["both"]["recall"]["share"] >= 0.98 and latest["both"]["false_alarms"]["share"] <= 0.15, latest["both"]
+    assert latest["rules"]["recall"]["share"] >= 0.95 and latest["rules"]["false_alarms"]["share"] <= 0.08, latest["rules"]
 
 
 def test_bundled_questions_stay_unflagged(red_flags):

@@ -465,6 +465,10 @@ def test_what_the_rules_learned_from_probe14(rules, message, category):
         ("我妈上午晕倒了一次，现在没事了，她下周还能打玻尿酸吗", None),
         ("he collapsed at the gym, he's totally fine now, can he still get botox on friday", None),
         ("他刚才晕倒了 现在没事了 但是胸口一直剧痛", "chest_pain"),
+        # only a faint ends when it is over: signs of a stroke that went away, blood vomited, are not
+        ("我爸刚才嘴歪了 说话不清楚 十分钟 现在没事了", "stroke"),
+        ("my dad's face drooped and his speech was slurred for ten minutes, he's fine now", "stroke"),
+        ("我妈刚才吐了一大口血 现在没事了", "bleeding"),
         ("she collapsed, she's fine now but she can't move her right arm", "stroke"),
         ("wife can't lift her right arm and she's talking gibberish, she was totally fine at lunch", "stroke"),  # how it was before
         ("诊所说没事了 可是打完玻尿酸鼻子越来越紫 疼得受不了", "vascular_occlusion"),  # only said
@@ -500,6 +504,17 @@ def test_what_the_rules_learned_from_probe14(rules, message, category):
         ("今天加班到吐血 想问问水光针", None),
         ("killing myself over this essay lol, is botox ok while breastfeeding", None),
         ("how do i recognise a stroke in my mum, just want to know what to watch for", None),
+        # probe17: seizures that go on, a face that will not close with a hand gone numb, a
+        # headache in dialect, a plan with a time, a farewell before tomorrow
+        ("孩子全身一抽一抽的 五分钟了还没停", "unconscious"),
+        ("my son has been fitting for six minutes and it isn't stopping", "unconscious"),
+        ("奶奶说右边嘴角合不上 右手也麻了", "stroke"),
+        ("老汉儿说脑壳痛得遭不住 眼睛也看不清了", "stroke"),
+        ("he can't get a sentence out and he's dragging his leg", "stroke"),
+        ("i bought a rope and picked the time, tonight", "suicide"),
+        ("明天早上之前我应该就不在了 就想找个人说一声", "suicide"),
+        ("明天早上之前把报告交给我", None),
+        ("看到这个价格我真的吐血", None),
     ],
 )
 def test_what_the_rules_learned_from_probes_15_and_16(rules, message, category):
@@ -512,6 +527,7 @@ def test_what_the_rules_learned_from_probes_15_and_16(rules, message, category):
         ("我妈上午晕倒了一次，现在没事了，她下周还能打玻尿酸吗", "她下周还能打玻尿酸吗"),
         ("他刚才晕倒了 现在没事了", ""),  # nothing left to read
         ("我妈突然晕倒了，叫不醒", "我妈突然晕倒了，叫不醒"),
+        ("我爸刚才嘴歪了 说话不清楚 现在没事了", "我爸刚才嘴歪了 说话不清楚 现在没事了"),  # a stroke's signs: all of it
     ],
 )
 def test_the_meaning_layer_reads_only_what_follows_the_end_of_an_event(rules, message, read):
