@@ -545,7 +545,7 @@ class RedFlags:
                 raise RulesError(f"The red-flag rule {name!r} in {path} is incomplete: {exc}") from None
             over = body.get("over_when_resolved", False)
             if not isinstance(over, bool):
-                raise ValueError(f"over_when_resolved must be true or false, not {over!r}")
+                raise RulesError(f"The red-flag rule {name!r} in {path}: over_when_resolved must be true or false, not {over!r}.")
             return Rule(name, phrases, notice, other or None, general, over)
 
         words = data.get("context", {})

@@ -186,3 +186,14 @@ def test_a_window_may_not_be_mixed_into_alternatives(tmp_path):
     unknown.write_text('[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["@nothing + 痛"]\n', "utf-8")
     with pytest.raises(RulesError, match="@nothing"):
         RedFlags.load(unknown)
+
+
+def test_over_when_resolved_is_a_yes_or_no(tmp_path):
+    rules = tmp_path / "rules.toml"
+    body = '[context]\nresolved = ["现在没事了"]\n[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["晕倒"]\n'
+    rules.write_text(body + 'over_when_resolved = "yes"\n', "utf-8")
+    with pytest.raises(RulesError, match="over_when_resolved"):
+        RedFlags.load(rules)
+    for over, found in (("true", None), ("false", "x")):
+        rules.write_text(body + f"over_when_resolved = {over}\n", "utf-8")
+        assert RedFlags.load(rules).by_rules("他晕倒了 现在没事了") == found
