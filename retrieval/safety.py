@@ -23,7 +23,8 @@ more (吞烟困难 -> 吞咽困难, 喘不上起 -> 喘不上气).
 
 A rule matches when one of its phrases does. A phrase is parts joined by " + ",
 all of which must occur somewhere in the message (in any order); a part is
-alternatives joined by "|"; a part "A ~ B" (each side alternatives) is A followed
+alternatives joined by "|" ("@name": the words of [words] name; a whole part may be
+written once in [parts] and used as "$name"); a part "A ~ B" (each side alternatives) is A followed
 within a few characters (Chinese) or words (English) by B in the same clause, so
 "胸口 ~ 痛" matches 胸口剧痛 and 胸口一阵阵地痛. A Chinese alternative matches as
 a substring; an English one at a word start (so "breath" also finds "breathing").
@@ -156,6 +157,7 @@ _CANTONESE = (
 )  # fmt: skip
 # Southwestern Mandarin words for the body the rules name (脑壳痛得遭不住: a headache)
 _DIALECT = (("脑壳", "头"), ("脑阔", "头"))
+_SPOKEN = _CANTONESE + _DIALECT
 
 
 class RulesError(Exception):
@@ -191,7 +193,7 @@ def normalise(text: str, breaks: Iterable[str] = ()) -> str:
     # a list (发白、发紫或者剧痛) stays one clause, under the same 如果; its items are statements
     # of their own, so a negation does not reach from one to the next (头不晕、胸口剧痛)
     text = text.replace("、", " ")
-    for spoken, mandarin in _CANTONESE + _DIALECT:  # written as spoken: 一点反应都冇, 讲嘢唔清楚, 成边身郁唔到
+    for spoken, mandarin in _SPOKEN:  # written as spoken: 一点反应都冇, 讲嘢唔清楚, 成边身郁唔到
         text = text.replace(spoken, mandarin)
     text = re.sub(r"[，,。.！!？?；;：:\n\r…~～]+", "\n", text)
     for word in breaks:  # a new statement starts: 以前中过风 / 现在说话不清楚
@@ -315,14 +317,22 @@ _EN_ASKS = {"is", "are", "will", "would", "can", "could", "was"}  # two words be
 _ZH_ASKED = re.compile(r"[了啦]?[吗吧么嘛呢]")
 
 
+@functools.lru_cache(maxsize=4)
+def _resolved_patterns(words: tuple[str, ...]) -> list[tuple[re.Pattern, bool]]:
+    """(pattern, Chinese) for each word of [context] `resolved`: a Chinese one may end in 了 or 啦,
+    an English one may span the break the rules put before "now" (she's fine / now)."""
+    return [
+        (re.compile(re.escape(w) + "[了啦]?"), True) if _chinese(w)
+        else (re.compile(r"(?<![a-z0-9'])" + r"[ \n]+".join(map(re.escape, w.split())) + r"(?![a-z0-9'])"), False)
+        for w in words
+    ]  # fmt: skip
+
+
 @functools.lru_cache(maxsize=1024)
 def _resolved_until(text: str, words: tuple[str, ...]) -> int:
     end = -1
-    for word in words:
-        chinese = _chinese(word)
-        # an English statement may span the break the rules put before "now" (she's fine / now)
-        body = re.escape(word) + "[了啦]?" if chinese else r"(?<![a-z0-9'])" + r"[ \n]+".join(map(re.escape, word.split())) + r"(?![a-z0-9'])"
-        for match in re.finditer(body, text):
+    for pattern, chinese in _resolved_patterns(words):
+        for match in pattern.finditer(text):
             before = text[max(0, match.start() - 12) : match.start()]
             if chinese:
                 if any(h in before[-6:] for h in _ZH_HEARSAY) or _ZH_ASKED.match(text, match.end()) or _negated_before(before, True):
@@ -475,6 +485,18 @@ class Part:
         return [w for option in self.options for w in option.words()]
 
 
+def _named_parts(phrase: str, parts: dict[str, str], path: Path, name: str) -> str:
+    """A phrase with each "$name" replaced by the options of [parts] name (one part written once,
+    used by many phrases: where filler went, "@filler / 打|填 ~ @filler_site / ...")."""
+
+    def named(match: re.Match) -> str:
+        if match.group(1) not in parts:
+            raise RulesError(f"The red-flag rule {name!r} in {path} uses ${match.group(1)}, which [parts] does not define.")
+        return parts[match.group(1)]
+
+    return re.sub(r"\$(\w+)", named, phrase)
+
+
 def _parse_part(text: str, path: Path, name: str, lists: dict[str, str]) -> Part:
     """"a|b / c|d ~ e|f": options split at " / ", each alternatives or a window;
     "@name" stands for the alternatives of [words] name."""
@@ -530,6 +552,9 @@ class RedFlags:
             raise RulesError(f"Cannot read the red-flag rules in {path}: {exc}") from None
         numbers = {k: str(v) for k, v in data.get("numbers", {}).items()}
         lists = {k: str(v) for k, v in data.get("words", {}).items()}
+        parts = {k: str(v) for k, v in data.get("parts", {}).items()}
+        if bad := [k for k, v in parts.items() if " + " in v]:
+            raise RulesError(f"The [parts] {', '.join(bad)} in {path} hold \" + \"; a named part is one part.")
 
         def rule(name: str, body: dict) -> Rule:
             try:
@@ -537,8 +562,8 @@ class RedFlags:
                 other = {lang: body[f"{lang}_notice_other"].format(**numbers) for lang in ("zh", "en") if f"{lang}_notice_other" in body}
                 if other and len(other) != 2:
                     raise KeyError("zh_notice_other and en_notice_other go together")
-                phrases, general = ([[_parse_part(part, path, name, lists) for part in phrase.split(" + ")] for phrase in body.get(key, [])]
-                                     for key in ("phrases", "general_phrases"))  # fmt: skip
+                phrases, general = ([[_parse_part(part, path, name, lists) for part in _named_parts(phrase, parts, path, name).split(" + ")]
+                                      for phrase in body.get(key, [])] for key in ("phrases", "general_phrases"))  # fmt: skip
                 if "phrases" not in body:
                     raise KeyError("phrases")
             except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:

@@ -197,3 +197,17 @@ def test_over_when_resolved_is_a_yes_or_no(tmp_path):
     for over, found in (("true", None), ("false", "x")):
         rules.write_text(body + f"over_when_resolved = {over}\n", "utf-8")
         assert RedFlags.load(rules).by_rules("他晕倒了 现在没事了") == found
+
+
+def test_a_named_part_is_written_once_and_used_by_name(tmp_path):
+    rules = tmp_path / "rules.toml"
+    head = '[words]\nsite = "泪沟|下巴"\n[parts]\nthere = "打|填 ~ @site / 玻尿酸"\n'
+    rules.write_text(head + '[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["$there + 发白"]\n', "utf-8")
+    loaded = RedFlags.load(rules)
+    assert [loaded.by_rules(m) for m in ("打完泪沟 发白了", "玻尿酸 发白了", "泪沟 发白了")] == ["x", "x", None]
+    rules.write_text(head + '[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["$nowhere + 发白"]\n', "utf-8")
+    with pytest.raises(RulesError, match=r"\$nowhere"):
+        RedFlags.load(rules)
+    rules.write_text('[parts]\nthere = "玻尿酸 + 发白"\n[emergency.x]\nzh_notice = "a"\nen_notice = "b"\nphrases = ["$there"]\n', "utf-8")
+    with pytest.raises(RulesError, match="there"):
+        RedFlags.load(rules)

@@ -517,7 +517,7 @@ def test_what_the_rules_learned_from_probe14(rules, message, category):
         ("看到这个价格我真的吐血", None),
     ],
 )
-def test_what_the_rules_learned_from_probes_15_and_16(rules, message, category):
+def test_what_the_rules_learned_from_probes_15_to_17(rules, message, category):
     assert rules.by_rules(message) == category
 
 
