@@ -51,6 +51,7 @@ from retrieval.evaluate import passages_as_documents  # noqa: E402
 from retrieval.index import Index, current_version  # noqa: E402
 from retrieval.pipeline import Pipeline  # noqa: E402
 from retrieval.search import Searcher  # noqa: E402
+from retrieval.sentences import units  # noqa: E402
 
 
 class TimedEncoder:
@@ -126,6 +127,11 @@ def base_chunks(work: Path, medqa: Path | None) -> tuple[list[str], list]:
     meta = IndexMeta.read(source)
     conn = sqlite3.connect(source / "chunks.sqlite")
     texts = [r[0] for r in conn.execute("SELECT text FROM chunks ORDER BY id")]
+    ids = [r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY id")]
+    per_chunk: dict[int, list[tuple[str, np.ndarray]]] = {}
+    for row_id, key, blob in conn.execute("SELECT id, hash, vector FROM sentences ORDER BY id, n"):
+        per_chunk.setdefault(row_id, []).append((key, np.frombuffer(blob, dtype=np.float32)))
+    sentences = [per_chunk.get(i, []) for i in ids]
     dense = []
     for slot, dmeta in enumerate(meta.dense):
         rows = conn.execute("SELECT vector FROM vectors WHERE slot = ? ORDER BY id", (slot,)).fetchall()
@@ -133,11 +139,13 @@ def base_chunks(work: Path, medqa: Path | None) -> tuple[list[str], list]:
             ground = {lang: stored[lang] for lang in stored.files}
         dense.append((dmeta, np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows]), ground))
     conn.close()
-    return texts, dense
+    return texts, (dense, sentences)
 
 
-def scaled_index(data: Path, size: int, texts: list[str], base: list, kind: str | None = None) -> dict:
-    """Write an index version of `size` chunks built from the real ones; returns build timings."""
+def scaled_index(data: Path, size: int, texts: list[str], base: tuple, kind: str | None = None) -> dict:
+    """Write an index version of `size` chunks built from the real ones, with their sentence
+    vectors (so the evidence and excerpt stages do their real work); returns build timings."""
+    base, base_sentences = base
     rng = np.random.default_rng(size)
     n = len(texts)
     picks = np.arange(size) % n
@@ -147,15 +155,19 @@ def scaled_index(data: Path, size: int, texts: list[str], base: list, kind: str 
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         dense.append((dmeta, vecs, ground))
     per_article = 10
-    chunks, articles = [], []
+    chunks, articles, sentences = [], [], []
     for i in range(size):
         path = f"synthetic/{i // per_article:06d}.txt"
         if i % per_article == 0:
             articles.append(Article(path, f"合成文章 {i // per_article}", [], sha256(path)))
         text = f"{texts[picks[i]]}（第{i}段）"
         chunks.append(Chunk(f"s{i:08d}", path, articles[-1].title, None, text, i % per_article, sha256(text)))
+        rows = list(base_sentences[picks[i]])
+        if rows:  # the sentences of the real chunk, and the suffix as one more (a copy of the last)
+            sentences.append((rows + rows[-1:] * len(units(text)))[: len(units(text))])
     seconds: dict[str, float] = {}
-    folder = write_version(data, articles, chunks, dense, kind=kind, timings=seconds)
+    folder = write_version(data, articles, chunks, dense, kind=kind, timings=seconds,
+                           sentences=sentences if len(sentences) == size else None)  # fmt: skip
     timings = {f"{part}_s": round(t, 1) for part, t in seconds.items() if part != "bm25"}
     timings["bm25_s"] = round(seconds["bm25"], 1)
     timings["kind"] = json.loads((folder / "meta.json").read_text("utf-8"))["kind"]

@@ -2,7 +2,8 @@
 
 A question is answered when at least one hit reaches the relevance threshold
 (`min_score`: for a message, gate.threshold; relevance: `retrieval.stages.relevance`); otherwise it is refused, and the
-presentation layer says the articles do not cover it. Passages are trimmed to
+presentation layer says the articles do not cover it. What is quoted is the hit that
+ranks first (by evidence, stages.by_evidence). Passages are trimmed to
 the sentences that answer the question: the sentence with the best answer score
 (meaning and terms, see sentences.py), kept whole and marked as the focus, with the
 sentence after it for context, then the passage's next best sentences, up to a
@@ -66,12 +67,20 @@ def excerpt(text: str, question: str, limit: int, scores: list[float] | None = N
 
 
 def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answer:
-    """Decide between quoting and refusing, and pick the passages to quote."""
-    relevant = [h for h in hits if h.score >= min_score]
-    if not relevant:
+    """Decide between quoting and refusing, and pick the passages to quote.
+
+    The decision is the answer's: the question is answered when its most relevant hit
+    reaches `min_score`. What is quoted first is then the first hit (`hits` come in the
+    search's order: by evidence, stages.by_evidence, then an optional re-ranker's; of
+    hits without evidence, the most relevant), even where its own relevance is lower:
+    a passage that answers in one sentence can score less as a whole than a neighbour
+    that only shares the topic. A second passage is quoted when it reaches `min_score`
+    itself and ranks close to the first."""
+    if not hits or max(h.score for h in hits) < min_score:
         return Answer(question, lang, refused=True, hits=hits, threshold=min_score)
-    best = max(h.score for h in relevant)
-    chosen = [h for h in relevant if h.score >= best - SECOND_PASSAGE_MARGIN][:MAX_PASSAGES]
+    first = hits[0] if hits[0].evidence is not None else max(hits, key=lambda h: h.score)  # max: the first of equals
+    others = [h for h in hits if h is not first and h.score >= min_score and h.order >= first.order - SECOND_PASSAGE_MARGIN]
+    chosen = [first, *others][:MAX_PASSAGES]
     return Answer(question, lang, refused=False, hits=hits, passages=quote(chosen, question), threshold=min_score)
 
 

@@ -28,6 +28,13 @@ class Hit:
     fused: float = 0.0
     row: int = 0  # the chunk's row id in the index version it came from
     sentence_scores: list[float] | None = None  # each sentence's answer score (sentences.py)
+    lang: str = ""  # the passage's language
+    evidence: float | None = None  # how strongly it answers, which orders the hits (stages.by_evidence); None: not measured
+
+    @property
+    def order(self) -> float:
+        """What ranks the hit among the others: its evidence, or its relevance without it."""
+        return self.score if self.evidence is None else self.evidence
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The question is embedded by every configured model (each with its own query
 instruction); each model's dense candidates and BM25's are fused, scored for
-relevance (by the first model), optionally re-ranked and diversified. `Searcher` also follows the data directory's live
+relevance (by the first model), ordered by their evidence (best sentence included),
+optionally re-ranked and diversified. `Searcher` also follows the data directory's live
 index version, so a re-index is picked up while the bot runs.
 """
 
@@ -120,6 +121,9 @@ class Searcher:
         hits = stages.score(index, fused[: k * stages.OVERFETCH if distinct else k], vectors[0], coverage, slot=slots[0],
                             lang=lang, weight=self.coverage_weight)  # fmt: skip
         clock.lap("score")
+        if mode == "hybrid":  # "dense" and "lexical" show one list's own order, for comparisons
+            hits = stages.by_evidence(index, hits, question, vectors[0], lang, self.models[0], slot=slots[0])
+            clock.lap("evidence")
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)
             clock.lap("rerank")

@@ -1,7 +1,7 @@
 """The stages of a search, each a function that can be run, replaced or timed on its own.
 
     dense candidates, one list per model ─┐
-                                          ├─ fuse ─ score ─ (re-rank) ─ diversify ─ sentences
+                                          ├─ fuse ─ score ─ evidence ─ (re-rank) ─ diversify ─ sentences
     lexical candidates (BM25) ────────────┘
 
 Ranking. The question's vector from each model is searched in that model's FAISS
@@ -22,6 +22,28 @@ a weight times the IDF-weighted share of the question's terms that occur in it
 (lexical.coverage); the weight, and whether cosines are taken above the language
 background (multilingual models), are the primary model's (embeddings.ModelInfo). The threshold on that score is calibrated per model on
 labelled questions (tests/data/answers.jsonl, `articlebot calibrate`).
+
+Evidence (the order of the scored candidates). Fusion finds the candidates; it is a
+poor judge among a few close ones, and so is a passage's own cosine: a passage that
+answers several questions in one sentence each (the long-term side effects article:
+atrophy, antibodies, allergy, stiffness, numbness) is close to none of them as a
+whole. So the candidates are ordered by their evidence: the passage's cosine above
+the background, plus its best sentence's (sentence vectors stored at index time,
+above the same background), plus EVIDENCE_COVERAGE times the share of the question's
+terms the passage holds and the share its best sentence holds. Sentences that answer
+nothing (a question, an introduction: sentences.answers_nothing) do not count: an
+introduction restating the question is the closest sentence to it. Whether the
+question is answered at all is still decided on relevance (passages.choose).
+Measured with `articlebot eval-answers FILE [--split S] [--single-turn]` and
+`articlebot eval` (2026-11-23), fused order -> evidence:
+- tune half: single-turn lines from the right article 77 -> 83 of 97, all lines
+  94 -> 102 of 116; tests/data/answers_probe_en.jsonl 22 -> 25 of 36; refusals unchanged;
+- held-out half: single-turn 76 -> 81 of 92, all lines 91 -> 95 of 109;
+- medqa: R@10 0.480 -> 0.485, MRR@10 0.377 -> 0.363.
+A variant with the second best sentence at half weight and passage coverage at 0.1
+(sentences that answer nothing at half value) did the same on the tune half (84, 102)
+and the probe (25), medqa 0.490 / 0.366, and worse on the held-out half (77 of 92);
+the simpler one is kept.
 
 Re-ranking. Optional: anything with `rerank(question, hits) -> hits` (a
 cross-encoder, say) reorders the scored candidates before diversity.
@@ -47,12 +69,13 @@ import numpy as np
 from common.text import near_duplicate, shingles
 from retrieval.index import Index
 from retrieval.records import Hit
-from retrieval.sentences import answer_scores, units
+from retrieval.sentences import answer_scores, answers_nothing, units
 
 CANDIDATES = 120  # from each of the dense and lexical searches (medqa: 50 gave R@10 0.500, 120 and 200 both 0.520)
 OVERFETCH = 3  # candidates scored per wanted hit, so that dropping repeats still leaves k
 RRF_K = 60
 COVERAGE_RANK_WEIGHT = 0.01  # term coverage added to the fused score: breaks near-ties in favour of passages with the question's terms
+EVIDENCE_COVERAGE = 0.2  # term coverage (the passage's and its best sentence's) in a hit's evidence (by_evidence)
 COVERAGE_WEIGHT = 0.5  # the default; a model may set its own (embeddings.ModelInfo.coverage_weight)
 DUPLICATE_THRESHOLD = 0.8
 MAX_PER_ARTICLE = 2
@@ -132,9 +155,32 @@ def score(index: Index, fused: Ranking, vector: np.ndarray, coverage: np.ndarray
         covered = float(coverage[row_id - 1])
         hits.append(
             Hit(row.chunk_id, row.article, row.title, row.url, row.heading, row.text,
-                relevance(cosine, covered, weight), cosine, covered, fused_score, row_id)  # fmt: skip
+                relevance(cosine, covered, weight), cosine, covered, fused_score, row_id, lang=row.lang)  # fmt: skip
         )
     return hits
+
+
+def by_evidence(index: Index, hits: list[Hit], question: str, vector: np.ndarray, lang: str, model: str,
+                *, slot: int = 0) -> list[Hit]:
+    """The scored hits ordered by their evidence (see the module's docstring), best first;
+    each hit's `evidence` is set. Without sentence vectors of `model` (the primary, whose
+    list is `slot`) in the index, a passage's best sentence counts as the passage."""
+    stored = index.store.sentence_vectors([h.row for h in hits]) if index.meta.sentences == model else {}
+    dense = index.dense[slot]
+    baselines: dict[str, float] = {}
+    for hit in hits:
+        sentences = [s for _, s in units(hit.text)]
+        # a question restated ("那么打瘦脸针后面瘫是否会恢复呢?") or an introduction is no evidence of an answer
+        counted = [i for i, s in enumerate(sentences) if not answers_nothing(s)]
+        vectors = stored.get(hit.row)
+        best = hit.dense
+        if vectors is not None and vectors.shape == (len(sentences), len(vector)) and counted:
+            if hit.lang not in baselines:
+                baselines[hit.lang] = dense.baseline(vector, hit.lang, lang)
+            best = float(np.max(vectors[counted] @ vector)) - baselines[hit.lang]
+        held = max(index.lexical.text_coverage(question, [sentences[i] for i in counted], lang), default=0.0)
+        hit.evidence = hit.dense + best + EVIDENCE_COVERAGE * (hit.coverage + held)
+    return sorted(hits, key=lambda h: -h.order)
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:

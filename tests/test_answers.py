@@ -130,22 +130,18 @@ def test_no_reply_quotes_near_identical_passages_or_three_from_one_article(pipel
 
 def test_an_operators_glossary_carries_english_questions_to_the_chinese_articles(tmp_path, monkeypatch, bundled_data, e5, pipeline):
     """With the example glossary (ARTICLEBOT_GLOSSARY) a re-index bridges the words CC-CEDICT
-    lacks: "masseter", refused by default, is answered from the article on 咬肌, and more of
-    the independent English probe set (tests/data/answers_probe_en.jsonl) is answered from the
-    right article than without it (measured 25 against 22 of 36)."""
+    lacks: "masseter", refused by default, is answered from the article on 咬肌. (On the
+    independent English probe set, tests/data/answers_probe_en.jsonl, it gained 22 -> 25 of
+    36 before passages were ordered by their evidence; with that ordering the default
+    answers 25 and the glossary adds nothing, so no gain is asserted: see the README.)"""
     import shutil
     from pathlib import Path
 
-    from bot import answers_eval
-    from bot.service import Service
     from corpus import DEFAULT_CORPUS
     from retrieval.build import build_index
     from retrieval.index import Index
     from retrieval.search import Searcher
 
-    probe = answers_eval.read_labelled(Path(__file__).parent / "data" / "answers_probe_en.jsonl")
-    assert len(probe) == 48
-    before = answers_eval.report(answers_eval.run(Service(pipeline), probe))["all"]["right_article"]
     assert pipeline.answer("masseter").refused
     data = tmp_path / "glossary-data"
     shutil.copytree(bundled_data, data)  # its vectors are reused: only the lexical index changes
@@ -155,6 +151,4 @@ def test_an_operators_glossary_carries_english_questions_to_the_chinese_articles
     with_glossary = dataclasses.replace(pipeline, searcher=Searcher(index, e5))
     answer = with_glossary.answer("masseter")
     assert not answer.refused and answer.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
-    after = answers_eval.report(answers_eval.run(Service(with_glossary), probe))["all"]["right_article"]
-    assert after["hits"] > before["hits"]
     index.close()

@@ -54,7 +54,9 @@ def test_round_trip(tmp_path, fake_encoder):
 
     hits = Searcher(index, fake_encoder).search("打瘦脸针面瘫会恢复吗", 4)
     assert len(hits) == 4
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # best first by evidence (stages.by_evidence), which every hit has
+    assert all(h.evidence is not None for h in hits)
+    assert [h.evidence for h in hits] == sorted((h.evidence for h in hits), reverse=True)
     assert all(h.title and h.text and h.article.endswith(".txt") for h in hits)
     index.close()
 
@@ -194,7 +196,41 @@ def test_a_reranker_reorders_the_scored_hits_before_diversity(tmp_path, fake_enc
 
     searcher = Searcher(index, fake_encoder, reranker=Reverse())
     reranked = searcher.search("打瘦脸针面瘫会恢复吗", 8, distinct=False)
-    assert seen == [[h.chunk_id for h in plain]]  # it saw the scored candidates, in fused order
+    assert seen == [[h.chunk_id for h in plain]]  # it saw the scored candidates, in the order of their evidence
     assert [h.chunk_id for h in reranked] == [h.chunk_id for h in reversed(plain)]
-    assert list(searcher.last_timings) == ["embed", "dense", "lexical", "fuse", "score", "rerank", "diversify", "sentences"]
+    assert list(searcher.last_timings) == ["embed", "dense", "lexical", "fuse", "score", "evidence", "rerank", "diversify", "sentences"]
+    index.close()
+
+
+def _two_articles(folder: Path) -> Path:
+    """One article whose passage restates the question and then talks of something else,
+    one that answers it in one sentence among others."""
+    folder.mkdir()
+    (folder / "restates.txt").write_text(
+        "瘦脸针面瘫\n\n很多人问：打瘦脸针后面瘫多久能恢复呢？医院的环境很安静，停车也很方便，周末也营业。\n", "utf-8")
+    (folder / "answers.txt").write_text(
+        "面瘫的恢复\n\n注射后要多喝水。打瘦脸针后面瘫通常在数周内恢复。饮食以清淡为主，少吃辛辣。\n", "utf-8")
+    return folder
+
+
+def test_a_restated_question_is_no_evidence_and_the_answering_sentence_is(tmp_path, fake_encoder):
+    """The hits are ordered by their evidence: a passage's best sentence counts, but not a
+    sentence that only asks the question again (sentences.answers_nothing)."""
+    from embeddings.base import encode_queries
+    from retrieval import stages
+
+    data = tmp_path / "data"
+    build_index(_two_articles(tmp_path / "articles"), data, fake_encoder)
+    index = Index.load(data, fake_encoder.name)
+    question = "打瘦脸针后面瘫多久能恢复"
+    hits = Searcher(index, fake_encoder).search(question, 2)
+    assert [h.article for h in hits] == ["answers.txt", "restates.txt"]
+    assert hits[0].evidence > hits[1].evidence
+    # the restating sentence is the closest text to the question: counted, it would win
+    restated = next(h for h in hits if h.article == "restates.txt")
+    vector = encode_queries(fake_encoder, [question])[0]
+    sentences = index.store.sentence_vectors([restated.row])[restated.row]
+    answering = index.store.sentence_vectors([hits[0].row])[hits[0].row]
+    assert float(np.max(sentences @ vector)) > float(np.max(answering @ vector))
+    assert stages.by_evidence(index, list(reversed(hits)), question, vector, "zh", fake_encoder.name)[0].article == "answers.txt"
     index.close()

@@ -37,6 +37,25 @@ def test_a_second_passage_is_quoted_only_close_to_the_best_and_never_a_third():
     assert [p.hit.chunk_id for p in alone.passages] == ["a"]
 
 
+def _ranked(chunk: str, score: float, evidence: float) -> Hit:
+    hit = _hit(chunk, score)
+    hit.evidence = evidence
+    return hit
+
+
+def test_the_answer_is_decided_on_relevance_and_quotes_the_hit_with_the_best_evidence():
+    # "a" answers in one sentence (best evidence) but scores under the threshold as a whole;
+    # "b" reaches it: the question is answered, and "a" is quoted first
+    hits = [_ranked("a", 0.04, 0.30), _ranked("b", 0.06, 0.28), _ranked("c", 0.07, 0.20)]
+    chosen = choose("问题", hits, "zh", 0.05)
+    assert not chosen.refused and [p.hit.chunk_id for p in chosen.passages] == ["a", "b"]
+    # a second passage must reach the threshold itself and rank within the margin of the first
+    assert [p.hit.chunk_id for p in choose("问题", hits[:1] + hits[2:], "zh", 0.05).passages] == ["a"]
+    assert [p.hit.chunk_id for p in choose("问题", [_ranked("a", 0.06, 0.3), _ranked("b", 0.04, 0.3)], "zh", 0.05).passages] == ["a"]
+    # nothing reaches the threshold: refused, whatever the evidence
+    assert choose("问题", [_ranked("a", 0.049, 0.9), _ranked("b", 0.01, 0.5)], "zh", 0.05).refused
+
+
 def test_more_offers_hits_down_to_the_threshold_or_the_drop_whichever_is_higher():
     hits = [_hit("1", 0.15), _hit("2", 0.12), _hit("3", 0.119), _hit("4", 0.13)]
     assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.12)] == ["2", "4"]  # exactly at the threshold: offered
