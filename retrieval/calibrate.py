@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.text import detect_language
-from retrieval import gate
+from retrieval import followup, gate
 from retrieval.search import Searcher
 from retrieval.stages import relevance
 
@@ -40,8 +40,9 @@ class Scored:
 def score_questions(searcher: Searcher, labelled: list[dict], k: int = 5) -> list[Scored]:
     out = []
     for item in labelled:
-        hits = searcher.search(item["question"], k)
-        out.append(Scored(item["question"], item.get("article"), [(h.dense, h.coverage, h.article) for h in hits]))
+        question = followup.without_asides(item["question"])  # what the bot searches (pipeline.py)
+        hits = searcher.search(question, k)
+        out.append(Scored(question, item.get("article"), [(h.dense, h.coverage, h.article) for h in hits]))
     return out
 
 

@@ -13,6 +13,11 @@ the articles answer that. A message that stands on its own (a new topic) is answ
 alone, and so is a pleasantry ("谢谢", "ok thanks"), which is not a question about the
 previous topic.
 
+Whatever the conversation, a message is searched without its asides (`without_asides`):
+clauses that only thank, greet, say "by the way" or address someone ("好的谢谢。对了，…",
+"医生你好，…"), and the people addressed at its ends ("…能打吗姐妹们"). They carry no
+meaning the articles could answer, and spread a message's vector towards nothing.
+
 Red flags are always assessed on the message itself: an emergency is never masked,
 and never invented, by the conversation around it.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import re
 
 from common.text import CJK_RE
+from retrieval.gate import clauses
 
 WINDOW_SECONDS = 600  # a message more than this after the previous question starts afresh
 MAX_CONTEXT_CHARS = 300  # of earlier questions carried into a search (the latest kept)
@@ -36,6 +42,14 @@ _SOCIAL = frozenset(
     " ok okay thanks thank thx ty so much very lot a great cool bye goodbye understood see got you it i"
     " hello hi hey hiya there good morning afternoon evening".split()
 )
+# Asides: said around a question, no part of it: discourse markers ("对了", "btw") and the
+# people addressed ("姐妹们", "doctor"). A clause of nothing else is left out of the search.
+_ASIDES = frozenset(
+    "对了 对啦 顺便问下 顺便问一下 另外问下 另外问一下 请问 问一下 问下 想问一下 想问下 打扰了 打扰一下 麻烦问下 麻烦问一下"
+    " 姐妹们 姐妹 宝子们 宝子 亲们 亲 集美们 家人们 各位 大家 医生 大夫 btw doctor doc please".split()
+)
+# the people addressed, also when no punctuation sets them off ("…能打吗姐妹们")
+_VOCATIVE_ENDS = re.compile(r"^(?:姐妹们|宝子们|亲们|集美们|家人们|各位)[，,：:\s]*|[，,\s]*(?:姐妹们|宝子们|亲们|集美们|家人们)[啊呀哈～~!！?？]*$")
 _ZH_OPENERS = ("那", "那么", "还有", "还能", "还会", "还要", "还是", "另外", "如果", "要是", "万一", "其次", "然后", "而且", "但是", "可是", "所以")
 _ZH_REFERENCES = ("它", "这种", "这个", "那个", "这样", "那样", "这些", "那些", "这情况", "这么", "此", "上面", "刚才", "你说的")
 _EN_OPENERS = ("and", "but", "so", "then", "also", "what about", "how about", "what if", "and if", "if so")
@@ -43,6 +57,10 @@ _EN_REFERENCES = ("it", "its", "it's", "they", "them", "their", "that", "this", 
 # a question word alone asks about what was just said
 _ZH_BARE = ("为什么", "为啥", "为何", "怎么会", "咋会", "怎么回事", "咋回事", "怎么办", "咋办", "多久", "什么时候")
 _EN_BARE = ("why", "why not", "how", "how so", "how come", "when", "since when", "how long")  # "and why": an opener already
+
+
+_AROUND = _SOCIAL | _ASIDES  # what may be said around a question
+_LONGEST = max(len(w) for w in _AROUND)
 
 
 def _words(message: str) -> list[str]:
@@ -64,17 +82,46 @@ def leans_on_context(message: str) -> bool:
 
 def is_social(message: str) -> bool:
     """Thanks, OK, goodbye: every part of the message is a pleasantry."""
-    text = message.lower()
+    return _made_of(message, _SOCIAL)
+
+
+def is_aside(clause: str) -> bool:
+    """Every part of the clause is a pleasantry or an aside ("好的谢谢。", "对了，", "姐妹们", "thanks, doc")."""
+    return _made_of(clause, _AROUND)
+
+
+def _made_of(text: str, known: frozenset[str]) -> bool:
+    """Every English word and every run of Chinese of `text` is made of `known` words."""
+    text = text.lower()
     parts = re.findall(r"[a-z]+", text) + [p for p in re.split(r"[^\u3400-\u9fff]+", text) if p]
-    return bool(parts) and all(p in _SOCIAL or all(piece in _SOCIAL for piece in _zh_pieces(p)) for p in parts)
+    return bool(parts) and all(p in known or all(piece in known for piece in _zh_pieces(p, known)) for p in parts)
 
 
-def _zh_pieces(run: str) -> list[str]:
-    """A run of Chinese split greedily into the longest pleasantries (or single characters)."""
+def without_asides(message: str) -> str:
+    """The message as it is searched: without the clauses that only thank, greet or address
+    someone ("好的谢谢。对了，红烧排骨怎么做" -> "红烧排骨怎么做"), nor the people addressed at
+    its ends ("…能打吗姐妹们"). A message of nothing else is kept whole."""
+    parts = clauses(message)
+    kept = [p for p in parts if not is_aside(p)]
+    if not kept:
+        return message
+    text = message if len(kept) == len(parts) else _join(kept)
+    return _VOCATIVE_ENDS.sub("", text).strip() or text
+
+
+def _join(parts: list[str]) -> str:
+    out = parts[0]
+    for part in parts[1:]:
+        out += part if not out[-1].isalnum() else " " + part  # clauses apart by white space stay apart
+    return out
+
+
+def _zh_pieces(run: str, known: frozenset[str]) -> list[str]:
+    """A run of Chinese split greedily into the longest known words (or single characters)."""
     pieces, i = [], 0
     while i < len(run):
-        for size in range(min(4, len(run) - i), 0, -1):
-            if run[i : i + size] in _SOCIAL or size == 1:
+        for size in range(min(_LONGEST, len(run) - i), 0, -1):
+            if run[i : i + size] in known or size == 1:
                 pieces.append(run[i : i + size])
                 i += size
                 break

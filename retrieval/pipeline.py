@@ -69,13 +69,14 @@ class Pipeline:
         if len(question) > MAX_QUESTION_CHARS:
             question = question[:MAX_QUESTION_CHARS]
             truncated_at = MAX_QUESTION_CHARS
-        answer = self._answer(question, lang)
+        core = followup.without_asides(question)  # "好的谢谢。对了，…": what is asked, searched
+        answer = self._answer(core, lang)
         context = tidy_question(context or "")
-        if context and self._follows_up(question, answer):
-            combined = self._answer(followup.combine(context, question), lang, asked=question)
+        if context and self._follows_up(core, answer):
+            combined = self._answer(followup.combine(context, core), lang, asked=core)
             if not combined.refused:
-                combined.question = question
                 answer = combined
+        answer.question = question
         answer.truncated_at = truncated_at
         answer.safety = self.red_flags.assess(question)  # the message itself: context never masks an emergency
         return answer

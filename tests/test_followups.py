@@ -48,6 +48,36 @@ def test_a_new_topic_or_a_thank_you_starts_afresh(pipeline):
     assert thanks.refused and thanks.searched == "好的谢谢！"  # not the side effects again
 
 
+def test_pleasantries_and_asides_around_a_new_topic_are_not_searched(pipeline):
+    service = Service(pipeline)
+    service.answer("打瘦脸针面瘫会恢复吗", channel="test", conversation="e")
+    # thanks, then "by the way" and a new topic: the new topic alone is searched, and refused
+    new_topic = service.answer("好的谢谢。对了，红烧排骨怎么做", channel="test", conversation="e").answer
+    assert new_topic.refused and new_topic.searched == "红烧排骨怎么做"
+    assert new_topic.question == "好的谢谢。对了，红烧排骨怎么做"  # what was sent is kept as sent
+    asked = service.answer("姐妹们，长期打肉毒素有什么副作用？", channel="test", conversation="f").answer
+    assert not asked.refused and asked.searched == "长期打肉毒素有什么副作用？"
+
+
+def test_asides_are_whole_clauses_or_the_people_addressed_at_the_ends():
+    cases = {
+        "好的谢谢。对了，红烧排骨怎么做": "红烧排骨怎么做",
+        "医生你好，打瘦脸针疼吗": "打瘦脸针疼吗",
+        "喂奶期间可以打瘦脸针吗姐妹们": "喂奶期间可以打瘦脸针吗",
+        "姐妹们 我打了快两年肉毒了 听说打多了会没效果": "我打了快两年肉毒了 听说打多了会没效果",
+        "hi doctor, thanks! can botox spread?": "can botox spread?",
+        # nothing else to ask: kept whole (it is answered as a pleasantry)
+        "谢谢医生": "谢谢医生",
+        "thanks doc": "thanks doc",
+        # the same words inside a clause that asks something are part of it
+        "是去找医生补一针还是等它自己恢复？": "是去找医生补一针还是等它自己恢复？",
+        "问一下大家都是多久补打一次": "问一下大家都是多久补打一次",
+        "打瘦脸针要告诉各位家人们吗": "打瘦脸针要告诉各位家人们吗",
+    }
+    for message, searched in cases.items():
+        assert followup.without_asides(message) == searched, message
+
+
 def test_an_emergency_is_flagged_in_a_conversation_and_never_carried_over(pipeline):
     service = Service(pipeline)
     service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="d")

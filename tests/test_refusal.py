@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from retrieval import gate
-from retrieval.passages import choose, choose_more, excerpt, more_candidates, quote
+from retrieval.passages import (
+    SECOND_PASSAGE_MARGIN,
+    choose,
+    choose_more,
+    excerpt,
+    more_candidates,
+    quote,
+)
 from retrieval.pipeline import without_repeats
 from retrieval.records import Hit
 
@@ -30,10 +37,11 @@ def test_a_hit_exactly_at_the_threshold_is_quoted_and_one_just_below_is_refused(
 
 
 def test_a_second_passage_is_quoted_only_close_to_the_best_and_never_a_third():
-    hits = [_hit("a", 0.5), _hit("b", 0.47), _hit("c", 0.469), _hit("d", 0.48)]
+    close, far = 0.5 - SECOND_PASSAGE_MARGIN + 1e-6, 0.5 - SECOND_PASSAGE_MARGIN - 0.001
+    hits = [_hit("a", 0.5), _hit("b", close), _hit("c", far), _hit("d", 0.49)]
     chosen = choose("问题", hits, "zh", 0.1)
-    assert [p.hit.chunk_id for p in chosen.passages] == ["a", "b"]  # 0.47 is 0.03 below: still close; at most two
-    alone = choose("问题", [_hit("a", 0.5), _hit("c", 0.469)], "zh", 0.1)
+    assert [p.hit.chunk_id for p in chosen.passages] == ["a", "b"]  # b is just within the margin; at most two
+    alone = choose("问题", [_hit("a", 0.5), _hit("c", far)], "zh", 0.1)
     assert [p.hit.chunk_id for p in alone.passages] == ["a"]
 
 
