@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from retrieval.safety import Assessment
 
 
@@ -30,6 +32,7 @@ class Hit:
     sentence_scores: list[float] | None = None  # each sentence's answer score (sentences.py)
     lang: str = ""  # the passage's language
     evidence: float | None = None  # how strongly it answers, which orders the hits (stages.by_evidence); None: not measured
+    sentence_cosines: np.ndarray | None = field(default=None, compare=False, repr=False)  # the question's cosine with each stored sentence vector (stages.sentence_cosines)
 
     @property
     def order(self) -> float:

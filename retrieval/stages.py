@@ -165,22 +165,36 @@ def by_evidence(index: Index, hits: list[Hit], question: str, vector: np.ndarray
     """The scored hits ordered by their evidence (see the module's docstring), best first;
     each hit's `evidence` is set. Without sentence vectors of `model` (the primary, whose
     list is `slot`) in the index, a passage's best sentence counts as the passage."""
-    stored = index.store.sentence_vectors([h.row for h in hits]) if index.meta.sentences == model else {}
+    sentence_cosines(index, hits, vector, model)
     dense = index.dense[slot]
     baselines: dict[str, float] = {}
     for hit in hits:
         sentences = [s for _, s in units(hit.text)]
         # a question restated ("那么打瘦脸针后面瘫是否会恢复呢?") or an introduction is no evidence of an answer
         counted = [i for i, s in enumerate(sentences) if not answers_nothing(s)]
-        vectors = stored.get(hit.row)
         best = hit.dense
-        if vectors is not None and vectors.shape == (len(sentences), len(vector)) and counted:
+        if hit.sentence_cosines is not None and counted:
             if hit.lang not in baselines:
                 baselines[hit.lang] = dense.baseline(vector, hit.lang, lang)
-            best = float(np.max(vectors[counted] @ vector)) - baselines[hit.lang]
+            best = float(np.max(hit.sentence_cosines[counted])) - baselines[hit.lang]
         held = max(index.lexical.text_coverage(question, [sentences[i] for i in counted], lang), default=0.0)
         hit.evidence = hit.dense + best + EVIDENCE_COVERAGE * (hit.coverage + held)
     return sorted(hits, key=lambda h: -h.order)
+
+
+def sentence_cosines(index: Index, hits: list[Hit], vector: np.ndarray, model: str) -> None:
+    """Set each hit's `sentence_cosines`: the question's vector (from `model`, the primary)
+    against the sentence vectors stored at index time, read once per search (the evidence
+    and the answering sentence both use them); left None where the index holds none of
+    that model's for the hit."""
+    todo = [h for h in hits if h.sentence_cosines is None]
+    if not todo or index.meta.sentences != model:
+        return
+    stored = index.store.sentence_vectors([h.row for h in todo])
+    for hit in todo:
+        vectors = stored.get(hit.row)
+        if vectors is not None and vectors.shape == (len(units(hit.text)), len(vector)):
+            hit.sentence_cosines = vectors @ vector
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:
@@ -204,9 +218,8 @@ def answering_sentences(index: Index, hits: list[Hit], question: str, vector: np
     """Give each hit the answer score of each of its sentences (sentences.py): the cosine of
     the question's vector (from `model`, the primary) with the sentence vectors stored at
     index time, when the index holds that model's, plus the sentence's share of the question's terms."""
-    stored = index.store.sentence_vectors([h.row for h in hits]) if index.meta.sentences == model else {}
+    sentence_cosines(index, hits, vector, model)
     for hit in hits:
         sentences = [s for _, s in units(hit.text)]
-        vectors = stored.get(hit.row)
-        cosines = vectors @ vector if vectors is not None and vectors.shape == (len(sentences), len(vector)) else None
-        hit.sentence_scores = answer_scores(question, sentences, cosines, index.lexical.text_coverage(question, sentences, lang))
+        coverage = index.lexical.text_coverage(question, sentences, lang)
+        hit.sentence_scores = answer_scores(question, sentences, hit.sentence_cosines, coverage)
