@@ -7,9 +7,13 @@ message *leans on* the conversation when it says so (it opens with a connective 
 a question word alone: 为什么, "why?", "how come?"),
 or when it is short and, on its own, nothing in the articles answers it although they
 use at least one of its words (lexical.knows_any_term: "红烧肉怎么做" shares none, it is a
-new topic; "具体会有啥症状" does). Such a message
+new topic; "具体会有啥症状" does) or it names nothing of its own (lexical.names_nothing:
+"一般要多久" is question words and a lone character). Such a message
 is searched as "previous question + message" (`combine`) and answered as such when
-the articles answer that. A message that stands on its own (a new topic) is answered
+the articles answer that. When nothing answers it either way, it is refused as
+searched with the conversation, which the next message then continues ("脸歪了" /
+"那我跟我老公商量一下" / "还能恢复吗": the third is read with the first, not with the
+remark alone). A message that stands on its own (a new topic) is answered
 alone, and so is a pleasantry ("谢谢", "ok thanks"), which is not a question about the
 previous topic.
 

@@ -36,6 +36,18 @@ from retrieval.bridge import Bridge
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
+def content_terms(message: str) -> list[str]:
+    """The search terms of a message once question words and particles are set aside
+    (ZH_STOP_CHARS, English stop words): none for "一般要多久", "怎么办", "why not"."""
+    return tokenize("".join(" " if ch in ZH_STOP_CHARS else ch for ch in message))
+
+
+def names_nothing(message: str) -> bool:
+    """The message has no content term beyond a lone character left between question words
+    ("一般要多久", "那怎么办呢", "why not"): it asks about nothing of its own."""
+    return all(len(t) < 2 for t in content_terms(message))
+
+
 class LexicalIndex:
     """BM25 over an index version's chunks; positions are chunk row ids minus one."""
 
@@ -173,8 +185,7 @@ class LexicalIndex:
     def knows_any_term(self, message: str, lang: str | None = None) -> bool:
         """Whether any content term of the message (question words and particles aside) occurs
         in the corpus, in its own words or, for another language, through the bridge."""
-        content = "".join(" " if ch in ZH_STOP_CHARS else ch for ch in message)
-        if any(t in self.idf for t in tokenize(content)):
+        if any(t in self.idf for t in content_terms(message)):
             return True
         return lang is not None and any(terms for _, terms in self.bridge.groups(message, lang))
 

@@ -14,6 +14,7 @@ from common.text import (
     split_sentences,
 )
 from retrieval import followup, gate
+from retrieval.lexical import names_nothing
 from retrieval.passages import choose, choose_more
 from retrieval.records import Answer
 from retrieval.safety import RedFlags
@@ -74,7 +75,9 @@ class Pipeline:
         context = tidy_question(context or "")
         if context and self._follows_up(core, answer):
             combined = self._answer(followup.combine(context, core), lang, asked=core)
-            if not combined.refused:
+            if not combined.refused or answer.refused:
+                # refused either way, it is still refused as part of the conversation, whose
+                # topic the next message then keeps ("脸歪了" / "我是上个月打的" / "还能恢复吗")
                 answer = combined
         answer.question = question
         answer.truncated_at = truncated_at
@@ -93,13 +96,15 @@ class Pipeline:
 
     def _follows_up(self, message: str, alone: Answer) -> bool:
         """Whether a message is read with the conversation's previous question (followup.py):
-        it says it continues, or it is short, nothing answers it on its own, and the articles
-        use at least one of its words (not "红烧肉怎么做", a new topic)."""
+        it says it continues, or it is short, nothing answers it on its own, and it names
+        nothing of its own ("一般要多久") or the articles use at least one of its words
+        (not "红烧肉怎么做", a new topic)."""
         if followup.is_social(message):
             return False
         if followup.leans_on_context(message):
             return True
-        return followup.is_short(message) and alone.refused and self.searcher.index.lexical.knows_any_term(message, alone.lang)
+        lexical = self.searcher.index.lexical
+        return followup.is_short(message) and alone.refused and (names_nothing(message) or lexical.knows_any_term(message, alone.lang))
 
     def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
         """The next relevant passages for a question, skipping the chunks already quoted."""

@@ -18,6 +18,7 @@ from presentation.telegram_html import passage_html
 from presentation.texts import DISCLAIMER
 from retrieval import followup
 from retrieval.index import Index
+from retrieval.lexical import names_nothing
 from retrieval.passages import excerpt, more_candidates
 from retrieval.records import Hit, Passage
 from retrieval.sentences import answers_nothing, units
@@ -76,6 +77,51 @@ def test_asides_are_whole_clauses_or_the_people_addressed_at_the_ends():
     }
     for message, searched in cases.items():
         assert followup.without_asides(message) == searched, message
+
+
+def test_a_question_word_alone_is_read_with_the_conversation(pipeline):
+    """"一般要多久" names nothing the articles could match on its own (its only terms are
+    question words and a lone character): it asks about the conversation's topic."""
+    service = Service(pipeline)
+    service.answer("瘦脸针打完脸颊凹陷了", channel="test", conversation="q")
+    follow = service.answer("一般要多久", channel="test", conversation="q").answer
+    assert not follow.refused and follow.searched == "瘦脸针打完脸颊凹陷了 一般要多久"
+    assert follow.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
+    for message in ["一般要多久", "那怎么办呢", "why not", "多久？"]:
+        assert names_nothing(message), message
+    for message in ["红烧肉怎么做", "可以按摩吗", "how long does botox last", "哺乳期呢"]:
+        assert not names_nothing(message), message
+
+
+def test_a_refused_follow_up_keeps_the_conversations_topic(pipeline):
+    """A follow-up nothing answers is still part of the conversation: the next message is
+    read with the topic, not with the refused remark alone."""
+    service = Service(pipeline)
+    service.answer("打瘦脸针后脸歪了", channel="test", conversation="r")
+    remark = service.answer("那我跟我老公商量一下", channel="test", conversation="r").answer
+    assert remark.refused and remark.searched == "打瘦脸针后脸歪了 那我跟我老公商量一下"
+    assert remark.question == "那我跟我老公商量一下"
+    after = service.answer("还能恢复吗", channel="test", conversation="r").answer
+    assert not after.refused and after.searched.startswith("打瘦脸针后脸歪了")
+
+
+def test_the_conversation_probe_is_labelled_from_the_articles():
+    """tests/data/answers_probe_conversations.jsonl (conversations written after the labelled
+    set, for `articlebot eval-answers`): every line parses, names a bundled article or none,
+    and its expected text is in that article."""
+    from pathlib import Path
+
+    from bot import answers_eval
+    from common.text import normalize_space
+    from corpus import DEFAULT_CORPUS
+
+    lines = answers_eval.read_labelled(Path(__file__).parent / "data" / "answers_probe_conversations.jsonl")
+    assert len(lines) >= 40 and all(len(item.turns) >= 2 for item in lines)
+    assert sum(item.article is None for item in lines) >= 10
+    for item in lines:
+        if item.article is not None:
+            text = normalize_space((DEFAULT_CORPUS / item.article).read_text("utf-8"))
+            assert item.expect is None or normalize_space(item.expect) in text, item.line
 
 
 def test_an_emergency_is_flagged_in_a_conversation_and_never_carried_over(pipeline):
