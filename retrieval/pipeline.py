@@ -77,7 +77,7 @@ class Pipeline:
             combined = self._answer(followup.combine(context, core), lang, asked=core)
             if not combined.refused or answer.refused:
                 # refused either way, it is still refused as part of the conversation, whose
-                # topic the next message then keeps ("脸歪了" / "我是上个月打的" / "还能恢复吗")
+                # topic the next message then keeps ("脸歪了" / "那我跟我老公商量一下" / "还能恢复吗")
                 answer = combined
         answer.question = question
         answer.truncated_at = truncated_at
