@@ -126,8 +126,7 @@ def base_chunks(work: Path, medqa: Path | None) -> tuple[list[str], list]:
     source = current_version(work / ("medqa" if medqa else "bundled"))
     meta = IndexMeta.read(source)
     conn = sqlite3.connect(source / "chunks.sqlite")
-    texts = [r[0] for r in conn.execute("SELECT text FROM chunks ORDER BY id")]
-    ids = [r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY id")]
+    ids, texts = map(list, zip(*conn.execute("SELECT id, text FROM chunks ORDER BY id")))
     per_chunk: dict[int, list[tuple[str, np.ndarray]]] = {}
     for row_id, key, blob in conn.execute("SELECT id, hash, vector FROM sentences ORDER BY id, n"):
         per_chunk.setdefault(row_id, []).append((key, np.frombuffer(blob, dtype=np.float32)))
@@ -164,7 +163,8 @@ def scaled_index(data: Path, size: int, texts: list[str], base: tuple, kind: str
         chunks.append(Chunk(f"s{i:08d}", path, articles[-1].title, None, text, i % per_article, sha256(text)))
         rows = list(base_sentences[picks[i]])
         if rows:  # the sentences of the real chunk, and the suffix as one more (a copy of the last)
-            sentences.append((rows + rows[-1:] * len(units(text)))[: len(units(text))])
+            count = len(units(text))
+            sentences.append((rows + rows[-1:] * count)[:count])
     seconds: dict[str, float] = {}
     folder = write_version(data, articles, chunks, dense, kind=kind, timings=seconds,
                            sentences=sentences if len(sentences) == size else None)  # fmt: skip
