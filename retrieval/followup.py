@@ -8,7 +8,8 @@ a question word alone: 为什么, "why?", "how come?"),
 or when it is short and, on its own, nothing in the articles answers it although they
 use at least one of its words (lexical.knows_any_term: "红烧肉怎么做" shares none, it is a
 new topic; "具体会有啥症状" does) or it names nothing of its own (lexical.names_nothing:
-"一般要多久" is question words and a lone character). Such a message
+"一般要多久" is question words and a lone character; "我是上个月打的" is a time and a lone
+character: a remark on when or how often names no topic either). Such a message
 is searched as "previous question + message" (`combine`) and answered as such when
 the articles answer that. When nothing answers it either way, it is refused as
 searched with the conversation, which the next message then continues ("脸歪了" /

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,24 @@ def content_terms(message: str) -> list[str]:
     return tokenize("".join(" " if ch in ZH_STOP_CHARS else ch for ch in message))
 
 
+# When and how often something happened: it tells about the conversation's topic and names
+# no topic of its own ("我是上个月打的", "打了两次", "我才打了一个礼拜", "3 weeks ago").
+_ZH_NUMBER = r"(?:\d+|[一二两三四五六七八九十百半几]+)"
+_TIMES = re.compile(
+    rf"(?:(?:上上|下下|[上下这前今去明昨本])第?{_ZH_NUMBER}?|第?{_ZH_NUMBER})\s*个?多?"
+    r"(?:小时|分钟|天|日|(?:周|星期|礼拜)[一二三四五六日天]?|月|年|次|回|针)(?:多|左右|以来|前|后|以前|以后|之前|之后)?"
+    r"|昨天|前天|今天|刚才|刚刚|最近|之前|以前|已经|早就|[才刚]"
+    r"|\b(?:\d+|an?|one|two|three|four|five|six|few|couple of)\s+(?:hours?|days?|weeks?|months?|years?|times?)(?:\s+ago)?\b"
+    r"|\b(?:last|this|next)\s+(?:night|week|month|year|time)\b|\b(?:yesterday|today|recently|ago|already|just|once|twice)\b",
+    re.IGNORECASE,
+)
+
+
 def names_nothing(message: str) -> bool:
-    """The message has no content term beyond a lone character left between question words
-    ("一般要多久", "那怎么办呢", "why not"): it asks about nothing of its own."""
-    return all(len(t) < 2 for t in content_terms(message))
+    """The message has no content term beyond a lone character left between question words,
+    times and counts ("一般要多久", "那怎么办呢", "why not", "我是上个月打的"): it asks or
+    tells about nothing of its own."""
+    return all(len(t) < 2 for t in content_terms(_TIMES.sub(" ", message)))
 
 
 class LexicalIndex:

@@ -105,6 +105,26 @@ def test_a_refused_follow_up_keeps_the_conversations_topic(pipeline):
     assert not after.refused and after.searched.startswith("打瘦脸针后脸歪了")
 
 
+
+def test_a_remark_about_when_is_read_with_the_conversation(pipeline):
+    """"我是三个月前打的 打了两次" tells when and how often, and names nothing of its own: it
+    is part of the conversation, and the question after it keeps the topic. A remark that
+    names something else ("我最近老是失眠") is a new topic: refused, searched as sent."""
+    service = Service(pipeline)
+    service.answer("瘦脸针打完脸颊有点凹", channel="test", conversation="t")
+    remark = service.answer("我是三个月前打的 打了两次", channel="test", conversation="t").answer
+    assert remark.searched == "瘦脸针打完脸颊有点凹 我是三个月前打的 打了两次"
+    after = service.answer("还会好吗", channel="test", conversation="t").answer
+    assert not after.refused and after.searched.startswith("瘦脸针打完脸颊有点凹")
+    assert after.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
+    service.answer("打瘦脸针后脸歪了", channel="test", conversation="u")
+    other = service.answer("我最近老是失眠", channel="test", conversation="u").answer
+    assert other.refused and other.searched == "我最近老是失眠"
+    for message in ["我是上个月打的", "我才打了一个礼拜", "上周五打的", "打了半年了"]:
+        assert names_nothing(message), message
+    for message in ["我最近老是失眠", "月经期间能打吗", "打完第二天脸肿", "周围肌肉会萎缩吗"]:
+        assert not names_nothing(message), message
+
 def test_the_conversation_probe_is_labelled_from_the_articles():
     """tests/data/answers_probe_conversations.jsonl (conversations written after the labelled
     set, for `articlebot eval-answers`): every line parses, names a bundled article or none,
