@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.text import detect_language
-from retrieval import followup, gate
+from retrieval import gate
+from retrieval.pipeline import prepared, without_repeats
 from retrieval.search import Searcher
 from retrieval.stages import relevance
 
@@ -40,8 +41,8 @@ class Scored:
 def score_questions(searcher: Searcher, labelled: list[dict], k: int = 5) -> list[Scored]:
     out = []
     for item in labelled:
-        question = followup.without_asides(item["question"])  # what the bot searches (pipeline.py)
-        hits = searcher.search(question, k)
+        _, question, _ = prepared(item["question"])  # what the bot searches (pipeline.py)
+        hits = searcher.search(without_repeats(question), k)
         out.append(Scored(question, item.get("article"), [(h.dense, h.coverage, h.article) for h in hits]))
     return out
 

@@ -29,6 +29,17 @@ def tidy_question(raw: str) -> str:
     return normalize_space(clean_input(raw))
 
 
+def prepared(raw: str) -> tuple[str, str, int | None]:
+    """A message as the bot reads it: (the question as logged and shown: tidied and cut at
+    MAX_QUESTION_CHARS; what is searched for it: the same without its asides, followup.py;
+    where it was cut, or None). `articlebot calibrate` reads its labelled questions the same way."""
+    question = tidy_question(raw)
+    truncated_at = None
+    if len(question) > MAX_QUESTION_CHARS:
+        question, truncated_at = question[:MAX_QUESTION_CHARS], MAX_QUESTION_CHARS
+    return question, followup.without_asides(question), truncated_at  # "好的谢谢。对了，…": what is asked, searched
+
+
 def without_repeats(question: str) -> str:
     """The question with sentences it repeats said once: "我很担心。" four hundred times
     adds no meaning, and would drown the question in search."""
@@ -62,15 +73,10 @@ class Pipeline:
         `context`: the previous question of the same conversation (as it was searched),
         if it is recent; a message that leans on it is answered as a follow-up (followup.py).
         """
-        question = tidy_question(raw_question)
+        question, core, truncated_at = prepared(raw_question)
         lang = detect_language(question)
         if not any(ch.isalnum() for ch in question):
             return Answer(question, lang, refused=True, hits=[], empty=True)
-        truncated_at = None
-        if len(question) > MAX_QUESTION_CHARS:
-            question = question[:MAX_QUESTION_CHARS]
-            truncated_at = MAX_QUESTION_CHARS
-        core = followup.without_asides(question)  # "好的谢谢。对了，…": what is asked, searched
         answer = self._answer(core, lang)
         context = tidy_question(context or "")
         if context and self._follows_up(core, answer):

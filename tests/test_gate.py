@@ -110,3 +110,23 @@ def test_only_long_messages_still_give_a_threshold():
     scored += [_scored(f"我最近睡不好，白天很累{i}，怎么办？", -0.02 + i * 0.005, None) for i in range(3)]
     base, offsets = calibrate_gate(scored, weight=0.0)
     assert -0.01 < base < 0.03 and offsets == {}
+
+
+def test_calibrate_scores_a_message_as_the_bot_searches_it(pipeline):
+    """`articlebot calibrate` reads a labelled message as the bot does (pipeline.prepared:
+    tidied, cut at MAX_QUESTION_CHARS, without asides, a repeated sentence searched once), so
+    the threshold it chooses is judged on the scores the bot's answers get."""
+    from retrieval.calibrate import score_questions
+    from retrieval.pipeline import MAX_QUESTION_CHARS
+
+    messages = [
+        "好的谢谢。对了，打瘦脸针会导致面瘫吗",
+        "打瘦脸针后多久可以化妆？" * 120,  # over MAX_QUESTION_CHARS, one sentence repeated
+        "  瘦脸针\u200b效果能维持多久\n\n姐妹们  ",
+    ]
+    assert len(messages[1]) > MAX_QUESTION_CHARS
+    scored = score_questions(pipeline.searcher, [{"question": m, "article": None} for m in messages], k=pipeline.top_k)
+    for message, s in zip(messages, scored):
+        answer = pipeline.answer(message)
+        assert s.question == answer.searched
+        assert s.parts == [(h.dense, h.coverage, h.article) for h in answer.hits]
