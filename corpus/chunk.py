@@ -24,7 +24,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from common.text import near_duplicate, sha256, shingles, split_sentences
+from common.text import near_duplicate, sha256, shingles, split_sentences, to_simplified
 from corpus.article import Article
 
 MIN_CHARS = 150
@@ -56,9 +56,10 @@ class Chunk:
 
 
 def embed_text(title: str, heading: str | None, text: str) -> str:
-    """The text that is embedded for a chunk."""
+    """The text that is embedded for a chunk, in simplified characters as search compares
+    it (common.text.to_simplified); the chunk's own text keeps the characters as written."""
     head = " / ".join(part for part in (title, heading) if part)
-    return f"{head}\n{text}" if head else text
+    return to_simplified(f"{head}\n{text}" if head else text)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from common.text import (
     fold,
     normalize_space,
     split_sentences,
+    to_simplified,
 )
 from retrieval import followup, gate
 from retrieval.lexical import names_nothing
@@ -31,13 +32,16 @@ def tidy_question(raw: str) -> str:
 
 def prepared(raw: str) -> tuple[str, str, int | None]:
     """A message as the bot reads it: (the question as logged and shown: tidied and cut at
-    MAX_QUESTION_CHARS; what is searched for it: the same without its asides, followup.py;
-    where it was cut, or None). `articlebot calibrate` reads its labelled questions the same way."""
+    MAX_QUESTION_CHARS; what is searched for it: the same in simplified characters
+    (common.text.to_simplified: the asides, follow-up cues and the index are written so)
+    without its asides, followup.py; where it was cut, or None). `articlebot calibrate`
+    reads its labelled questions the same way."""
     question = tidy_question(raw)
     truncated_at = None
     if len(question) > MAX_QUESTION_CHARS:
         question, truncated_at = question[:MAX_QUESTION_CHARS], MAX_QUESTION_CHARS
-    return question, followup.without_asides(question), truncated_at  # "好的谢谢。对了，…": what is asked, searched
+    # "好的谢谢。对了，…": what is asked, searched; "打完瘦臉針還會…" is searched as "打完瘦脸针还会…"
+    return question, followup.without_asides(to_simplified(question)), truncated_at
 
 
 def without_repeats(question: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.text import to_simplified
 from corpus import Chunk
 from embeddings import Encoder
 from retrieval.index import FORMAT, IndexMeta
@@ -82,7 +83,7 @@ def embed_sentences(
     """The primary model's vector of every sentence of every chunk (sentences.py), reusing
     those the live version or the cache holds for the same text and model: per chunk, the
     (hash, vector) of its sentences in order, and how many sentences were embedded."""
-    texts = [[sentence for _, sentence in units(c.text)] for c in chunks]
+    texts = [[to_simplified(sentence) for _, sentence in units(c.text)] for c in chunks]  # as search compares them
     keys = {sentence_hash(t): t for sentences in texts for t in sentences}
     known: dict[str, np.ndarray] = {}
     if reuse:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.text import detect_language
+from common.text import detect_language, to_simplified
 from embeddings import Encoder, model_info
 from embeddings.batching import QueryBatcher
 from retrieval import stages
@@ -105,6 +105,8 @@ class Searcher:
         self.refresh()
         index = self.index  # one version for the whole search, even if a swap happens meanwhile
         clock = _Stopwatch()
+        # in simplified characters, as the index holds every text it compares (to_simplified)
+        question, asked = to_simplified(question), asked and to_simplified(asked)
         lang = detect_language(question)
         vectors = [batcher.encode_one(question) for batcher in self.queries]
         clock.lap("embed")
