@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import re
 import unicodedata
-from pathlib import Path
+
+from common.packages import package_dir
 
 # CJK ideographs (basic + extension A + compatibility): the one definition of "a Chinese character".
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -183,10 +183,10 @@ _TS_CHARACTERS = "dictionary/TSCharacters.txt"
 
 @functools.lru_cache(maxsize=1)
 def _simplified_table() -> dict[int, str]:
-    spec = importlib.util.find_spec(_OPENCC)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_dir(_OPENCC)
+    if folder is None:
         return {}
-    path = Path(next(iter(spec.submodule_search_locations))) / _TS_CHARACTERS
+    path = folder / _TS_CHARACTERS
     table: dict[int, str] = {}
     try:
         with path.open(encoding="utf-8") as lines:

@@ -24,10 +24,10 @@ imports torch.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.packages import package_dir
 from embeddings.base import EmbeddingModelError, Encoder, EncoderFactory
 
 E5_SMALL = "multilingual-e5-small"
@@ -137,28 +137,17 @@ def model_info(name: str) -> ModelInfo:
     )
 
 
-def _package_dir(package: str) -> Path | None:
-    """The folder of an installed package, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def resolve_model(name: str) -> Path | str:
     """Where a model lives: a local folder, or a name for the Hugging Face cache."""
     info = _BY_NAME.get(name)
     if info is not None and info.package is not None and info.model_file is not None:
-        base = _package_dir(info.package)
+        base = package_dir(info.package)
         path = base / info.model_file if base else None
         if path is None or not path.is_file():
             raise EmbeddingModelError(f"The model {name} is not installed; run `pip install {info.pip_name}`.")
         return path
     if info is not None and info.package is not None and info.folder is not None:
-        base = _package_dir(info.package)
+        base = package_dir(info.package)
         path = base / info.folder if base else None
         if path is None or not (path / "config.json").is_file():
             raise EmbeddingModelError(

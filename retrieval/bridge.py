@@ -35,7 +35,6 @@ it contains any of them, which is what coverage (lexical.py) counts.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import logging
 import os
@@ -44,6 +43,7 @@ from collections.abc import Iterable
 from itertools import chain
 from pathlib import Path
 
+from common.packages import package_dir
 from common.text import CJK, CJK_RE, EN_STOP_WORDS, stem
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,9 @@ GLOSSARY_ENV = "ARTICLEBOT_GLOSSARY"
 
 def dictionary_path() -> Path | None:
     """Where the installed CC-CEDICT file is, or None."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / DICTIONARY
-    return path if path.is_file() else None
+    folder = package_dir(PACKAGE)
+    path = folder / DICTIONARY if folder is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 @functools.lru_cache(maxsize=2)

@@ -4,6 +4,7 @@ FAISS and SQLite unless a test says otherwise."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from opencc import OpenCC
 
 from bot import answers_eval
 from bot.service import Service
-from common.text import to_simplified, tokenize
+from common.text import CJK_RE, to_simplified, tokenize
 from corpus.chunk import embed_text
 from presentation.plain import render_text
 from retrieval.index import Index
@@ -35,16 +36,14 @@ def test_traditional_characters_are_compared_as_simplified():
 
 def _traditional(lines: list[answers_eval.Labelled]) -> list[answers_eval.Labelled]:
     convert = OpenCC("s2t").convert
-    return [answers_eval.Labelled(x.line, [convert(t) for t in x.turns], x.article, x.expect, x.emergency, x.tags, x.split)
-            for x in lines]  # fmt: skip
+    return [dataclasses.replace(x, turns=[convert(t) for t in x.turns]) for x in lines]
 
 
 def test_questions_in_traditional_characters_are_answered_as_in_simplified(pipeline):
     """The tune half's Chinese single-turn lines, converted to traditional characters by
     OpenCC, through the bot's own path: answered from the right article about as often as as
     written (before the conversion in search: 39 of 88 against 78)."""
-    lines = [x for x in answers_eval.read_labelled(DATA / "answers.jsonl", split="tune", single_turn=True)
-             if any("\u4e00" <= ch <= "\u9fff" for ch in x.turns[0])]  # fmt: skip
+    lines = [x for x in answers_eval.read_labelled(DATA / "answers.jsonl", split="tune", single_turn=True) if CJK_RE.search(x.turns[0])]
     service = Service(pipeline)
     simplified = answers_eval.report(answers_eval.run(service, lines))["all"]
     traditional = answers_eval.report(answers_eval.run(service, _traditional(lines)))["all"]
