@@ -181,23 +181,48 @@ _OPENCC = "opencc"
 _TS_CHARACTERS = "dictionary/TSCharacters.txt"
 
 
-@functools.lru_cache(maxsize=1)
-def _simplified_table() -> dict[int, str]:
+_ST_CHARACTERS = "dictionary/STCharacters.txt"
+
+
+@functools.lru_cache(maxsize=2)
+def _character_table(name: str) -> dict[str, str]:
+    """One of OpenCC's character tables as {character: its first counterpart} (a character
+    whose first counterpart is itself left out); empty without the package."""
     folder = package_dir(_OPENCC)
     if folder is None:
         return {}
-    path = folder / _TS_CHARACTERS
-    table: dict[int, str] = {}
+    table: dict[str, str] = {}
     try:
-        with path.open(encoding="utf-8") as lines:
+        with (folder / name).open(encoding="utf-8") as lines:
             for line in lines:
                 source, _, targets = line.rstrip("\n").partition("\t")
                 target = targets.split(" ")[0] if targets else ""
                 if len(source) == 1 and len(target) == 1 and source != target:
-                    table[ord(source)] = target
+                    table[source] = target
     except OSError:
         return {}
     return table
+
+
+@functools.lru_cache(maxsize=1)
+def _simplified_table() -> dict[int, str]:
+    return {ord(source): target for source, target in _character_table(_TS_CHARACTERS).items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _script_characters() -> tuple[frozenset[str], frozenset[str]]:
+    """(characters written only in traditional script, characters written only in simplified
+    script): those each table changes and the other does not have (著 and 乾 are in both)."""
+    ts, st = _character_table(_TS_CHARACTERS), _character_table(_ST_CHARACTERS)
+    return frozenset(ts) - frozenset(st), frozenset(st) - frozenset(ts)
+
+
+def writes_traditional(text: str) -> bool:
+    """Whether `text` is written in traditional characters: more of its characters are
+    traditional-only (臉, 後, 針) than simplified-only (脸, 后, 针). Text that has neither
+    (English, or characters both scripts share) is not."""
+    traditional, simplified = _script_characters()
+    return sum(ch in traditional for ch in text) > sum(ch in simplified for ch in text)
 
 
 def to_simplified(text: str) -> str:

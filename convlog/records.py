@@ -49,11 +49,13 @@ class ExchangeRecord:
 
 @dataclass
 class ExchangeBrief:
-    """What a follow-up needs of a logged exchange: the question as searched, its language, the chunks quoted."""
+    """What a follow-up needs of a logged exchange: the question as searched, its language, the
+    chunks quoted, and the message as written (its script sets the reply's, presentation.texts)."""
 
     question: str
     lang: str
     shown: tuple[str, ...]
+    written: str = ""
 
 
 def record_of(answer: Answer, *, channel: str, reply: str, latency_ms: int, model: str | None,

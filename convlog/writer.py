@@ -214,5 +214,5 @@ class ConversationLog:
                 ).scalars().all()
         except SQLAlchemyError:
             return None
-        return ExchangeBrief(row.searched or row.question, row.lang, tuple(shown))
+        return ExchangeBrief(row.searched or row.question, row.lang, tuple(shown), row.question)
 

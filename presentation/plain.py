@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from presentation.reply import PASSAGE, answer_blocks, excerpt_of, title_of
+from presentation.reply import (
+    PASSAGE,
+    answer_blocks,
+    answer_language,
+    excerpt_of,
+    title_of,
+)
 from presentation.texts import disclaimer
 from retrieval.records import Answer, Passage
 
@@ -24,5 +30,6 @@ def passage_text(passage: Passage) -> str:
 
 def render_text(answer: Answer) -> str:
     """The plain-text reply to an answer, disclaimer last."""
-    parts = [passage_text(b.passage) if b.kind == PASSAGE else b.text for b in answer_blocks(answer)]
-    return with_disclaimer("\n\n".join(parts), answer.lang)
+    lang = answer_language(answer)
+    parts = [passage_text(b.passage) if b.kind == PASSAGE else b.text for b in answer_blocks(answer, lang=lang)]
+    return with_disclaimer("\n\n".join(parts), lang)

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from presentation.texts import EMPTY_QUESTION, INTRO, NOT_COVERED, TRUNCATED_NOTE
+from presentation.texts import (
+    EMPTY_QUESTION,
+    INTRO,
+    NOT_COVERED,
+    TRUNCATED_NOTE,
+    reply_language,
+    say,
+)
 from retrieval.records import Answer, Passage
 
 EMERGENCY = "emergency"  # get help now: always first
@@ -53,23 +60,30 @@ def excerpt_of(passage: Passage) -> str:
     return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
-def answer_blocks(answer: Answer, *, more: bool = False) -> list[Block]:
-    """The blocks of a reply to `answer`; `more` for a further page of passages (no intro, no notices)."""
-    lang = answer.lang
+def answer_language(answer: Answer) -> str:
+    """The language of the bot's own sentences in the reply to `answer` (texts.reply_language:
+    traditional characters for a message written in them)."""
+    return reply_language(answer.lang, answer.question)
+
+
+def answer_blocks(answer: Answer, *, more: bool = False, lang: str | None = None) -> list[Block]:
+    """The blocks of a reply to `answer`; `more` for a further page of passages (no intro, no notices).
+    `lang`: the reply language (default: answer_language); quotes keep the article's characters."""
+    lang = lang or answer_language(answer)
     blocks: list[Block] = []
     if answer.safety.emergency and answer.safety.notices and not more:
-        blocks.append(Block(EMERGENCY, answer.safety.notices[lang]))
+        blocks.append(Block(EMERGENCY, say(answer.safety.notices, lang)))
     if answer.truncated_at:
-        blocks.append(Block(NOTE, TRUNCATED_NOTE[lang].format(n=answer.truncated_at)))
+        blocks.append(Block(NOTE, say(TRUNCATED_NOTE, lang).format(n=answer.truncated_at)))
     if answer.empty:
-        blocks.append(Block(TEXT, EMPTY_QUESTION[lang]))
+        blocks.append(Block(TEXT, say(EMPTY_QUESTION, lang)))
     elif answer.refused:
         if not answer.emergency:  # after an emergency notice, "not covered" would only distract
-            blocks.append(Block(TEXT, NOT_COVERED[lang]))
+            blocks.append(Block(TEXT, say(NOT_COVERED, lang)))
     else:
         if not more:
-            blocks.append(Block(TEXT, INTRO[lang]))
+            blocks.append(Block(TEXT, say(INTRO, lang)))
         blocks.extend(Block(PASSAGE, passage=p) for p in answer.passages)
     if answer.safety.advice and answer.safety.advice_notices:
-        blocks.append(Block(ADVICE, answer.safety.advice_notices[lang]))
+        blocks.append(Block(ADVICE, say(answer.safety.advice_notices, lang)))
     return blocks

@@ -68,11 +68,12 @@ def excerpt_html(excerpt: str, focus: str) -> str:
 _STYLE = {EMERGENCY: "<b>{}</b>", NOTE: "<i>{}</i>", TEXT: "{}", ADVICE: "<i>{}</i>"}
 
 
-def answer_paragraphs(answer: Answer, *, more: bool = False) -> list[str]:
-    """The HTML paragraphs of an answer, disclaimer excluded."""
+def answer_paragraphs(answer: Answer, *, more: bool = False, lang: str | None = None) -> list[str]:
+    """The HTML paragraphs of an answer, disclaimer excluded (`lang`: the reply language,
+    presentation.reply.answer_language by default)."""
     return [
         passage_html(b.passage) if b.kind == PASSAGE else _STYLE[b.kind].format(esc(b.text))
-        for b in answer_blocks(answer, more=more)
+        for b in answer_blocks(answer, more=more, lang=lang)
     ]
 
 

@@ -2,11 +2,59 @@
 
 Answers are built from these by `presentation.reply`; the red-flag notices are
 data of their own (`retrieval/redflags.toml`), editable by operators.
+
+Someone who writes in traditional characters (Taiwan, Hong Kong) gets the bot's own
+sentences of a reply in traditional characters too: the reply language TRADITIONAL,
+the Chinese text converted by OpenCC's phrase converter (`say`). What is quoted from
+the articles is never converted: a quote keeps the article's characters.
 """
 
 from __future__ import annotations
 
-from common.text import detect_language
+import functools
+from collections.abc import Mapping
+
+from common.text import detect_language, writes_traditional
+
+TRADITIONAL = "zh-Hant"  # a reply language: the Chinese texts in traditional characters
+
+
+def reply_language(lang: str, written: str) -> str:
+    """The language of the bot's own sentences in a reply to `written` (the message as
+    sent), whose search language is `lang`: TRADITIONAL for Chinese written in traditional
+    characters, otherwise `lang`."""
+    return TRADITIONAL if lang == "zh" and writes_traditional(written) else lang
+
+
+def search_language(lang: str) -> str:
+    """The language a reply language searches in ("zh" for TRADITIONAL)."""
+    return "zh" if lang == TRADITIONAL else lang
+
+
+@functools.lru_cache(maxsize=512)
+def to_traditional(text: str) -> str:
+    """One of the bot's own sentences in traditional characters (OpenCC "s2t", phrase by
+    phrase; the same text without the package). Cached: the bot says few distinct things."""
+    convert = _s2t()
+    return convert(text) if convert else text
+
+
+@functools.lru_cache(maxsize=1)
+def _s2t():
+    try:
+        from opencc import OpenCC  # opencc-python-reimplemented (Apache-2.0)
+
+        return OpenCC("s2t").convert
+    except Exception:  # noqa: BLE001 - without the converter, simplified characters still read
+        return None
+
+
+def say(table: Mapping[str, str], lang: str) -> str:
+    """A text of `table` ({"zh": ..., "en": ...}) in reply language `lang`: TRADITIONAL
+    converts the Chinese one; a language the table lacks gets the Chinese one."""
+    if lang == TRADITIONAL:
+        return to_traditional(table.get("zh", ""))
+    return table.get(lang, table.get("zh", ""))
 
 # --- answers --------------------------------------------------------------------
 
@@ -144,8 +192,8 @@ COMMANDS = {
 
 
 def disclaimer(lang: str) -> str:
-    """The see-a-doctor disclaimer in `lang` (Chinese for any other language)."""
-    return DISCLAIMER.get(lang, DISCLAIMER["zh"])
+    """The see-a-doctor disclaimer in reply language `lang` (Chinese for any other language)."""
+    return say(DISCLAIMER, lang)
 
 
 def user_language(text: str | None, language_code: str | None) -> str:

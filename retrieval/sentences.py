@@ -59,6 +59,34 @@ def answers_nothing(sentence: str) -> bool:
     return bool(_QUESTION_END.search(sentence) or _META.search(sentence))
 
 
+# A heading inside a passage: a short line of its own with no sentence punctuation at its end
+# ("医生的专业背景", "4、打瘦脸针后一边脸大一边脸小怎么办"); or a lead-in ending with a colon
+# ("建议采取以下步骤:"): each names a topic, what follows it answers. They are never the
+# sentence in bold (10 of the tune half's 194 replies showed one as the answer; figures
+# unchanged). A passage's evidence (stages.by_evidence) still counts them: leaving them out
+# there too left the tune half unchanged and cost 2 right articles of 109 on the held-out half.
+HEADING_CHARS = 30
+_CLOSES_SENTENCE = "。！？!?；;：:，,、.…)）]】”’\"'"
+_LEAD_IN = re.compile(r"[:：]\s*$")
+
+
+def non_answers(text: str) -> list[bool]:
+    """For each sentence of a passage (`units`), whether it answers nothing: a question, a
+    sentence about the article itself (answers_nothing), a heading inside the passage or a
+    lead-in to what follows."""
+    found = units(text)
+    per_line: dict[int, int] = {}
+    for line, _ in found:
+        per_line[line] = per_line.get(line, 0) + 1
+    several = len(found) > 1
+    return [
+        answers_nothing(s)
+        or (several and per_line[line] == 1 and len(s) <= HEADING_CHARS and s[-1] not in _CLOSES_SENTENCE)
+        or (several and bool(_LEAD_IN.search(s)))
+        for line, s in found
+    ]
+
+
 def units(text: str) -> list[tuple[int, str]]:
     """(line number, sentence) of a passage, in order: what an excerpt is made of and
     what is embedded sentence by sentence (line breaks are kept for inline headings)."""
@@ -70,13 +98,17 @@ def sentence_hash(sentence: str) -> str:
     return sha256(sentence)
 
 
-def answer_scores(question: str, sentences: Sequence[str], cosines: np.ndarray | None, coverage: Sequence[float]) -> list[float]:
+def answer_scores(question: str, sentences: Sequence[str], cosines: np.ndarray | None, coverage: Sequence[float],
+                  nothing: Sequence[bool] | None = None) -> list[float]:
     """Each sentence's answer score: meaning (cosine, when the index has sentence vectors),
-    terms and answer type, lowered for a sentence that answers nothing (a question, an introduction)."""
+    terms and answer type, lowered for a sentence that answers nothing (`nothing`, from
+    non_answers; without it, answers_nothing: a question, an introduction)."""
     scores = np.asarray(coverage, dtype=np.float32)
     if cosines is not None and len(cosines) == len(scores):
         scores = scores + SENTENCE_COSINE_WEIGHT * np.asarray(cosines, dtype=np.float32)
+    if nothing is None or len(nothing) != len(sentences):
+        nothing = [answers_nothing(s) for s in sentences]
     return [
-        (float(score) + answer_type_bonus(question, s)) * (NON_ANSWER_FACTOR if answers_nothing(s) else 1.0)
-        for s, score in zip(sentences, scores)
+        (float(score) + answer_type_bonus(question, s)) * (NON_ANSWER_FACTOR if skip else 1.0)
+        for s, score, skip in zip(sentences, scores, nothing)
     ]

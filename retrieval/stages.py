@@ -69,7 +69,7 @@ import numpy as np
 from common.text import near_duplicate, shingles
 from retrieval.index import Index
 from retrieval.records import Hit
-from retrieval.sentences import answer_scores, answers_nothing, units
+from retrieval.sentences import answer_scores, answers_nothing, non_answers, units
 
 CANDIDATES = 120  # from each of the dense and lexical searches (medqa: 50 gave R@10 0.500, 120 and 200 both 0.520)
 OVERFETCH = 3  # candidates scored per wanted hit, so that dropping repeats still leaves k
@@ -222,4 +222,4 @@ def answering_sentences(index: Index, hits: list[Hit], question: str, vector: np
     for hit in hits:
         sentences = [s for _, s in units(hit.text)]
         coverage = index.lexical.text_coverage(question, sentences, lang)
-        hit.sentence_scores = answer_scores(question, sentences, hit.sentence_cosines, coverage)
+        hit.sentence_scores = answer_scores(question, sentences, hit.sentence_cosines, coverage, non_answers(hit.text))

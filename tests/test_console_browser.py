@@ -121,7 +121,9 @@ def test_an_operator_walks_through_the_console(console_log, tmp_path):
             assert "/login" in driver.current_url
             driver.find_element(By.ID, "token").send_keys("not-the-token")
             driver.find_element(By.ID, "sign-in").click()
-            assert "not the console's token" in driver.find_element(By.CLASS_NAME, "error").text
+            # the refusal is a new page: wait for it to arrive (under load it may not have yet)
+            refusal = wait_for(lambda: css(By.CLASS_NAME, "error"), "the sign-in form to refuse the wrong token")
+            assert "not the console's token" in refusal[0].text
             driver.find_element(By.ID, "token").send_keys(TOKEN)
             driver.find_element(By.ID, "sign-in").click()
             wait_for(lambda: driver.current_url.endswith("/conversations"), "the page asked for before signing in")

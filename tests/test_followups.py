@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 from click.testing import CliRunner
 
+from bot.answers_eval import read_labelled
 from bot.cli import main
 from bot.conversations import Conversations
 from bot.service import Service
@@ -21,7 +23,9 @@ from retrieval.index import Index
 from retrieval.lexical import names_nothing
 from retrieval.passages import excerpt, more_candidates
 from retrieval.records import Hit, Passage
-from retrieval.sentences import answers_nothing, units
+from retrieval.sentences import answers_nothing, non_answers, units
+
+DATA = Path(__file__).parent / "data"
 
 PALSY = "botox-facial-palsy-recovery.txt"
 
@@ -241,6 +245,27 @@ def test_questions_and_introductions_answer_nothing():
     assert answers_nothing("本文将深入分析这一问题,从医学观点、恢复时间等多个方面进行探讨。")
     assert answers_nothing("In this article we will look at the causes.")
     assert not answers_nothing("大约70%~85%的人在3个月内完全恢复。")
+
+
+def test_headings_and_lead_ins_inside_a_passage_answer_nothing():
+    text = ("多数情况下,面瘫是暂时性的。\n恢复过程中的注意事项\n4、打瘦脸针后一边脸大一边脸小怎么办\n"
+            "如果出现这种情况,建议采取以下步骤:\n1. 保持冷静。\nGood sleep helps\n避免按摩,以免加重症状。")  # fmt: skip
+    assert non_answers(text) == [False, True, True, True, False, True, False]
+    assert non_answers("恢复过程中的注意事项") == [False]  # a passage of one line is what there is to quote
+    assert non_answers("面瘫恢复过程中要注意多休息、必要时进行面部表情锻炼如轻微的皱眉和微笑等等") == [False]
+
+
+def test_a_heading_is_never_quoted_as_the_answer(pipeline):
+    """Over the tune half's questions, the sentence shown in bold is never a heading or a
+    lead-in of its passage ("医生的专业背景", "建议采取以下步骤:") while it has another sentence."""
+    lines = read_labelled(DATA / "answers.jsonl", split="tune", single_turn=True)
+    focused = 0
+    for item in lines:
+        for passage in pipeline.answer(item.turns[0]).passages:
+            flags = dict(zip([s for _, s in units(passage.hit.text)], non_answers(passage.hit.text)))
+            assert not flags[passage.focus], (item.turns[0], passage.focus)
+            focused += 1
+    assert focused > 80
 
 
 def test_more_stops_when_relevance_drops():

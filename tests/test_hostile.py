@@ -24,7 +24,7 @@ from bot.telegram.fake_botapi import (
     post_to_webhook,
 )
 from presentation.telegram_html import answer_paragraphs, units, with_disclaimer_html
-from presentation.texts import DISCLAIMER, ERROR
+from presentation.texts import DISCLAIMER, ERROR, TRADITIONAL, say
 from retrieval.records import Answer, Hit, Passage
 from tests.test_telegram import all_text, start_bot, stop_bot
 from tests.test_telegram_cli import wait_for
@@ -61,7 +61,7 @@ def fuzz_messages(seed: int = FUZZ_SEED, count: int = FUZZ_MESSAGES) -> list[str
 
 
 def _disclaimed(text: str) -> bool:
-    return text.endswith(f"<i>{DISCLAIMER['zh']}</i>") or text.endswith(f"<i>{DISCLAIMER['en']}</i>")
+    return any(text.endswith(f"<i>{say(DISCLAIMER, lang)}</i>") for lang in ("zh", "en", TRADITIONAL))
 
 
 async def test_fuzzed_messages_never_break_a_reply_or_another_users_answer(pipeline, tmp_path, capfd):

@@ -14,9 +14,10 @@ from bot.telegram import sending
 from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
 from bot.telegram.fake_botapi import FakeBotAPI, check_html
 from convlog import ConversationLog
-from presentation.texts import DISCLAIMER, NOT_COVERED
+from presentation.texts import DISCLAIMER, INTRO, NOT_COVERED, TRADITIONAL, say
 
 ZH, EN = DISCLAIMER["zh"], DISCLAIMER["en"]
+HANT = say(DISCLAIMER, TRADITIONAL)  # to someone who writes in traditional characters
 
 
 class Running:
@@ -36,7 +37,7 @@ class Running:
     def _answered(self, message) -> bool:
         replies = self.api.replies_to(message)
         return bool(replies) and replies[-1]["params"].get("reply_markup") is not None or any(
-            r["params"]["text"].endswith(f"<i>{ZH}</i>") or r["params"]["text"].endswith(f"<i>{EN}</i>") for r in replies
+            r["params"]["text"].endswith(f"<i>{d}</i>") for r in replies for d in (ZH, EN, HANT)
         )
 
 
@@ -65,7 +66,7 @@ def assert_every_message_ends_with_the_disclaimer(api: FakeBotAPI) -> None:
     """Whatever path sent it (answer, more, refusal, emergency, error, notice, /start...)."""
     for call in api.of("sendMessage"):
         text = call["params"]["text"]
-        assert text.endswith(f"<i>{ZH}</i>") or text.endswith(f"<i>{EN}</i>"), text[-80:]
+        assert any(text.endswith(f"<i>{d}</i>") for d in (ZH, EN, HANT)), text[-80:]
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def assert_valid_and_disclaimed(replies: list[dict], lang: str = "zh") -> None:
         assert reply["params"]["parse_mode"] == "HTML"
         errors, _ = check_html(reply["params"]["text"])
         assert errors == []
-    assert last_text(replies).endswith(f"<i>{DISCLAIMER[lang]}</i>")
+    assert last_text(replies).endswith(f"<i>{say(DISCLAIMER, lang)}</i>")
 
 
 async def test_start_registers_commands_and_greets(bot):
@@ -205,6 +206,35 @@ async def test_feedback_buttons_and_more(bot):
     await bot.api.press(sent, more, user_id=14)  # the first answer's old button, pressed again
     assert await bot.api.wait_until(lambda: len(bot.api.texts_to(14)) > before)
     assert "没有更多相关的段落了" in bot.api.texts_to(14)[-1]
+
+
+async def test_traditional_characters_get_the_bots_own_sentences_in_traditional_characters(bot):
+    """瘦臉針 written in Taiwan or Hong Kong: the intro, the disclaimer, "more", the refusal and
+    the emergency notice come in traditional characters; quotes keep the article's characters."""
+    assert HANT != ZH and "醫生" in HANT
+    _, replies = await bot.ask("打瘦臉針後面癱多久能恢復？", user_id=70)
+    text = all_text(replies)
+    assert say(INTRO, TRADITIONAL) in text and INTRO["zh"] not in text
+    assert "大多数患者在数天到数周内会逐渐恢复正常" in text  # quoted as the article writes it
+    assert_valid_and_disclaimed(replies, TRADITIONAL)
+    more = next(b["callback_data"] for row in replies[-1]["params"]["reply_markup"]["inline_keyboard"] for b in row
+                if b["callback_data"].startswith("more:"))  # fmt: skip
+    before = len(bot.api.texts_to(70))
+    await bot.api.press(bot.api.sent[max(bot.api.sent)], more, user_id=70)
+    assert await bot.api.wait_until(lambda: len(bot.api.texts_to(70)) > before)
+    assert bot.api.texts_to(70)[-1].endswith(f"<i>{HANT}</i>")
+
+    _, replies = await bot.ask("紅燒肉怎麼做才好吃？", user_id=71)
+    assert say(NOT_COVERED, TRADITIONAL) in all_text(replies)
+    assert_valid_and_disclaimed(replies, TRADITIONAL)
+    _, replies = await bot.ask("打完瘦臉針喉嚨發緊，喘不上氣", user_id=72)
+    notice = replies[0]["params"]["text"].split("</b>")[0]
+    assert notice.startswith("<b>⚠️") and "120" in notice and "醫" in notice
+    assert_valid_and_disclaimed(replies, TRADITIONAL)
+    # the same in simplified characters: simplified replies, as before
+    _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？", user_id=73)
+    assert INTRO["zh"] in all_text(replies)
+    assert_valid_and_disclaimed(replies, "zh")
 
 
 async def test_html_special_characters_do_not_break_the_reply(bot):

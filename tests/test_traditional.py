@@ -12,9 +12,18 @@ from opencc import OpenCC
 
 from bot import answers_eval
 from bot.service import Service
-from common.text import CJK_RE, to_simplified, tokenize
+from common.text import CJK_RE, to_simplified, tokenize, writes_traditional
 from corpus.chunk import embed_text
 from presentation.plain import render_text
+from presentation.texts import (
+    DISCLAIMER,
+    INTRO,
+    NOT_COVERED,
+    TRADITIONAL,
+    TRUNCATED_NOTE,
+    reply_language,
+    say,
+)
 from retrieval.index import Index
 from retrieval.pipeline import Pipeline
 from retrieval.search import Searcher
@@ -92,3 +101,29 @@ def test_an_article_in_traditional_characters_answers_both_scripts(tmp_path, e5)
     finally:
         index.close()
         shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+def test_who_writes_traditional_characters_is_told_apart_by_the_characters_only_one_script_has():
+    assert writes_traditional("打瘦臉針後面癱多久能恢復？") and writes_traditional("後來呢")
+    assert not writes_traditional("打瘦脸针后面瘫多久能恢复？")
+    assert not writes_traditional("著名的医生说的")  # 著 is written in both scripts
+    assert not writes_traditional("Can botox cause facial palsy?") and not writes_traditional("")
+    assert reply_language("zh", "面癱能按摩嗎") == TRADITIONAL and reply_language("zh", "面瘫能按摩吗") == "zh"
+    assert reply_language("en", "Is 瘦臉針 safe?") == "en"
+    assert say(DISCLAIMER, TRADITIONAL) == "⚕️ 以上內容摘自健康科普文章，僅供參考，不能代替醫生的診斷和治療。如有不適，請及時就醫。"
+    assert say(DISCLAIMER, "en") == DISCLAIMER["en"] and say(DISCLAIMER, "fr") == DISCLAIMER["zh"]
+
+
+def test_a_reply_to_traditional_characters_speaks_them_and_quotes_the_article_as_written(pipeline):
+    answer = pipeline.answer("打瘦臉針後面癱多久能恢復？")
+    text = render_text(answer)
+    assert text.startswith(say(INTRO, TRADITIONAL)) and text.endswith(say(DISCLAIMER, TRADITIONAL))
+    assert answer.passages[0].excerpt in text and "面瘫" in answer.passages[0].excerpt  # the article's own characters
+    refused = render_text(pipeline.answer("紅燒肉怎麼做才好吃？"))
+    assert refused == f"{say(NOT_COVERED, TRADITIONAL)}\n\n{say(DISCLAIMER, TRADITIONAL)}"
+    long = pipeline.answer("打瘦臉針後面癱多久能恢復？" + "我很擔心。" * 400)
+    assert render_text(long).startswith(say(TRUNCATED_NOTE, TRADITIONAL).format(n=long.truncated_at))
+    emergency = pipeline.answer("打完瘦臉針喉嚨發緊，喘不上氣")
+    assert emergency.emergency and render_text(emergency).startswith(say(emergency.safety.notices, TRADITIONAL))
+    assert say(emergency.safety.notices, TRADITIONAL) != emergency.safety.notices["zh"]
+    assert render_text(pipeline.answer("打瘦脸针后面瘫多久能恢复？")).endswith(DISCLAIMER["zh"])  # simplified, as before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from telegram import Update
 from telegram.error import BadRequest
@@ -20,7 +21,6 @@ from bot.telegram.keyboards import (
     shows_more_button,
 )
 from bot.telegram.sending import send_html
-from convlog import ExchangeBrief
 from presentation import texts
 from presentation.telegram_html import answer_paragraphs, text_paragraphs
 
@@ -63,8 +63,9 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id:
         return
     await query.answer()
     answer = await asyncio.to_thread(svc.pipeline.more, exchange.question, exchange.lang, exchange.shown)
-    exchange = ExchangeBrief(exchange.question, exchange.lang, exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
+    exchange = replace(exchange, shown=exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
     svc.recent.remember(exchange_id, exchange)
-    paragraphs = text_paragraphs(texts.NO_MORE[exchange.lang]) if answer.refused else answer_paragraphs(answer, more=True)
+    lang = texts.reply_language(exchange.lang, exchange.written)  # traditional characters for who writes them
+    paragraphs = text_paragraphs(texts.say(texts.NO_MORE, lang)) if answer.refused else answer_paragraphs(answer, more=True, lang=lang)
     markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown) else None
-    await send_html(context, query.message.chat_id, paragraphs, exchange.lang, markup=markup)
+    await send_html(context, query.message.chat_id, paragraphs, lang, markup=markup)

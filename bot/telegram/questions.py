@@ -21,6 +21,7 @@ from bot.telegram.keyboards import answer_keyboard, exchange_of, has_more
 from bot.telegram.sending import send_html, send_notice, with_typing
 from convlog import ExchangeBrief
 from presentation import texts
+from presentation.reply import answer_language
 from presentation.telegram_html import answer_paragraphs
 
 
@@ -82,11 +83,13 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     shown = tuple(p.hit.chunk_id for p in answer.passages)
     # "more" is offered only when exchanges are logged (as before the memory moved here)
     more = svc.log is not None and has_more(answer, shown)
-    svc.recent.remember(exchange.id, ExchangeBrief(answer.searched or answer.question, answer.lang, shown))  # before any button can be pressed
+    brief = ExchangeBrief(answer.searched or answer.question, answer.lang, shown, answer.question)
+    svc.recent.remember(exchange.id, brief)  # before any button can be pressed
     # under an emergency notice nothing invites browsing or rating: the one thing to do is get help
     markup = None if answer.emergency else answer_keyboard(exchange.id, answer.lang, more=more)
     try:
-        await send_html(context, chat.id, answer_paragraphs(answer), answer.lang, markup=markup, reply_to=message.message_id)
+        await send_html(context, chat.id, answer_paragraphs(answer), answer_language(answer), markup=markup,
+                        reply_to=message.message_id)  # fmt: skip
     except Exception as exc:  # retries spent (429s, network) or refused: logged all the same, then reported
         exchange.undelivered(f"{type(exc).__name__}: {exc}")
         raise
