@@ -204,6 +204,18 @@ def _character_table(name: str) -> dict[str, str]:
     return table
 
 
+@functools.lru_cache(maxsize=2)
+def opencc_converter(config: str):
+    """OpenCC's phrase-by-phrase converter `config` ("t2s", "s2t") as a function of a text,
+    made once; None without the package (opencc-python-reimplemented, Apache-2.0)."""
+    try:
+        from opencc import OpenCC
+
+        return OpenCC(config).convert
+    except Exception:  # noqa: BLE001 - without it, callers leave the text as it is
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def _simplified_table() -> dict[int, str]:
     return {ord(source): target for source, target in _character_table(_TS_CHARACTERS).items()}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-from common.text import detect_language, writes_traditional
+from common.text import detect_language, opencc_converter, writes_traditional
 
 TRADITIONAL = "zh-Hant"  # a reply language: the Chinese texts in traditional characters
 
@@ -26,27 +26,12 @@ def reply_language(lang: str, written: str) -> str:
     return TRADITIONAL if lang == "zh" and writes_traditional(written) else lang
 
 
-def search_language(lang: str) -> str:
-    """The language a reply language searches in ("zh" for TRADITIONAL)."""
-    return "zh" if lang == TRADITIONAL else lang
-
-
 @functools.lru_cache(maxsize=512)
 def to_traditional(text: str) -> str:
     """One of the bot's own sentences in traditional characters (OpenCC "s2t", phrase by
     phrase; the same text without the package). Cached: the bot says few distinct things."""
-    convert = _s2t()
+    convert = opencc_converter("s2t")
     return convert(text) if convert else text
-
-
-@functools.lru_cache(maxsize=1)
-def _s2t():
-    try:
-        from opencc import OpenCC  # opencc-python-reimplemented (Apache-2.0)
-
-        return OpenCC("s2t").convert
-    except Exception:  # noqa: BLE001 - without the converter, simplified characters still read
-        return None
 
 
 def say(table: Mapping[str, str], lang: str) -> str:

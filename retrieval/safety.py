@@ -94,7 +94,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common.text import CJK
+from common.text import CJK, opencc_converter
 
 if TYPE_CHECKING:
     from retrieval.redflag_meaning import MeaningLayer
@@ -164,14 +164,9 @@ class RulesError(Exception):
     """The red-flag file cannot be read or is malformed."""
 
 
-@functools.lru_cache(maxsize=1)
 def _to_simplified():
-    try:
-        from opencc import OpenCC  # opencc-python-reimplemented (Apache-2.0)
-
-        return OpenCC("t2s").convert
-    except Exception:  # noqa: BLE001 - without it, traditional characters are simply not mapped
-        return lambda text: text
+    """OpenCC's traditional -> simplified phrase converter (the identity without the package)."""
+    return opencc_converter("t2s") or (lambda text: text)
 
 
 def _clean(text: str) -> str:

@@ -20,6 +20,7 @@ set with right passages, the gain on rambling and English questions.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,14 +71,11 @@ _CLOSES_SENTENCE = "。！？!?；;：:，,、.…)）]】”’\"'"
 _LEAD_IN = re.compile(r"[:：]\s*$")
 
 
-def non_answers(text: str) -> list[bool]:
-    """For each sentence of a passage (`units`), whether it answers nothing: a question, a
-    sentence about the article itself (answers_nothing), a heading inside the passage or a
-    lead-in to what follows."""
-    found = units(text)
-    per_line: dict[int, int] = {}
-    for line, _ in found:
-        per_line[line] = per_line.get(line, 0) + 1
+def non_answers(found: Sequence[tuple[int, str]]) -> list[bool]:
+    """For each sentence of a passage (`found`: its `units`), whether it answers nothing: a
+    question, a sentence about the article itself (answers_nothing), a heading inside the
+    passage or a lead-in to what follows."""
+    per_line = Counter(line for line, _ in found)
     several = len(found) > 1
     return [
         answers_nothing(s)

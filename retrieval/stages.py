@@ -220,6 +220,7 @@ def answering_sentences(index: Index, hits: list[Hit], question: str, vector: np
     index time, when the index holds that model's, plus the sentence's share of the question's terms."""
     sentence_cosines(index, hits, vector, model)
     for hit in hits:
-        sentences = [s for _, s in units(hit.text)]
+        found = units(hit.text)
+        sentences = [s for _, s in found]
         coverage = index.lexical.text_coverage(question, sentences, lang)
-        hit.sentence_scores = answer_scores(question, sentences, hit.sentence_cosines, coverage, non_answers(hit.text))
+        hit.sentence_scores = answer_scores(question, sentences, hit.sentence_cosines, coverage, non_answers(found))
