@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.conversations import Conversations
+from common.clock import shown_stamp
 from common.text import clean_input
 from convlog import (
     ConversationLog,
@@ -26,7 +27,7 @@ from convlog import (
     log_url,
     record_of,
 )
-from embeddings import Encoder, load_encoder
+from embeddings import Encoder, load_encoder, resolve_model
 from presentation.plain import render_text
 from retrieval.index import Index
 from retrieval.pipeline import Pipeline
@@ -88,6 +89,8 @@ def open_red_flags(config: Config, searcher: Searcher | None = None) -> RedFlags
 
 def open_pipeline(config: Config) -> Pipeline:
     """Load the live index (checking its model first, which is cheap) and then the model."""
+    for model in config.models:  # a misspelt model is named as such, not as "the index was built with another"
+        resolve_model(model)
     index = Index.load(config.data_dir, config.models)
     encoders = make_encoders(config)
     searcher = Searcher(index, encoders, data_dir=config.data_dir)  # follows re-indexes while running
@@ -182,7 +185,7 @@ class Service:
         return LibraryInfo(
             articles=index.meta.articles,
             chunks=index.meta.chunks,
-            indexed_at=index.meta.created.replace("T", " ").removesuffix("Z").removesuffix("+00:00"),
+            indexed_at=shown_stamp(index.meta.created),
             model=index.meta.model,
             titles=[title or path for path, title, _ in index.store.articles()],
         )

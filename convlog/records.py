@@ -65,7 +65,7 @@ def record_of(answer: Answer, *, channel: str, reply: str, latency_ms: int, mode
     return ExchangeRecord(
         channel=channel,
         lang=answer.lang,
-        question=answer.question,
+        question=answer.message or answer.question,  # the whole message, also where only its start was searched
         reply=reply,
         refused=answer.refused,
         hits=[LoggedHit(h.chunk_id, h.article, h.title, round(float(h.score), 4), h.chunk_id in shown) for h in answer.hits],

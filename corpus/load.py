@@ -2,8 +2,10 @@
 
 Files are found recursively (hidden files and folders are skipped) and decoded
 with their own encoding: UTF-8 (with or without BOM) first, then GB18030 (the
-superset of GBK/GB2312 that Chinese sites still use), then whatever
-charset-normalizer is confident about. A UTF-8 file with a few stray bytes that
+superset of GBK/GB2312 that Chinese sites still use; English with a few accented
+letters saved as Windows-1252 is read as such first), then whatever charset-normalizer
+is confident about, if that reads as Chinese or Western text (a guess that gives
+Cyrillic, Hangul or scattered symbols is taken for garbage and the file is skipped). A UTF-8 file with a few stray bytes that
 are not UTF-8 (under 1%) is read as UTF-8 without them, with a note. A file that
 is binary, empty or cannot be decoded becomes a `LoadProblem` instead of
 stopping the load.
@@ -179,6 +181,9 @@ def decode_noted(raw: bytes) -> tuple[str, str | None]:
     mended = _mostly_utf8(raw)
     if mended is not None:
         return mended
+    western = _western(raw)
+    if western is not None:
+        return western, None
     try:
         text = raw.decode("gb18030")
     except UnicodeDecodeError:
@@ -188,9 +193,52 @@ def decode_noted(raw: bytes) -> tuple[str, str | None]:
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
-    if best is None:
+    if best is None or not _plausible(str(best)):
+        # a guess that reads as Cyrillic, Hangul or scattered symbols is garbage for this corpus, not an article
         raise ValueError("cannot tell its text encoding")
     return str(best), None
+
+
+WESTERN_ISOLATED = 0.9  # share of non-ASCII bytes standing alone between ASCII ones in a Western (cp1252) file
+
+
+def _western(raw: bytes) -> str | None:
+    """English (or other Western) text saved as Windows-1252 / Latin-1 ("naïve", "Café"): its
+    non-ASCII bytes are single letters between ASCII ones. Chinese in GBK comes in runs of
+    two-byte characters, so it is never read so."""
+    high = [i for i, byte in enumerate(raw) if byte > 0x7F]
+    if not high:
+        return None
+    isolated = sum(1 for i in high if (i == 0 or raw[i - 1] < 0x80) and (i + 1 == len(raw) or raw[i + 1] < 0x80))
+    if isolated < WESTERN_ISOLATED * len(high):
+        return None
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
+PLAUSIBLE = 0.95  # share of a guessed decoding's characters that must be Chinese, Latin or punctuation
+
+
+def _plausible(text: str) -> bool:
+    """Whether a decoding charset-normalizer guessed reads as Chinese or Western text."""
+    if not text:
+        return True
+    good = sum(1 for ch in text if ch.isspace() or _expected_char(ch))
+    return good >= PLAUSIBLE * len(text)
+
+
+def _expected_char(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x20 <= code < 0x7F  # ASCII
+        or 0xA0 <= code <= 0x17F  # Latin-1 and Latin Extended-A letters and signs
+        or 0x2000 <= code <= 0x206F  # general punctuation
+        or 0x3000 <= code <= 0x303F  # CJK punctuation
+        or 0x3400 <= code <= 0x9FFF  # CJK ideographs (with extension A)
+        or 0xFF00 <= code <= 0xFFEF  # full-width forms
+    )
 
 
 def _mostly_utf8(raw: bytes) -> tuple[str, str] | None:

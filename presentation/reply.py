@@ -14,6 +14,7 @@ from presentation.texts import (
     EMPTY_QUESTION,
     INTRO,
     NOT_COVERED,
+    SOCIAL,
     TRUNCATED_NOTE,
     reply_language,
     say,
@@ -77,6 +78,8 @@ def answer_blocks(answer: Answer, *, more: bool = False, lang: str | None = None
         blocks.append(Block(NOTE, say(TRUNCATED_NOTE, lang).format(n=answer.truncated_at)))
     if answer.empty:
         blocks.append(Block(TEXT, say(EMPTY_QUESTION, lang)))
+    elif answer.social:
+        blocks.append(Block(TEXT, say(SOCIAL[answer.social], lang)))
     elif answer.refused:
         if not answer.emergency:  # after an emergency notice, "not covered" would only distract
             blocks.append(Block(TEXT, say(NOT_COVERED, lang)))

@@ -58,6 +58,22 @@ EMPTY_QUESTION = {
     "en": "Please type your health question, for example: can massage help facial palsy?",
 }
 
+# a message of pleasantries only, by kind (retrieval.followup.social_kind)
+SOCIAL = {
+    "greeting": {
+        "zh": "您好！我会引用健康科普文章回答健康方面的问题，请直接发送您的问题。",
+        "en": "Hello! I answer health questions by quoting health articles. Just send me your question.",
+    },
+    "thanks": {
+        "zh": "不客气！还有其他健康方面的问题，随时发给我。",
+        "en": "You're welcome! Send me another health question any time.",
+    },
+    "other": {
+        "zh": "好的！还有其他健康方面的问题，随时发给我。",
+        "en": "All right! Send me another health question any time.",
+    },
+}
+
 TRUNCATED_NOTE = {
     "zh": "（您的消息较长，我只根据前 {n} 个字作答。）",
     "en": "(Your message was long; I answered from its first {n} characters.)",

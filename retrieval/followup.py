@@ -86,8 +86,24 @@ def leans_on_context(message: str) -> bool:
 
 
 def is_social(message: str) -> bool:
-    """Thanks, OK, goodbye: every part of the message is a pleasantry."""
-    return _made_of(message, _SOCIAL)
+    """Thanks, OK, hello, goodbye: every part of the message is a pleasantry or an aside
+    ("谢谢", "医生您好", "ok thanks doc"); it asks nothing."""
+    return _made_of(message, _AROUND)
+
+
+GREETING, THANKS, OTHER = "greeting", "thanks", "other"  # the kinds of pleasantry, answered in kind
+_GREETINGS = re.compile(r"你好|您好|哈喽|嗨|在吗|在么|在嘛|在不在|有人吗|早|[上中下]午好|晚上好|大家好|\b(?:hello|hi|hey|hiya|morning|afternoon|evening)\b")
+_THANKS = re.compile(r"谢|感谢|辛苦|\b(?:thanks?|thx|ty)\b")
+
+
+def social_kind(message: str) -> str:
+    """What a pleasantry (is_social) says: thanks first ("你好，谢谢" thanks), then a greeting, else OTHER (ok, bye)."""
+    text = message.lower()
+    if _THANKS.search(text):
+        return THANKS
+    if _GREETINGS.search(text):
+        return GREETING
+    return OTHER
 
 
 def is_aside(clause: str) -> bool:

@@ -21,7 +21,8 @@ from retrieval.records import Answer
 from retrieval.safety import RedFlags
 from retrieval.search import Searcher
 
-MAX_QUESTION_CHARS = 1000
+MAX_QUESTION_CHARS = 1000  # what is searched and shown of a message
+MAX_MESSAGE_CHARS = 100_000  # what the red flags read and the log keeps (Telegram sends at most 4,096; a terminal has no limit)
 MORE_PAGE = 2  # passages per "more" page
 
 
@@ -77,10 +78,25 @@ class Pipeline:
         `context`: the previous question of the same conversation (as it was searched),
         if it is recent; a message that leans on it is answered as a follow-up (followup.py).
         """
-        question, core, truncated_at = prepared(raw_question)
+        message = tidy_question(raw_question)[:MAX_MESSAGE_CHARS]
+        question, core, truncated_at = prepared(message)
         lang = detect_language(question)
         if not any(ch.isalnum() for ch in question):
-            return Answer(question, lang, refused=True, hits=[], empty=True)
+            return Answer(question, lang, refused=True, hits=[], empty=True, message=message)
+        if followup.is_social(core):
+            # "谢谢" / "你好" / "ok thanks": nothing to search, and the conversation keeps its topic (nothing is searched)
+            answer = Answer(question, lang, refused=True, hits=[], social=followup.social_kind(core))
+        else:
+            answer = self._answer_in_context(core, lang, context)
+        answer.question = question
+        answer.message = message
+        answer.truncated_at = truncated_at
+        # the message itself, all of it: context never masks an emergency, and nor does a long preamble
+        answer.safety = self.red_flags.assess(message)
+        return answer
+
+    def _answer_in_context(self, core: str, lang: str, context: str | None) -> Answer:
+        """A message's answer, alone or, when it leans on the conversation, with `context`."""
         answer = self._answer(core, lang)
         context = tidy_question(context or "")
         if context and self._follows_up(core, answer):
@@ -89,9 +105,6 @@ class Pipeline:
                 # refused either way, it is still refused as part of the conversation, whose
                 # topic the next message then keeps ("脸歪了" / "那我跟我老公商量一下" / "还能恢复吗")
                 answer = combined
-        answer.question = question
-        answer.truncated_at = truncated_at
-        answer.safety = self.red_flags.assess(question)  # the message itself: context never masks an emergency
         return answer
 
     def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:
@@ -109,8 +122,6 @@ class Pipeline:
         it says it continues, or it is short, nothing answers it on its own, and it names
         nothing of its own ("一般要多久") or the articles use at least one of its words
         (not "红烧肉怎么做", a new topic)."""
-        if followup.is_social(message):
-            return False
         if followup.leans_on_context(message):
             return True
         lexical = self.searcher.index.lexical

@@ -63,6 +63,8 @@ class Answer:
     safety: Assessment = field(default_factory=Assessment)
     threshold: float | None = None  # the relevance a passage needed to be quoted (gate.py)
     searched: str = ""  # the question as searched: the message, or with the conversation's previous question (followup.py)
+    social: str = ""  # a message of pleasantries only: followup.GREETING, THANKS or OTHER (answered in kind, nothing searched)
+    message: str = ""  # the whole message (tidied; pipeline.MAX_MESSAGE_CHARS at most): what the red flags read and the log keeps
 
     @property
     def emergency(self) -> str | None:

@@ -6,8 +6,10 @@ import dataclasses
 
 import pytest
 
+from convlog.records import record_of
 from presentation.plain import render_text
 from presentation.texts import DISCLAIMER, NOT_COVERED, TRUNCATED_NOTE
+from retrieval.pipeline import MAX_QUESTION_CHARS
 
 ON_TOPIC = [
     ("打瘦脸针后面瘫多久能恢复？", "botox-facial-palsy-recovery.txt"),
@@ -65,6 +67,16 @@ def test_odd_input_gets_a_polite_reply(pipeline):
     assert long.truncated_at and "1000" in note
     assert render_text(long).startswith(note)
     assert not long.refused
+
+
+def test_an_emergency_after_a_long_preamble_is_flagged_and_the_log_keeps_the_whole_message(pipeline):
+    preamble = "我想问一下瘦脸针的价格，还有哪家诊所比较好，朋友推荐了几家但是我不太确定。" * 40  # past MAX_QUESTION_CHARS
+    message = preamble + "我妈刚才突然嘴歪了，说话也含糊不清，怎么办"
+    answer = pipeline.answer(message)
+    assert answer.truncated_at == MAX_QUESTION_CHARS and len(answer.question) == MAX_QUESTION_CHARS  # searched from its start
+    assert answer.emergency and answer.safety.notices  # but every word of it read for red flags
+    assert record_of(answer, channel="test", reply="", latency_ms=0, model=None, index_version=None).question == message
+    assert pipeline.answer(preamble).emergency is None  # the preamble alone is no emergency
 
 
 def test_repeated_sentences_are_searched_once():

@@ -59,7 +59,7 @@ def test_index_summary_reports_skipped_files_and_cleaning(tmp_path):
     (corpus / "broken.txt").write_bytes(b"\x00\x01\x02binary")
     result = run("index", "--corpus", str(corpus), "-v")
     assert result.exit_code == 0, result.output
-    assert "Indexed 1 articles" in result.output
+    assert "Indexed 1 article into" in result.output
     assert "skipped broken.txt: looks like a binary file" in result.output
     assert "[contact/ad] 咨询热线" in result.output
 

@@ -17,7 +17,7 @@ from bot.service import Service
 from convlog import ConversationLog
 from presentation.plain import passage_text, render_text
 from presentation.telegram_html import passage_html
-from presentation.texts import DISCLAIMER
+from presentation.texts import DISCLAIMER, NOT_COVERED, SOCIAL, to_traditional
 from retrieval import followup
 from retrieval.index import Index
 from retrieval.lexical import names_nothing
@@ -50,7 +50,24 @@ def test_a_new_topic_or_a_thank_you_starts_afresh(pipeline):
     assert new_topic.refused and new_topic.searched == "红烧肉怎么做？"
     service.answer("长期打肉毒素有什么副作用？", channel="test", conversation="c")
     thanks = service.answer("好的谢谢！", channel="test", conversation="c").answer
-    assert thanks.refused and thanks.searched == "好的谢谢！"  # not the side effects again
+    assert thanks.refused and thanks.social == followup.THANKS and thanks.searched == "" and thanks.hits == []  # not the side effects again
+    assert render_text(thanks).startswith(SOCIAL["thanks"]["zh"]) and NOT_COVERED["zh"] not in render_text(thanks)
+    # a pleasantry is not a new topic either: the conversation goes on after it
+    after = service.answer("那严重吗", channel="test", conversation="c").answer
+    assert after.searched == "长期打肉毒素有什么副作用？ 那严重吗"
+
+
+def test_a_pleasantry_gets_a_reply_in_kind_in_the_writers_language(pipeline):
+    kinds = {"你好": "greeting", "医生您好": "greeting", "hi there": "greeting", "谢谢": "thanks", "thanks a lot!": "thanks",
+             "謝謝": "thanks", "好的": "other", "ok": "other", "拜拜": "other"}  # fmt: skip
+    for message, kind in kinds.items():
+        answer = pipeline.answer(message)
+        assert answer.social == kind and answer.refused and not answer.hits, message
+        lang = "en" if message.isascii() else "zh"
+        expected = SOCIAL[kind][lang] if message != "謝謝" else to_traditional(SOCIAL[kind]["zh"])
+        assert render_text(answer).startswith(expected), message
+    # a question with a greeting around it is a question
+    assert pipeline.answer("你好，打瘦脸针会导致面瘫吗").social == "" and not pipeline.answer("你好，打瘦脸针会导致面瘫吗").refused
 
 
 def test_pleasantries_and_asides_around_a_new_topic_are_not_searched(pipeline):
@@ -197,6 +214,21 @@ def test_the_log_keeps_the_message_and_the_question_as_searched(pipeline, tmp_pa
     service.close()
     rows = sqlite3.connect(tmp_path / "log.db").execute("SELECT question, searched FROM exchanges ORDER BY ts, rowid").fetchall()
     assert rows == [("打瘦脸针会导致面瘫吗", None), ("那要多久能恢复", "打瘦脸针会导致面瘫吗 那要多久能恢复")]
+
+
+def test_the_log_lists_a_burst_of_messages_in_the_order_they_came(pipeline, tmp_path):
+    from convlog.review import Filters, list_exchanges
+
+    log = ConversationLog(f"sqlite:///{tmp_path / 'log.db'}")
+    service = Service(pipeline, log)
+    # pleasantries and empty messages are answered in well under a millisecond, all within one second
+    messages = ["打瘦脸针会导致面瘫吗", "那要多久能恢复", "谢谢", "", "你好", "ok", "🙂", "谢谢", "好的"]
+    for message in messages:
+        service.respond(message, lambda a: None, channel="test", conversation="burst")
+    rows = list_exchanges(log.engine, Filters(), limit=20)
+    service.close()
+    assert [r["question"] for r in rows] == messages[::-1]  # newest first, none out of turn
+    assert len({r["ts"] for r in rows}) == len(messages)
 
 
 def test_chat_json_keeps_the_conversation(bundled_data, monkeypatch):

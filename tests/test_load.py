@@ -113,6 +113,25 @@ def test_gbk_english_with_a_few_chinese_characters_is_not_taken_for_utf8(tmp_pat
     assert decode(("面瘫怎么办\n" + BODY_ZH).encode("gbk")) == "面瘫怎么办\n" + BODY_ZH
 
 
+def test_western_text_is_read_as_windows_1252_and_garbage_is_not_read_at_all(tmp_path):
+    english = "A naïve question about déjà vu, the façade of health and Café au lait spots. " * 3
+    assert decode(english.encode("cp1252")) == english  # not a Baltic or Cyrillic guess ("naļve", "déją")
+    big5 = "打瘦臉針會導致面癱嗎？這是一篇關於肉毒素的文章。"
+    assert decode(big5.encode("big5")) == big5  # a real guess of charset-normalizer is still taken
+    write(tmp_path / "good.txt", "面瘫怎么办\n" + BODY_ZH)
+    write(tmp_path / "latin1.txt", english.encode("latin-1"))
+    # charset-normalizer reads this as UTF-16 (Hangul, Arabic forms, stray ideographs): not a plausible article
+    write(tmp_path / "bom-garbage.md", b"\xff\xfe\xfa\xfb\xc0\xc1 invalid \x80\x81\x82\x83\x84\x85\x86\x87\x88")
+    write(tmp_path / "no-guess.txt", bytes([0xE0 + i % 31 for i in range(60)]) + b" and \xc0\xc1\xc2\xc3")
+    articles, problems = load_corpus(tmp_path)
+    assert sorted(a.path for a in articles) == ["good.txt", "latin1.txt"]
+    assert next(a for a in articles if a.path == "latin1.txt").text.startswith("A naïve question about déjà vu")
+    assert {p.path: p.reason for p in problems} == {
+        "bom-garbage.md": "cannot tell its text encoding",
+        "no-guess.txt": "cannot tell its text encoding",
+    }
+
+
 def test_bad_files_are_reported_and_the_rest_still_loads(tmp_path):
     write(tmp_path / "good.txt", "面瘫怎么办\n" + BODY_ZH)
     write(tmp_path / "empty.txt", "")

@@ -213,3 +213,24 @@ def test_thresholds_must_be_finite_and_in_range(monkeypatch):
         assert_one_sentence(articlebot("logs", "path"), "ARTICLEBOT_MIN_SCORE_OFFSETS")
     monkeypatch.setenv("ARTICLEBOT_MIN_SCORE_OFFSETS", "en=0.05,long=-0.02")
     assert articlebot("logs", "path").exit_code == 0
+
+
+# 8. a re-index interrupted, and a misspelt model
+
+
+def test_an_interrupted_index_says_the_previous_one_is_still_in_use(monkeypatch):
+    import retrieval.build
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(retrieval.build, "build_index", interrupted)
+    assert_one_sentence(articlebot("index"), "interrupted", "the previous one is still in use")
+
+
+def test_an_unknown_model_is_named_before_the_index_is_compared(bundled_data, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_DATA", str(bundled_data))
+    monkeypatch.setenv("ARTICLEBOT_MODEL", "no-such-model")
+    result = articlebot("ask", "打瘦脸针会导致面瘫吗")
+    assert_one_sentence(result, "Unknown embedding model 'no-such-model'")
+    assert "rebuild" not in result.stderr  # rebuilding with an unknown model would fail too

@@ -23,8 +23,9 @@ CUTOFF = "2026-01-01T00:00:00Z"  # the moment a purge is asked to delete before,
 
 
 def stamp(moment: datetime) -> str:
-    """A log timestamp, written out here rather than with the code under test."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A log timestamp (to the millisecond), written out here rather than with the code under test."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"
 
 
 def exchange(question: str, ts: str) -> ExchangeRecord:
@@ -108,6 +109,19 @@ def test_purge_deletes_the_hits_and_gap_marks_itself_where_sqlite_does_not_casca
     assert left(url) == ({ids["at"]}, {ids["at"]: 2}, {ids["at"]})
 
 
+def test_rows_logged_to_the_second_compare_right_with_cutoffs_to_the_millisecond(log_url):
+    """Stamps had whole seconds before they had milliseconds (common.clock.utc_stamp); a log
+    holding both purges by the moment each stands for."""
+    ids = seed(log_url, {"old_before": "2025-12-31T23:59:59Z", "new_before": "2025-12-31T23:59:59.999Z",
+                         "old_at": "2026-01-01T00:00:00Z", "new_at": "2026-01-01T00:00:00.000Z"})  # fmt: skip
+    log = ConversationLog(log_url)
+    try:
+        assert purge(log.engine, "2026-01-01T00:00:00.000Z") == 2
+    finally:
+        log.close()
+    assert left(log_url)[0] == {ids["old_at"], ids["new_at"]}
+
+
 def test_count_before_an_exchange_logged_at_the_cutoff_is_not_counted(log_url):
     seed(log_url, {"at": CUTOFF, "after": "2026-02-01T00:00:00Z"})
     log = ConversationLog(log_url)
@@ -184,17 +198,17 @@ def test_purge_older_than_ignores_the_local_clock_change(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("age", "expected"),
     [
-        ("90d", "2025-12-31T12:00:00Z"),
-        ("1d", "2026-03-30T12:00:00Z"),
-        ("0d", "2026-03-31T12:00:00Z"),
-        ("12h", "2026-03-31T00:00:00Z"),
-        ("37h", "2026-03-29T23:00:00Z"),
-        ("30m", "2026-03-31T11:30:00Z"),
-        ("721m", "2026-03-30T23:59:00Z"),
-        (" 7d ", "2026-03-24T12:00:00Z"),  # spaces around, or between the number and the unit, are harmless
-        ("7 d", "2026-03-24T12:00:00Z"),
-        ("0090d", "2025-12-31T12:00:00Z"),
-        ("400000d", "0931-01-31T12:00:00Z"),  # a year before 1000 still has four digits (and sorts before 2026)
+        ("90d", "2025-12-31T12:00:00.000Z"),
+        ("1d", "2026-03-30T12:00:00.000Z"),
+        ("0d", "2026-03-31T12:00:00.000Z"),
+        ("12h", "2026-03-31T00:00:00.000Z"),
+        ("37h", "2026-03-29T23:00:00.000Z"),
+        ("30m", "2026-03-31T11:30:00.000Z"),
+        ("721m", "2026-03-30T23:59:00.000Z"),
+        (" 7d ", "2026-03-24T12:00:00.000Z"),  # spaces around, or between the number and the unit, are harmless
+        ("7 d", "2026-03-24T12:00:00.000Z"),
+        ("0090d", "2025-12-31T12:00:00.000Z"),
+        ("400000d", "0931-01-31T12:00:00.000Z"),  # a year before 1000 still has four digits (and sorts before 2026)
     ],
 )
 def test_age_cutoff_for_each_unit_with_a_fixed_now(age, expected):
@@ -203,7 +217,7 @@ def test_age_cutoff_for_each_unit_with_a_fixed_now(age, expected):
 
 def test_age_cutoff_of_a_moment_in_another_zone_is_in_utc():
     beijing = datetime(2026, 1, 1, 8, 0, tzinfo=timezone(timedelta(hours=8)))
-    assert cutoff("30m", now=beijing) == "2025-12-31T23:30:00Z"
+    assert cutoff("30m", now=beijing) == "2025-12-31T23:30:00.000Z"
 
 
 def test_parse_age_units():
@@ -250,7 +264,7 @@ def test_out_of_range_ages_from_parse_age_name_the_age():
 def test_an_age_reaching_before_the_year_1_is_out_of_range():
     with pytest.raises(QueryError, match=r"^'2d' is out of range \(times must fall between the years 1 and 9999\)\.$"):
         cutoff("2d", now=datetime(1, 1, 1, 12, 0, tzinfo=timezone.utc))
-    assert cutoff("12h", now=datetime(1, 1, 1, 12, 0, tzinfo=timezone.utc)) == "0001-01-01T00:00:00Z"
+    assert cutoff("12h", now=datetime(1, 1, 1, 12, 0, tzinfo=timezone.utc)) == "0001-01-01T00:00:00.000Z"
 
 
 @pytest.mark.parametrize(
@@ -284,5 +298,5 @@ def test_purge_older_than_a_thousand_years_deletes_nothing_recent(tmp_path, monk
 def test_a_date_before_the_year_1000_sorts_before_every_logged_row():
     from convlog.review import parse_when
 
-    assert parse_when("0999-01-01") == "0999-01-01T00:00:00Z"
+    assert parse_when("0999-01-01") == "0999-01-01T00:00:00.000Z"
     assert parse_when("0999-01-01") < "2026-01-01T00:00:00Z"

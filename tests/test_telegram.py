@@ -14,7 +14,7 @@ from bot.telegram import sending
 from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
 from bot.telegram.fake_botapi import FakeBotAPI, check_html
 from convlog import ConversationLog
-from presentation.texts import DISCLAIMER, INTRO, NOT_COVERED, TRADITIONAL, say
+from presentation.texts import DISCLAIMER, INTRO, NOT_COVERED, SOCIAL, TRADITIONAL, say
 
 ZH, EN = DISCLAIMER["zh"], DISCLAIMER["en"]
 HANT = say(DISCLAIMER, TRADITIONAL)  # to someone who writes in traditional characters
@@ -279,6 +279,13 @@ async def test_sticker_and_photo_get_a_polite_text(bot):
 async def test_empty_odd_and_long_messages(bot):
     _, replies = await bot.ask("   \u200b  ", user_id=22)
     assert "请直接输入" in all_text(replies)
+    assert_valid_and_disclaimed(replies)
+
+    assert all("reply_markup" not in r["params"] for r in replies)  # nothing to rate
+
+    _, replies = await bot.ask("好的，谢谢医生！", user_id=25)  # a thank-you is answered in kind, not refused
+    assert SOCIAL["thanks"]["zh"] in all_text(replies) and NOT_COVERED["zh"] not in all_text(replies)
+    assert all("reply_markup" not in r["params"] for r in replies)
     assert_valid_and_disclaimed(replies)
 
     _, replies = await bot.ask("面瘫\x07\x1b[31m 恢复 \u202e要多久", user_id=23)

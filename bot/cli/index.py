@@ -30,12 +30,16 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
     corpus_dir = corpus_dir or config.corpus_dir
     check_reindex_lock(config.data_dir)  # say so now rather than after loading the model
     encoders = make_encoders(config)
-    report = build_index(corpus_dir, config.data_dir, encoders, full=full, progress=show_progress() and not as_json)
+    try:
+        report = build_index(corpus_dir, config.data_dir, encoders, full=full, progress=show_progress() and not as_json)
+    except KeyboardInterrupt:
+        # the half-built version is never published (build_index); a running bot keeps answering from the old one
+        raise click.ClickException("interrupted: the index was not changed, and the previous one is still in use.") from None
     if as_json:
         click.echo(json.dumps(report_figures(report)))
         return
     click.echo(
-        f"Indexed {report.articles} articles into {report.chunks} chunks in {report.seconds:.1f} s "
+        f"Indexed {_count(report.articles, 'article')} into {_count(report.chunks, 'chunk')} in {report.seconds:.1f} s "
         f"with {' + '.join(config.models)} -> {printable(str(config.data_dir / report.version))}"
     )
     if report.previous_corpus and report.previous_corpus != report.corpus:
@@ -61,6 +65,10 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
             click.echo(f"\n{article.path} — “{article.title}”: removed {summary}")
             for removed in article.removed:
                 click.echo(f"    [{removed.reason}] {removed.text[:70]}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def report_figures(report) -> dict:

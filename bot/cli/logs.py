@@ -175,8 +175,9 @@ def stats_command(refused, negative, since, until, user, text, top, as_json) -> 
         _json(figures)
         return
     fb = figures["feedback"]
+    latency = "-" if figures["avg_latency_ms"] is None else f"{figures['avg_latency_ms']} ms"  # no exchanges: no average
     click.echo(f"Exchanges: {figures['exchanges']}   refused: {figures['refused']} ({figures['refusal_rate']:.0%})   "
-               f"emergencies: {figures['emergencies']}   average latency: {figures['avg_latency_ms']} ms")  # fmt: skip
+               f"emergencies: {figures['emergencies']}   average latency: {latency}")  # fmt: skip
     ratio = "-" if fb["positive_ratio"] is None else f"{fb['positive_ratio']:.0%} positive"
     click.echo(f"Feedback: 👍 {fb['up']}  👎 {fb['down']}  ({ratio}; {fb['share_with_feedback']:.0%} of exchanges rated)")
     click.echo("\nPer day:")

@@ -85,8 +85,9 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     more = svc.log is not None and has_more(answer, shown)
     brief = ExchangeBrief(answer.searched or answer.question, answer.lang, shown, answer.question)
     svc.recent.remember(exchange.id, brief)  # before any button can be pressed
-    # under an emergency notice nothing invites browsing or rating: the one thing to do is get help
-    markup = None if answer.emergency else answer_keyboard(exchange.id, answer.lang, more=more)
+    # under an emergency notice nothing invites browsing or rating: the one thing to do is get help;
+    # a reply to a thank-you, a greeting or an empty message has nothing to rate either
+    markup = None if answer.emergency or answer.social or answer.empty else answer_keyboard(exchange.id, answer.lang, more=more)
     try:
         await send_html(context, chat.id, answer_paragraphs(answer), answer_language(answer), markup=markup,
                         reply_to=message.message_id)  # fmt: skip
