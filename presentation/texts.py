@@ -68,9 +68,9 @@ SOCIAL = {
         "zh": "不客气！还有其他健康方面的问题，随时发给我。",
         "en": "You're welcome! Send me another health question any time.",
     },
-    "other": {
-        "zh": "好的！还有其他健康方面的问题，随时发给我。",
-        "en": "All right! Send me another health question any time.",
+    "other": {  # "ok", "bye", "请问": not necessarily after an answer
+        "zh": "好的！有健康方面的问题，随时发给我。",
+        "en": "All right! Send me a health question any time.",
     },
 }
 
