@@ -200,17 +200,16 @@ def decode_noted(raw: bytes) -> tuple[str, str | None]:
 
 
 WESTERN_ISOLATED = 0.9  # share of non-ASCII bytes standing alone between ASCII ones in a Western (cp1252) file
+_NON_ASCII_RUN = re.compile(rb"[\x80-\xff]+")
 
 
 def _western(raw: bytes) -> str | None:
     """English (or other Western) text saved as Windows-1252 / Latin-1 ("naïve", "Café"): its
     non-ASCII bytes are single letters between ASCII ones. Chinese in GBK comes in runs of
     two-byte characters, so it is never read so."""
-    high = [i for i, byte in enumerate(raw) if byte > 0x7F]
-    if not high:
-        return None
-    isolated = sum(1 for i in high if (i == 0 or raw[i - 1] < 0x80) and (i + 1 == len(raw) or raw[i + 1] < 0x80))
-    if isolated < WESTERN_ISOLATED * len(high):
+    runs = _NON_ASCII_RUN.findall(raw)
+    high = sum(map(len, runs))
+    if not high or sum(len(run) == 1 for run in runs) < WESTERN_ISOLATED * high:
         return None
     try:
         return raw.decode("cp1252")
