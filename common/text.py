@@ -179,9 +179,7 @@ def stem(word: str) -> str:
 # in opencc-python-reimplemented, Apache-2.0), read as a plain file. See to_simplified.
 _OPENCC = "opencc"
 _TS_CHARACTERS = "dictionary/TSCharacters.txt"
-
-
-_ST_CHARACTERS = "dictionary/STCharacters.txt"
+_ST_CHARACTERS = "dictionary/STCharacters.txt"  # simplified -> traditional: with the other, tells the scripts apart
 
 
 @functools.lru_cache(maxsize=2)

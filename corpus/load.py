@@ -38,7 +38,7 @@ import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
-from common.text import normalize_space, strip_controls
+from common.text import CJK_RE, normalize_space, strip_controls
 from corpus.article import Article, Block, Document, LoadProblem
 
 SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm"}
@@ -235,7 +235,7 @@ def _expected_char(ch: str) -> bool:
         or 0xA0 <= code <= 0x17F  # Latin-1 and Latin Extended-A letters and signs
         or 0x2000 <= code <= 0x206F  # general punctuation
         or 0x3000 <= code <= 0x303F  # CJK punctuation
-        or 0x3400 <= code <= 0x9FFF  # CJK ideographs (with extension A)
+        or CJK_RE.match(ch) is not None  # Chinese characters, as the rest of the project defines them
         or 0xFF00 <= code <= 0xFFEF  # full-width forms
     )
 

@@ -41,11 +41,15 @@ SHORT_EN = 6  # English words, likewise
 
 # Pleasantries: "thanks" after an answer is not a question about the previous topic.
 # Greetings likewise: "你好" / "在吗" / "hi there" asks nothing (and is no content gap).
-_SOCIAL = frozenset(
-    "谢谢 谢谢你 谢谢啦 谢啦 多谢 感谢 好的 好 好吧 行 嗯 嗯嗯 哦 噢 知道了 明白了 懂了 了解 收到 再见 拜拜 辛苦了"
-    " 你好 您好 你好啊 你好呀 哈喽 嗨 在吗 在么 在嘛 在不在 有人吗 早 早安 早上好 上午好 中午好 下午好 晚上好 晚安 大家好"
-    " ok okay thanks thank thx ty so much very lot a great cool bye goodbye understood see got you it i"
-    " hello hi hey hiya there good morning afternoon evening".split()
+# By kind, which the reply to a message of nothing else answers (social_kind).
+_THANKS = frozenset("谢谢 谢谢你 谢谢啦 谢啦 多谢 感谢 辛苦了 thanks thank thx ty".split())
+_GREETINGS = frozenset(
+    "你好 您好 你好啊 你好呀 哈喽 嗨 在吗 在么 在嘛 在不在 有人吗 早 早安 早上好 上午好 中午好 下午好 晚上好 大家好"
+    " hello hi hey hiya morning afternoon evening".split()
+)
+_SOCIAL = _THANKS | _GREETINGS | frozenset(
+    "好的 好 好吧 行 嗯 嗯嗯 哦 噢 知道了 明白了 懂了 了解 收到 再见 拜拜 晚安"
+    " ok okay so much very lot a great cool bye goodbye understood see got you it i there good".split()
 )
 # Asides: said around a question, no part of it: discourse markers ("对了", "btw") and the
 # people addressed ("姐妹们", "doctor"). A clause of nothing else is left out of the search.
@@ -86,22 +90,20 @@ def leans_on_context(message: str) -> bool:
 
 
 def is_social(message: str) -> bool:
-    """Thanks, OK, hello, goodbye: every part of the message is a pleasantry or an aside
-    ("谢谢", "医生您好", "ok thanks doc"); it asks nothing."""
-    return _made_of(message, _AROUND)
+    """Thanks, OK, hello, goodbye: the whole message is made of pleasantries and asides
+    ("谢谢", "医生您好", "ok thanks doc", is_aside); it asks nothing."""
+    return is_aside(message)
 
 
 GREETING, THANKS, OTHER = "greeting", "thanks", "other"  # the kinds of pleasantry, answered in kind
-_GREETINGS = re.compile(r"你好|您好|哈喽|嗨|在吗|在么|在嘛|在不在|有人吗|早|[上中下]午好|晚上好|大家好|\b(?:hello|hi|hey|hiya|morning|afternoon|evening)\b")
-_THANKS = re.compile(r"谢|感谢|辛苦|\b(?:thanks?|thx|ty)\b")
 
 
 def social_kind(message: str) -> str:
     """What a pleasantry (is_social) says: thanks first ("你好，谢谢" thanks), then a greeting, else OTHER (ok, bye)."""
-    text = message.lower()
-    if _THANKS.search(text):
+    words = set(_pieces(message, _AROUND))
+    if words & _THANKS:
         return THANKS
-    if _GREETINGS.search(text):
+    if words & _GREETINGS:
         return GREETING
     return OTHER
 
@@ -113,9 +115,16 @@ def is_aside(clause: str) -> bool:
 
 def _made_of(text: str, known: frozenset[str]) -> bool:
     """Every English word and every run of Chinese of `text` is made of `known` words."""
+    pieces = _pieces(text, known)
+    return bool(pieces) and all(piece in known for piece in pieces)
+
+
+def _pieces(text: str, known: frozenset[str]) -> list[str]:
+    """The English words of `text`, and its runs of Chinese, each whole when `known` has it and
+    otherwise split greedily into the longest `known` words (or single characters)."""
     text = text.lower()
-    parts = re.findall(r"[a-z]+", text) + [p for p in re.split(r"[^\u3400-\u9fff]+", text) if p]
-    return bool(parts) and all(p in known or all(piece in known for piece in _zh_pieces(p, known)) for p in parts)
+    runs = [p for p in re.split(r"[^\u3400-\u9fff]+", text) if p]
+    return re.findall(r"[a-z]+", text) + [piece for run in runs for piece in ([run] if run in known else _zh_pieces(run, known))]
 
 
 def without_asides(message: str) -> str:
