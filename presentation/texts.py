@@ -54,8 +54,10 @@ NOT_COVERED = {
 }
 
 EMPTY_QUESTION = {
-    "zh": "请直接输入您想了解的健康问题，例如：打瘦脸针后面瘫多久能恢复？",
-    "en": "Please type your health question, for example: can massage help facial palsy?",
+    # no example question: it would be about the bundled articles, not a clinic's own, and
+    # `articlebot logs -q` would find it in every reply to an empty message
+    "zh": "请直接输入您想了解的健康问题，用一句话说清楚即可。",
+    "en": "Please type your health question; one clear sentence is enough.",
 }
 
 # a message of pleasantries only, by kind (retrieval.followup.social_kind)
@@ -96,22 +98,21 @@ CHAT_GREETING = (
 START = {
     "zh": "您好！我是健康科普问答机器人，会引用文章原文来回答您的问题，并注明出处。\n\n"
     "我目前收录的文章：\n{topics}\n\n"
-    "请注意：我不是医生，不能诊断疾病或开药。直接发送您的问题即可，例如：{example}",
+    "请注意：我不是医生，不能诊断疾病或开药。直接发送您的问题即可。",
     "en": "Hello! I answer health questions by quoting articles, with their sources.\n\n"
     "The articles I have:\n{topics}\n\n"
-    "Please note: I am not a doctor and cannot diagnose or prescribe. Just send your question, for example: {example}",
+    "Please note: I am not a doctor and cannot diagnose or prescribe. Just send your question.",
 }
-EXAMPLE = {"zh": "打瘦脸针后面瘫多久能恢复？", "en": "Can massage help facial palsy?"}
 
 HELP = {
     "zh": "怎么提问：\n"
-    "• 直接发送一个具体的问题，例如“长期打肉毒素有什么副作用？”\n"
+    "• 直接发送一个具体的问题，一句话说清楚即可。\n"
     "• 我会从文章中找出最相关的段落并注明来源；点“更多”查看更多段落。\n"
     "• 用 👍 / 👎 告诉我回答是否有帮助。\n"
     "• 在群聊中，请 @我、回复我的消息，或使用 /ask 问题。\n"
     "• /about 查看文章库信息。",
     "en": "How to ask:\n"
-    "• Send one specific question, e.g. “Can massage help facial palsy?”\n"
+    "• Send one specific question, in a sentence.\n"
     "• I quote the most relevant passages with their sources; tap “More” for further passages.\n"
     "• Use 👍 / 👎 to tell me whether the answer helped.\n"
     "• In groups, mention me, reply to my message, or use /ask followed by your question.\n"
@@ -129,8 +130,8 @@ NON_TEXT = {
 }
 
 ASK_USAGE = {
-    "zh": "请在 /ask 后面写上您的问题，例如：/ask 打瘦脸针后面瘫多久能恢复？",
-    "en": "Please write your question after /ask, for example: /ask can massage help facial palsy?",
+    "zh": "请在 /ask 后面写上您的问题，在同一条消息里：/ask 加上您的问题。",
+    "en": "Please write your question after /ask, in the same message: /ask followed by your question.",
 }
 
 RATE_LIMITED = {

@@ -33,6 +33,7 @@ import numpy as np
 
 from common.text import ZH_STOP_CHARS, detect_language, tokenize
 from retrieval.bridge import Bridge
+from retrieval.sounds import Sounds
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -67,8 +68,9 @@ class LexicalIndex:
     """BM25 over an index version's chunks; positions are chunk row ids minus one."""
 
     def __init__(self, bm25, idf: dict[str, float], num_docs: int, langs: list[str] | None = None,
-                 bridge: Bridge | None = None):
+                 bridge: Bridge | None = None, sounds: Sounds | None = None):
         self.bm25 = bm25
+        self.sounds = sounds or Sounds()
         self.idf = idf
         self.num_docs = num_docs
         self.bridge = bridge or Bridge()
@@ -99,12 +101,13 @@ class LexicalIndex:
         idf = {t: _idf(n, d) for t, d in df.items()}
         # a bridge only where there is another language to reach
         bridge = Bridge.build(idf) if langs is not None and len(set(langs)) > 1 else Bridge()
-        return cls(bm25, idf, n, langs, bridge)
+        return cls(bm25, idf, n, langs, bridge, Sounds.build(texts))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.bm25.save(str(folder))
         self.bridge.save(folder / "bridge.json")
+        self.sounds.save(folder / "sounds.json")
         (folder / "idf.json").write_text(json.dumps({"num_docs": self.num_docs, "idf": self.idf, "langs": self.langs.tolist()}, ensure_ascii=False), "utf-8")
 
     @classmethod
@@ -113,7 +116,11 @@ class LexicalIndex:
 
         meta = json.loads((folder / "idf.json").read_text("utf-8"))
         return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False), meta["idf"], meta["num_docs"], meta.get("langs"),
-                   Bridge.load(folder / "bridge.json"))
+                   Bridge.load(folder / "bridge.json"), Sounds.load(folder / "sounds.json"))
+
+    def mend(self, text: str) -> str:
+        """`text` (simplified) with typos that sound like the corpus's own phrases mended (sounds.py)."""
+        return self.sounds.mend(text, self.idf.__contains__)
 
     def search(self, question: str, k: int, lang: str | None = None) -> list[tuple[int, float]]:
         """(chunk row id, BM25 score) of the k best-scoring chunks with any term in common

@@ -108,6 +108,8 @@ class Pipeline:
         return answer
 
     def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:
+        # logged, and remembered as the conversation's topic, as it is searched (typos mended)
+        searched, asked = self.searcher.mend(searched), asked and self.searcher.mend(asked)
         hits = self.searcher.search(without_repeats(searched), self.top_k, asked=asked)
         answer = choose(asked or searched, hits, lang, self.threshold(searched, lang))
         answer.searched = searched

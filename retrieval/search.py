@@ -91,6 +91,12 @@ class Searcher:
         for encoder in self.encoders:
             index.check_encoder(encoder.dim, encoder.name)
 
+    def mend(self, text: str, index: Index | None = None) -> str:
+        """`text` as it is searched: in simplified characters, as the index holds every text it
+        compares (to_simplified), with typos that sound like the corpus's phrases written as the
+        articles write them ("瘦脸真" -> "瘦脸针", sounds.py)."""
+        return (index or self.index).lexical.mend(to_simplified(text))
+
     def search(self, question: str, k: int = 5, *, distinct: bool = True, mode: str = "hybrid",
                asked: str | None = None) -> list[Hit]:
         """The top `k` passages for `question`, best first.
@@ -105,8 +111,7 @@ class Searcher:
         self.refresh()
         index = self.index  # one version for the whole search, even if a swap happens meanwhile
         clock = _Stopwatch()
-        # in simplified characters, as the index holds every text it compares (to_simplified)
-        question, asked = to_simplified(question), asked and to_simplified(asked)
+        question, asked = self.mend(question, index), asked and self.mend(asked, index)
         lang = detect_language(question)
         vectors = [batcher.encode_one(question) for batcher in self.queries]
         clock.lap("embed")

@@ -59,6 +59,15 @@ def english_words() -> frozenset[str]:
     return frozenset(words)
 
 
+@functools.lru_cache(maxsize=1)
+def chinese_words() -> frozenset[str]:
+    """Every headword of CC-CEDICT, simplified (empty without the dictionary)."""
+    from retrieval import bridge
+
+    path = bridge.dictionary_path()
+    return frozenset(word for word, _ in bridge.entries(path)) if path is not None else frozenset()
+
+
 def is_english_word(word: str) -> bool:
     from retrieval.bridge import lemmas
 

@@ -19,7 +19,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     topics = "\n".join(f"• {t}" for t in info.titles[:10])
     if len(info.titles) > 10:
         topics += "\n• …"
-    text = texts.START[lang].format(topics=topics, example=texts.EXAMPLE[lang])
+    text = texts.START[lang].format(topics=topics)
     await send_notice(context, update.effective_chat.id, text, lang)
 
 
