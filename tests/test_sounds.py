@@ -44,6 +44,13 @@ def test_only_phrases_the_corpus_uses_often_and_as_a_unit_are_mended_towards(lex
     assert "瘦脸针" in lexical.sounds.by_sound.values()
 
 
+def test_a_chance_sequence_is_no_phrase_however_often_it_occurs():
+    sounds = Sounds.build(["打胰岛素麻烦"] * 3 + ["打胰岛素"] * 10)
+    assert "胰岛素" in sounds.by_sound.values()
+    # written 3 times, but 胰岛素 and 岛素 13 times: a rare continuation, not a phrase
+    assert not {"胰岛素麻", "岛素麻"} & set(sounds.by_sound.values())
+
+
 def test_the_phrases_are_saved_with_bm25_and_an_index_without_them_mends_nothing(lexical, tmp_path):
     lexical.save(tmp_path / "bm25")
     loaded = LexicalIndex.load(tmp_path / "bm25")
