@@ -18,6 +18,7 @@ from common.packages import package_dir
 # CJK ideographs (basic + extension A + compatibility): the one definition of "a Chinese character".
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RE = re.compile(f"[{CJK}]")
+CJK_RUN_RE = re.compile(f"[{CJK}]+")  # a run of Chinese characters
 LATIN_RE = re.compile(r"[A-Za-z]")
 _NOT_ALNUM_RE = re.compile(r"[\W_]+")  # what str.isalnum() rejects
 

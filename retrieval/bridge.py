@@ -44,7 +44,7 @@ from itertools import chain
 from pathlib import Path
 
 from common.packages import package_dir
-from common.text import CJK, CJK_RE, EN_STOP_WORDS, stem
+from common.text import CJK_RE, CJK_RUN_RE, EN_STOP_WORDS, stem
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,6 @@ _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = re.compile(r"^(cl:|variant of|old variant|see |surname|used in|abbr\.|also written|(a )?kind of|(a )?type of)")
 _ARTICLE = re.compile(r"^(to |a |an |the )")
 _WORD = re.compile(r"[a-z][a-z'-]*")
-_ZH_RUN = re.compile(f"[{CJK}]+")
 
 
 GLOSSARY_ENV = "ARTICLEBOT_GLOSSARY"
@@ -245,7 +244,7 @@ class Bridge:
 
     def _from_chinese(self, question: str) -> list[tuple[str, list[str]]]:
         out: list[tuple[str, list[str]]] = []
-        for run in _ZH_RUN.findall(question):
+        for run in CJK_RUN_RE.findall(question):
             i = 0
             while i < len(run):
                 for size in range(min(MAX_ZH, len(run) - i), 1, -1):

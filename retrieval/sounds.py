@@ -21,12 +21,12 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from common.text import CJK
+from common.text import CJK_RUN_RE
+from retrieval.spelling import chinese_words, pinyin_converter
 
 MIN_LEN = 3  # two characters sound like too many other words
 MAX_LEN = 4
@@ -36,23 +36,12 @@ MIN_COUNT = 3  # a phrase the corpus writes once or twice may be a typo of its o
 COHESION = 0.3
 MAX_PHRASES = 200_000  # the most frequent, for a very large corpus
 SAMPLE_CHARS = 2_000_000  # counted at most (a few seconds, some hundreds of MB, at index time)
-_ZH_RUN = re.compile(f"[{CJK}]+")
-
-
-@functools.lru_cache(maxsize=1)
-def _lazy_pinyin():
-    try:
-        from pypinyin import lazy_pinyin
-
-        return lazy_pinyin
-    except ImportError:  # pragma: no cover - a declared dependency; without it, nothing is mended
-        return None
 
 
 @functools.lru_cache(maxsize=65536)
 def sound(char: str) -> str:
     """A character's toneless pinyin in its most common reading (the character itself when it has none)."""
-    convert = _lazy_pinyin()
+    convert = pinyin_converter()
     return convert(char)[0] if convert else char
 
 
@@ -68,14 +57,14 @@ class Sounds:
 
     @classmethod
     def build(cls, texts: Iterable[str]) -> Sounds:
-        if _lazy_pinyin() is None:
+        if pinyin_converter() is None:
             return cls()
         texts = list(texts)
         # a very large corpus is sampled evenly: its frequent phrases are frequent in any part
         step = max(1, math.ceil(sum(len(t) for t in texts) / SAMPLE_CHARS))
         counts: Counter[str] = Counter()
         for text in texts[::step]:
-            for run in _ZH_RUN.findall(text):
+            for run in CJK_RUN_RE.findall(text):
                 for n in range(MIN_LEN - 1, min(MAX_LEN, len(run)) + 1):
                     counts.update(run[i : i + n] for i in range(len(run) - n + 1))
         by_sound: dict[str, str] = {}
@@ -101,27 +90,29 @@ class Sounds:
         like a corpus phrase written as the corpus writes it."""
         if not self.by_sound:
             return text
-        return _ZH_RUN.sub(lambda m: self._mend_run(m.group(0), known_pair), text)
+        return CJK_RUN_RE.sub(lambda m: self._mend_run(m.group(0), known_pair), text)
 
     def _mend_run(self, run: str, known_pair: Callable[[str], bool]) -> str:
         chars = list(run)
+        syllables = [sound(ch) for ch in chars]  # a mend keeps them: the phrase sounds the same
         i = 0
         while i < len(chars) - 1:
-            if known_pair(chars[i] + chars[i + 1]):
-                i += 1
-                continue
-            mended = self._around(chars, i)
-            i = mended if mended is not None else i + 1
+            if not known_pair(chars[i] + chars[i + 1]):
+                mended = self._around(chars, syllables, i)
+                if mended is not None:
+                    i = mended
+                    continue
+            i += 1
         return "".join(chars)
 
-    def _around(self, chars: list[str], i: int) -> int | None:
+    def _around(self, chars: list[str], syllables: list[str], i: int) -> int | None:
         """Mend a phrase holding the pair at i, i + 1 (longest first), unless that would lose a
         word of the text (想知道瘦脸针 keeps its 知道, whatever the corpus writes); the position
         to go on from, or None when nothing was mended."""
         for n in range(MAX_LEN, MIN_LEN - 1, -1):
             for start in range(max(0, i + 2 - n), min(i, len(chars) - n) + 1):
-                window = "".join(chars[start : start + n])
-                phrase = self.by_sound.get(_key(window))
+                phrase = self.by_sound.get(" ".join(syllables[start : start + n]))
+                window = "".join(chars[start : start + n]) if phrase else ""
                 if not phrase or phrase == window:
                     continue
                 # the words around it count too: 我想知道瘦脸针 has no 到瘦脸 to mend towards
@@ -134,7 +125,5 @@ class Sounds:
 
 def _words(text: str) -> set[str]:
     """The CC-CEDICT words of two characters or more within `text`."""
-    from retrieval.spelling import chinese_words
-
     words = chinese_words()
     return {text[i:j] for i in range(len(text)) for j in range(i + 2, len(text) + 1) if text[i:j] in words}

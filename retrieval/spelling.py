@@ -21,7 +21,7 @@ import functools
 import re
 from collections.abc import Iterable
 
-from common.text import CJK
+from common.text import CJK, CJK_RUN_RE
 
 MIN_EN = 5  # shorter English words have too many neighbours one edit away
 MIN_ZH = 3  # characters in a Chinese phrase mended by sound
@@ -76,7 +76,7 @@ def is_english_word(word: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _pinyin():
+def pinyin_converter():
     try:
         from pypinyin import lazy_pinyin
 
@@ -96,10 +96,10 @@ class Speller:
             for key in _deletes(word) | {word}:
                 self._by_delete.setdefault(key, set()).add(word)
         self.zh: dict[tuple[str, ...], str] = {}
-        sound = _pinyin()
+        sound = pinyin_converter()
         if sound is not None:
             for phrase in words:
-                if len(phrase) >= MIN_ZH and re.fullmatch(f"[{CJK}]+", phrase):
+                if len(phrase) >= MIN_ZH and CJK_RUN_RE.fullmatch(phrase):
                     self.zh.setdefault(tuple(sound(phrase)), phrase)
         self.zh_lengths = sorted({len(k) for k in self.zh}, reverse=True)
 
@@ -116,7 +116,7 @@ class Speller:
         """`run` with every stretch that sounds like a rule phrase written as that phrase."""
         if not self.zh:
             return run
-        sounds = _pinyin()(run)
+        sounds = pinyin_converter()(run)
         if len(sounds) != len(run):  # the converter merged or split characters: leave it
             return run
         out, i = [], 0
