@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from presentation.texts import (
     EMPTY_QUESTION,
     INTRO,
+    INTRO_OTHER_LANGUAGE,
+    INTRO_SOME_OTHER_LANGUAGE,
+    LANGUAGE_NAMES,
     NOT_COVERED,
     SOCIAL,
     TRUNCATED_NOTE,
@@ -67,6 +70,19 @@ def answer_language(answer: Answer) -> str:
     return reply_language(answer.lang, answer.question)
 
 
+def intro(answer: Answer, lang: str) -> str:
+    """The sentence before the quotes, in reply language `lang`: it says so when the articles
+    quoted are in another language than the question ("Can I get botox while pregnant?" is
+    answered from Chinese articles, and quotes are never translated)."""
+    langs = [p.hit.lang for p in answer.passages]
+    others = [name for name in dict.fromkeys(langs) if name != answer.lang and name in LANGUAGE_NAMES]
+    if not others:
+        return say(INTRO, lang)
+    table = INTRO_OTHER_LANGUAGE if all(name in others for name in langs) else INTRO_SOME_OTHER_LANGUAGE
+    names = (" and " if lang == "en" else "、").join(say(LANGUAGE_NAMES[name], lang) for name in others)
+    return say(table, lang).format(language=names)
+
+
 def answer_blocks(answer: Answer, *, more: bool = False, lang: str | None = None) -> list[Block]:
     """The blocks of a reply to `answer`; `more` for a further page of passages (no intro, no notices).
     `lang`: the reply language (default: answer_language); quotes keep the article's characters."""
@@ -85,7 +101,7 @@ def answer_blocks(answer: Answer, *, more: bool = False, lang: str | None = None
             blocks.append(Block(TEXT, say(NOT_COVERED, lang)))
     else:
         if not more:
-            blocks.append(Block(TEXT, say(INTRO, lang)))
+            blocks.append(Block(TEXT, intro(answer, lang)))
         blocks.extend(Block(PASSAGE, passage=p) for p in answer.passages)
     if answer.safety.advice and answer.safety.advice_notices:
         blocks.append(Block(ADVICE, say(answer.safety.advice_notices, lang)))

@@ -86,6 +86,21 @@ INTRO = {
     "en": "Here is what the articles say:",
 }
 
+# The intro when the articles quoted are written in another language than the question
+# (an English question answered from Chinese articles): the quotes are never translated.
+INTRO_OTHER_LANGUAGE = {
+    "zh": "文章中是这样说的（原文是{language}，照原文引用）：",
+    "en": "Here is what the articles say (they are written in {language}; quoted as written):",
+}
+INTRO_SOME_OTHER_LANGUAGE = {
+    "zh": "文章中是这样说的（部分原文是{language}，照原文引用）：",
+    "en": "Here is what the articles say (some are written in {language}; quoted as written):",
+}
+LANGUAGE_NAMES = {
+    "zh": {"zh": "中文", "en": "Chinese"},
+    "en": {"zh": "英文", "en": "English"},
+}
+
 # --- the terminal chat ----------------------------------------------------------
 
 CHAT_GREETING = (

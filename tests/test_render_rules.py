@@ -60,6 +60,25 @@ def test_plain_answer_reads_intro_quote_source_then_disclaimer():
     )
 
 
+def passage_in(lang: str, text: str) -> Passage:
+    return Passage(Hit(f"c-{lang}", f"{lang}.txt", f"title {lang}", None, None, text, 0.9, lang=lang), text, text)
+
+
+def test_the_intro_says_so_when_the_articles_quoted_are_in_another_language():
+    zh, en = passage_in("zh", "多数患者可以恢复。"), passage_in("en", "Most people recover.")
+    assert render_text(answer("en", passages=[zh])).startswith(
+        "Here is what the articles say (they are written in Chinese; quoted as written):\n\n📄 title zh\n多数患者可以恢复。")
+    assert render_text(answer("zh", passages=[en])).startswith("文章中是这样说的（原文是英文，照原文引用）：\n\n")
+    assert render_text(answer("en", passages=[en, zh])).startswith(
+        "Here is what the articles say (some are written in Chinese; quoted as written):\n\n")
+    assert render_text(answer("zh", passages=[zh, en])).startswith("文章中是这样说的（部分原文是英文，照原文引用）：\n\n")
+    # quotes in the question's own language, or of no known language, get the plain intro
+    assert render_text(answer("en", passages=[en])).startswith(f"{INTRO['en']}\n\n")
+    assert render_text(answer("zh", passages=[palsy()])).startswith(f"{INTRO['zh']}\n\n")
+    html = "\n".join(answer_paragraphs(answer("en", passages=[zh])))
+    assert "they are written in Chinese" in html and html.count("多数患者可以恢复。") == 1
+
+
 def test_plain_quote_without_a_url_has_no_link_line():
     assert passage_text(palsy(url=None)) == "📄 Facial palsy\nMost people recover. Massage does not speed recovery. See a doctor."
 
