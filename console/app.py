@@ -15,6 +15,7 @@ send a Content-Security-Policy that allows nothing but the console's own style s
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -235,8 +236,14 @@ class Guard:
         path = scope["path"]
         if not path.startswith(self.OPEN):
             session = self.console.sessions.get(request.cookies.get(COOKIE))
-            if session is None and _bearer_ok(request, self.console):
-                session = Session()  # a script with the token (curl -H "Authorization: Bearer …"): this request only
+            if session is None and _bearer(request) is not None:
+                # a script with the token (curl -H "Authorization: Bearer …"): this request only; a
+                # wrong token is an error a script sees (401, or 429 while tries are throttled), not a
+                # redirect to a sign-in page it cannot use
+                refused = _bearer_refusal(request, self.console)
+                if refused is not None:
+                    return await _with_headers(refused)(scope, receive, send)
+                session = Session()
             if session is None:
                 if request.method != "GET":
                     return await _with_headers(PlainTextResponse("Sign in first.", 403))(scope, receive, send)
@@ -269,16 +276,24 @@ def _with_headers(response: Response) -> Response:
     return response
 
 
-def _bearer_ok(request: Request, console: Console) -> bool:
+def _bearer(request: Request) -> str | None:
+    """The token of an "Authorization: Bearer …" header on a GET (None without one)."""
     header = request.headers.get("authorization", "")
     if request.method != "GET" or not header.lower().startswith("bearer "):
-        return False
-    if console.throttle.wait() > 0:
-        return False
-    if same_token(header[7:].strip(), console.token):
-        return True
+        return None
+    return header[7:].strip()
+
+
+def _bearer_refusal(request: Request, console: Console) -> Response | None:
+    """None when the request's bearer token is the console's; otherwise the reply that says why."""
+    wait = console.throttle.wait()
+    if wait > 0:
+        return PlainTextResponse(f"Too many wrong tokens; try again in {math.ceil(wait)} s.", 429,
+                                 headers={"Retry-After": str(math.ceil(wait))})  # fmt: skip
+    if same_token(_bearer(request), console.token):
+        return None
     console.throttle.failed()
-    return False
+    return PlainTextResponse("Wrong token.", 401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 async def _form(request: Request) -> dict[str, str] | Response:

@@ -38,7 +38,7 @@ REPRINT_RE = re.compile(
 )
 META_RE = re.compile(
     r"^(作者|编辑|责任编辑|审核|审核专家|来源|出处|发布(时间|日期)|更新(时间|日期)|时间|日期|"
-    r"浏览(次数|量)?|阅读(数|量)|点击(数|量)?|标签|关键词|tags?|author|posted|published|updated|date)\s*[:：]",
+    r"浏览(次数|量)?|阅读(数|量)|点击(数|量)?|标签|关键词|tags?|author|posted|published|updated|date|source|url)\s*[:：]",
     re.I,
 )
 _BY_RE = re.compile(r"^(by|written\s+by|reviewed\s+by)\s+[A-Z][\w.'-]*(\s+[A-Z][\w.'-]*){0,3}\s*$")

@@ -3,6 +3,7 @@ tidy the question, search, choose the passages, check for red flags."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -45,9 +46,18 @@ def prepared(raw: str) -> tuple[str, str, int | None]:
     return question, followup.without_asides(to_simplified(question)), truncated_at
 
 
+# The same words three times or more in a row, with no punctuation between them
+# ("打瘦脸针会导致面瘫吗打瘦脸针会导致面瘫吗…"); a unit of up to 100 characters (a 1,000-character
+# message without any costs about 3 ms).
+_RUN_RE = re.compile(r"(.{2,100}?)\1{2,}", re.DOTALL)
+
+
 def without_repeats(question: str) -> str:
-    """The question with sentences it repeats said once: "我很担心。" four hundred times
-    adds no meaning, and would drown the question in search."""
+    """The question with sentences it repeats said once, and words it repeats in a row said
+    once: "我很担心。" four hundred times, or a question pasted again and again without
+    punctuation, adds no meaning and would drown the question in search (numbers are kept
+    as written: "1111" is no repeat)."""
+    question = _RUN_RE.sub(lambda m: m.group(1) if any(ch.isalpha() for ch in m.group(1)) else m.group(0), question)
     seen: set[str] = set()
     kept = []
     for sentence in split_sentences(question):

@@ -87,6 +87,18 @@ def test_repeated_sentences_are_searched_once():
     assert without_repeats("瘦脸针。面瘫。瘦脸针。") == "瘦脸针。面瘫。"
 
 
+def test_a_question_pasted_again_and_again_is_searched_once(pipeline):
+    from retrieval.pipeline import without_repeats
+
+    assert without_repeats("打瘦脸针会导致面瘫吗" * 100) == "打瘦脸针会导致面瘫吗"
+    assert without_repeats("好疼好疼好疼 打完针第三天脸肿") == "好疼 打完针第三天脸肿"
+    assert without_repeats("电话13333333333多少钱") == "电话13333333333多少钱"  # a number is no repeat
+    assert without_repeats("哈哈哈，会不会面瘫") == "哈哈哈，会不会面瘫"  # one character repeated: a laugh, not a paste
+    alone, pasted = pipeline.answer("打瘦脸针会导致面瘫吗"), pipeline.answer("打瘦脸针会导致面瘫吗" * 500)
+    assert pasted.truncated_at and not alone.refused and not pasted.refused
+    assert [p.hit.chunk_id for p in pasted.passages] == [p.hit.chunk_id for p in alone.passages]
+
+
 def test_replies_are_short_enough_for_a_phone(pipeline):
     for question, _ in ON_TOPIC:
         assert len(render_text(pipeline.answer(question))) < 1200

@@ -156,6 +156,14 @@ BODY = (
 )
 
 
+@pytest.mark.parametrize("line", ["来源：https://example.org/a/1.html", "原文链接: https://example.org/a/1.html",
+                                  "Source: https://example.org/a/1.html", "URL: https://example.org/a/1.html"])
+def test_a_source_line_gives_the_articles_link_and_leaves_its_text(line):
+    article = clean_document(doc("a.txt", "高血压要吃一辈子药吗", line, BODY))
+    assert article.url == "https://example.org/a/1.html"
+    assert "example.org" not in article.text and "规律运动和戒烟限酒" in article.text
+
+
 def test_comment_blocks_without_a_marker_are_removed():
     article = clean_document(
         doc(

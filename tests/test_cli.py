@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from corpus import DEFAULT_CORPUS
-from presentation.texts import DISCLAIMER
+from presentation.texts import CHAT_GREETING, DISCLAIMER
 from retrieval.evaluate import score
 
 EVAL_MINI = Path(__file__).parent / "data" / "eval-mini"
@@ -143,7 +143,8 @@ def test_terminal_chat_uses_the_same_pipeline(use_bundled):
     assert "Facial nerve palsy massage treatment" in out
     assert "红烧肉" not in out  # after "exit" nothing more is read
     assert out.count(DISCLAIMER["zh"]) == 3  # greeting, first answer, the empty line's hint
-    assert out.count(DISCLAIMER["en"]) == 1
+    assert out.count(DISCLAIMER["en"]) == 2  # the greeting (in both languages) and the English answer
+    assert out.startswith(CHAT_GREETING) and out.index(DISCLAIMER["en"]) < out.index("> ")
 
 
 def test_run_builds_the_index_when_missing_then_chats(tmp_path):

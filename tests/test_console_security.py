@@ -145,10 +145,22 @@ def test_every_page_is_refused_without_a_session(served):
             assert served.ids["emergency"] not in response.text.replace(path, ""), path
         # a wrong bearer token is no way in either
         response = client.get("/export.jsonl", headers={"Authorization": "Bearer not-the-token-at-all"})
-        assert response.status_code in (303, 401, 403) and "HYPERLINK" not in response.text
+        # a script sees the error itself, not a redirect to a sign-in page it cannot use
+        assert response.status_code == 401 and "HYPERLINK" not in response.text and "set-cookie" not in response.headers
+        assert response.headers["www-authenticate"].startswith("Bearer")
         # the control: the same client, signed in, sees the log
         assert client.post("/login", data={"token": TOKEN}).status_code == 303
         assert "瘦脸针" in client.get("/conversations").text
+
+
+def test_a_script_downloads_an_export_with_the_token_for_that_request_only(served):
+    with served.client() as client:
+        response = client.get("/export.csv", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 200 and "瘦脸针" in response.text
+        assert "set-cookie" not in response.headers and not client.cookies  # no session was opened
+        assert client.get("/export.csv").status_code == 303  # the next request without it is signed out
+        # the token opens no form: a POST needs a signed-in session and its CSRF token
+        assert client.post("/gaps/handle", data={"key": "k"}, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 403
 
 
 def test_posts_are_refused_without_a_session(served):
@@ -194,7 +206,8 @@ def test_wrong_tokens_are_throttled(served):
         assert refused.status_code == 429, refused.status_code
         assert "set-cookie" not in refused.headers
         assert client.post("/login", data={"token": TOKEN}).status_code == 429  # still, for a while
-        assert client.get("/conversations", headers={"Authorization": f"Bearer {TOKEN}"}).status_code != 200
+        scripted = client.get("/conversations", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert scripted.status_code == 429 and int(scripted.headers["retry-after"]) >= 1
         # after the window (2 s here) the right token works again
         deadline = started + 10
         while True:

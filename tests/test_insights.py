@@ -306,6 +306,18 @@ def test_cli_stats_groups_gaps_by_meaning(cli_data, log_url):
     assert "[" + key_of(ids["pain"]) + "]" in logs("stats").output
 
 
+def test_cli_gaps_and_stats_show_a_long_message_on_one_short_line(cli_data, log_url):
+    long = "红烧肉到底怎么做才好吃" + "我试了很多次都不成功，" * 400  # 4,400 characters, pasted from somewhere
+    log = ConversationLog(log_url, salt="seed")
+    record(log, long)
+    log.close()
+    for command in ("gaps", "stats"):
+        lines = logs(command).output.splitlines()
+        shown = [line for line in lines if "红烧肉到底怎么做才好吃" in line]
+        assert shown and all(len(line) <= 160 and line.endswith(("…", "]")) for line in shown), shown
+    assert any(g["label"] == long for g in json.loads(logs("gaps", "--json").output)["groups"])  # all of it in JSON
+
+
 def test_cli_articles(cli_data, log_url):
     seed_articles(log_url)
     data = json.loads(logs("articles", "--json").output)

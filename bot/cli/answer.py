@@ -26,11 +26,12 @@ def terminal_user() -> str:
         return "terminal"
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})  # "-2+3" or "-头疼怎么办" is a question, not an option
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the reply and the hits as JSON.")
 def ask(question: str, as_json: bool) -> None:
-    """Print exactly the reply the bot would send to QUESTION."""
+    """Print exactly the reply the bot would send to QUESTION (one argument: quote it; a
+    question that is exactly --json or --help goes after --)."""
     from bot.cli.chat import answer_json
     from bot.service import Service, open_log, open_pipeline
     from presentation.plain import render_text
@@ -53,7 +54,8 @@ def ask(question: str, as_json: bool) -> None:
               help="Questions one per line on standard input, one JSON object per line out (the keys of `ask --json`).")
 def chat(as_json: bool) -> None:
     """Chat in the terminal with the same answer pipeline the bot uses (a follow-up is
-    understood with the question before it, as in Telegram)."""
+    understood with the question before it, as in Telegram). An exit word alone on a line
+    (exit, quit, 退出) or Ctrl-D ends it, with --json too."""
     from bot.cli.chat import run_chat
     from bot.service import Service
 

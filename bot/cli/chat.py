@@ -2,7 +2,8 @@
 
 The session is one conversation: a follow-up ("那要多久能恢复") is understood with the
 question before it (retrieval/followup.py). With `--json`, each line of input is a
-question and each answer one JSON object on its own line, for scripts.
+question and each answer one JSON object on its own line, for scripts. Either way an
+exit word alone on a line ("exit", "退出") ends the session, as at the prompt.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TextIO
 from bot.service import Service
 from common.text import clean_input
 from presentation.plain import render_text, with_disclaimer
-from presentation.texts import CHAT_GREETING
+from presentation.texts import CHAT_GREETING, DISCLAIMER
 from retrieval.records import Answer
 
 EXIT_WORDS = {"exit", "quit", "q", "bye", "退出", "再见"}
@@ -32,9 +33,9 @@ def answer_json(answer: Answer) -> dict:
 def run_chat(service: Service, stdin: TextIO, stdout: TextIO, *, interactive: bool, user: str | None = None,
              as_json: bool = False) -> int:
     """Read questions until end of input or an exit word; returns the number answered (each one logged).
-    `as_json`: no greeting or echo, one JSON object a line, every line a question."""
+    `as_json`: no greeting or echo, one JSON object a line, every other line a question."""
     if not as_json:
-        print(with_disclaimer(CHAT_GREETING, "zh"), file=stdout)
+        print(with_disclaimer(CHAT_GREETING, "zh") + "\n" + DISCLAIMER["en"], file=stdout)  # a greeting in both languages
     answered = 0
     conversation = ("chat", user)
 
@@ -49,7 +50,7 @@ def run_chat(service: Service, stdin: TextIO, stdout: TextIO, *, interactive: bo
         if not line:
             break
         question = clean_input(line).strip()  # the entry: nothing after it sees invalid text
-        if not as_json and question.lower() in EXIT_WORDS:
+        if question.lower() in EXIT_WORDS:
             break
         if not interactive and not as_json:
             print(f"\n> {question}", file=stdout)

@@ -89,6 +89,16 @@ def _json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+LIST_CHARS = 50  # of a message in a `logs list` line
+GAP_CHARS = 120  # of a message in the gaps of `logs gaps` and `logs stats` (--json and `logs show` give all of it)
+
+
+def one_line(text: str, limit: int) -> str:
+    """A logged message on one line of the terminal: line breaks as spaces, cut with "…" past `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @click.group(cls=DefaultGroup)
 def logs() -> None:
     """Review the conversation log: what was asked, answered, refused and disliked."""
@@ -113,8 +123,7 @@ def list_command(count, refused, negative, since, until, user, text, as_json) ->
                         {"up": "👍", "down": "👎"}.get(row["feedback"] or "", ""),
                         "undelivered" if row.get("delivery_error") else "") if f
         )  # fmt: skip
-        question = row["question"].replace("\n", " ")
-        question = question if len(question) <= 50 else question[:49] + "…"
+        question = one_line(row["question"], LIST_CHARS)
         click.echo(f"{row['id']}  {row['ts'][:16].replace('T', ' ')}  {row['channel']:<8} {row['user_id'] or '-':<16} {row['lang']}  "
                    f"{flags:<10} {question}")
 
@@ -185,7 +194,7 @@ def stats_command(refused, negative, since, until, user, text, top, as_json) -> 
         click.echo(f"  {day['day']}  {day['exchanges']}")
     click.echo("\nMost common unanswered questions, grouped by meaning (content gaps; more: `articlebot logs gaps`):")
     for gap in figures["unanswered"] or []:
-        click.echo(f"  {gap['count']:>4} × {gap['question']}  [{gap['key']}]")
+        click.echo(f"  {gap['count']:>4} × {one_line(gap['question'], GAP_CHARS)}  [{gap['key']}]")
     if figures["unanswered"] == []:
         click.echo("  (none)")
     elif figures["unanswered"] is None:
@@ -390,10 +399,10 @@ def gaps_command(since, until, channel, include_handled, top, as_json) -> None:
         when = _day(group.first_ts) if _day(group.first_ts) == _day(group.last_ts) else f"{_day(group.first_ts)} – {_day(group.last_ts)}"
         handled = f"  handled {group.handled_ts[:16].replace('T', ' ')}" if group.handled and group.handled_ts else ""
         click.echo(f"\n{group.key}  {group.count:>4} ×  {when}  {','.join(group.langs)}{handled}")
-        click.echo(f"    {group.label}")
+        click.echo(f"    {one_line(group.label, GAP_CHARS)}")
         for example in group.examples:
             if example != group.label:
-                click.echo(f"      - {example}")
+                click.echo(f"      - {one_line(example, GAP_CHARS)}")
     if len(report.groups) > top:
         click.echo(f"\n… and {len(report.groups) - top} more gaps (--top).")
 
