@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from common.text import CJK_RE
+from common.text import CJK_RE, CJK_RUN_RE
 from retrieval.gate import clauses
 
 WINDOW_SECONDS = 600  # a message more than this after the previous question starts afresh
@@ -123,7 +123,7 @@ def _pieces(text: str, known: frozenset[str]) -> list[str]:
     """The English words of `text`, and its runs of Chinese, each whole when `known` has it and
     otherwise split greedily into the longest `known` words (or single characters)."""
     text = text.lower()
-    runs = [p for p in re.split(r"[^\u3400-\u9fff]+", text) if p]
+    runs = CJK_RUN_RE.findall(text)
     return re.findall(r"[a-z]+", text) + [piece for run in runs for piece in ([run] if run in known else _zh_pieces(run, known))]
 
 
