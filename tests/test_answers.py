@@ -176,3 +176,21 @@ def test_an_operators_glossary_carries_english_questions_to_the_chinese_articles
     answer = with_glossary.answer("masseter")
     assert not answer.refused and answer.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
     index.close()
+
+
+@pytest.mark.parametrize("name", ["answers_probe_en.jsonl", "answers_probe_conversations.jsonl", "answers_probe_zh_en.jsonl"])
+def test_each_probe_set_is_labelled_from_the_bundled_articles(name):
+    """The probe sets beside the labelled set (for `articlebot eval-answers`): every line
+    parses, names a bundled article or none, and its expected text is in that article."""
+    from pathlib import Path
+
+    from bot import answers_eval
+    from common.text import normalize_space
+    from corpus import DEFAULT_CORPUS
+
+    lines = answers_eval.read_labelled(Path(__file__).parent / "data" / name)
+    assert len(lines) >= 16
+    for item in lines:
+        if item.article is not None:
+            text = normalize_space((DEFAULT_CORPUS / item.article).read_text("utf-8"))
+            assert item.expect is None or normalize_space(item.expect) in text, item.line

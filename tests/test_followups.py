@@ -146,23 +146,17 @@ def test_a_remark_about_when_is_read_with_the_conversation(pipeline):
     for message in ["我最近老是失眠", "月经期间能打吗", "打完第二天脸肿", "周围肌肉会萎缩吗"]:
         assert not names_nothing(message), message
 
-def test_the_conversation_probe_is_labelled_from_the_articles():
+def test_the_conversation_probe_holds_conversations():
     """tests/data/answers_probe_conversations.jsonl (conversations written after the labelled
-    set, for `articlebot eval-answers`): every line parses, names a bundled article or none,
-    and its expected text is in that article."""
+    set, for `articlebot eval-answers`; test_answers checks its labels against the articles):
+    every line has two turns or more, and some must be refused."""
     from pathlib import Path
 
     from bot import answers_eval
-    from common.text import normalize_space
-    from corpus import DEFAULT_CORPUS
 
     lines = answers_eval.read_labelled(Path(__file__).parent / "data" / "answers_probe_conversations.jsonl")
     assert len(lines) >= 40 and all(len(item.turns) >= 2 for item in lines)
     assert sum(item.article is None for item in lines) >= 10
-    for item in lines:
-        if item.article is not None:
-            text = normalize_space((DEFAULT_CORPUS / item.article).read_text("utf-8"))
-            assert item.expect is None or normalize_space(item.expect) in text, item.line
 
 
 def test_an_emergency_is_flagged_in_a_conversation_and_never_carried_over(pipeline):
