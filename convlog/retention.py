@@ -18,15 +18,21 @@ class QueryError(Exception):
     """A filter value the user gave cannot be understood."""
 
 
-AGE_RE = re.compile(r"\s*(\d+)\s*([dhm])\s*")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+AGE_RE = re.compile(r"\s*(\d+)\s*(d|w|h|min)\s*")
+_UNITS = {"d": "days", "w": "weeks", "h": "hours", "min": "minutes"}
+# "6m" reads as six months to many people and as six minutes to others: refused, never guessed
+_AMBIGUOUS_RE = re.compile(r"\s*\d+\s*(m|mo|mon|months?|y|yr|years?)\s*", re.IGNORECASE)
 
 
 def parse_age(value: str) -> timedelta:
-    """An age such as 90d, 12h or 30m."""
+    """An age such as 90d, 2w, 12h or 30min. Months and years are refused, and so is a bare
+    "m": an age deletes conversations, so it is never guessed."""
     age = AGE_RE.fullmatch(value or "")
     if not age:
-        raise QueryError(f"{value!r} is not an age (use for example 90d, 12h or 30m).")
+        if _AMBIGUOUS_RE.fullmatch(value or ""):
+            raise QueryError(f"{value!r} is not an age: write months or years in days (180d for about six months),"
+                             " and minutes as min (30min).")  # fmt: skip
+        raise QueryError(f"{value!r} is not an age (use for example 90d, 2w, 12h or 30min).")
     try:
         return timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
     except (OverflowError, ValueError):  # more days than a timedelta holds, or digits past int()'s limit
@@ -34,7 +40,7 @@ def parse_age(value: str) -> timedelta:
 
 
 def cutoff(age: str, *, now: datetime | None = None) -> str:
-    """The moment `age` (90d, 12h, 30m) before now, as a utc_stamp."""
+    """The moment `age` (90d, 2w, 12h, 30min) before now, as a utc_stamp."""
     try:
         return utc_stamp((now or datetime.now(timezone.utc)) - parse_age(age))
     except OverflowError:

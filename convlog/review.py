@@ -53,7 +53,7 @@ MAX_ROWS = 1_000_000  # the most rows list or stats may be asked for (SQL limits
 
 
 def parse_when(value: str, *, now: datetime | None = None) -> str:
-    """A time filter: 2026-11-01, 2026-11-01T08:00, or an age such as 7d, 12h, 30m."""
+    """A time filter: 2026-11-01, 2026-11-01T08:00, or an age such as 7d, 2w, 12h, 30min."""
     if AGE_RE.fullmatch(value or ""):
         return cutoff(value, now=now)
     try:

@@ -42,6 +42,8 @@ from common.text import CJK_RE, normalize_space, strip_controls
 from corpus.article import Article, Block, Document, LoadProblem
 
 SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm"}
+# documents an operator may take for articles; they are listed as skipped, with what to do (other files are ignored)
+DOCUMENT_SUFFIXES = {".pdf", ".doc", ".docx", ".odt", ".rtf", ".wps", ".pages"}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 _MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -124,6 +126,8 @@ def find_article_files(root: Path) -> tuple[list[ArticleFile], list[LoadProblem]
             elif entry.is_file(follow_symlinks=False) and Path(entry.name).suffix.lower() in SUFFIXES:
                 info = entry.stat(follow_symlinks=False)
                 found.append(ArticleFile(Path(entry.path), rel, (info.st_dev, info.st_ino)))
+            elif entry.is_file(follow_symlinks=False) and (suffix := Path(entry.name).suffix.lower()) in DOCUMENT_SUFFIXES:
+                problems.append(LoadProblem(printable(rel), f"a {suffix} document is not read: save it as .txt, .md or .html"))
         except OSError as exc:
             problems.append(LoadProblem(printable(rel), _os_reason(exc)))
     return found, problems
@@ -172,6 +176,14 @@ def decode(raw: bytes) -> str:
 
 def decode_noted(raw: bytes) -> tuple[str, str | None]:
     """`decode`, and a note when something was dropped (stray bytes in a UTF-8 file)."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows Notepad's "Unicode")
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError("UTF-16 with damaged bytes: save it as UTF-8") from None
+        if not _plausible(text):
+            raise ValueError("cannot tell its text encoding")
+        return text, None
     if b"\x00" in raw[:8192]:
         raise ValueError("looks like a binary file, not text")
     try:

@@ -91,6 +91,9 @@ def _as_list(encoders: Encoders) -> list[Encoder]:
     return list(encoders) if isinstance(encoders, (list, tuple)) else [encoders]
 
 
+SKIPPED_SHOWN = 5  # skipped files named, with their reasons, when no article is usable
+
+
 def build_index(
     corpus_dir: Path,
     data_dir: Path,
@@ -106,7 +109,9 @@ def build_index(
         started = time.monotonic()
         docs, problems = read_documents(Path(corpus_dir), progress=progress)
         if not docs:
-            reasons = f" ({len(problems)} files skipped)" if problems else ""
+            shown = "; ".join(f"{p.path}: {p.reason}" for p in problems[:SKIPPED_SHOWN])
+            more = f"; and {len(problems) - SKIPPED_SHOWN} more" if len(problems) > SKIPPED_SHOWN else ""
+            reasons = f" (skipped {shown}{more})" if problems else ""
             raise CorpusError(f"No usable articles (.txt, .md, .html) in {printable(str(corpus_dir))}{reasons}.")
         return _build(docs, data_dir, _as_list(encoders), full=full, progress=progress, problems=problems,
                       started=started, cache=VectorCache.in_data_dir(data_dir),

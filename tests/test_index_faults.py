@@ -181,6 +181,29 @@ def test_index_remembers_its_corpus_folder_and_says_when_another_replaces_it(tmp
     assert "  corpus:" not in run_index(monkeypatch).output  # the same folder again: nothing to say
 
 
+def test_a_plain_index_keeps_the_folder_the_index_was_built_from(tmp_path, monkeypatch):
+    """After `index --corpus X`, `index` alone (no ARTICLEBOT_CORPUS) re-indexes X, as /reindex
+    does, instead of replacing X's articles with the bundled ones; with X gone, the bundled corpus."""
+    import shutil
+
+    from corpus import DEFAULT_CORPUS
+
+    clinic = one_article_corpus(tmp_path)
+    monkeypatch.delenv("ARTICLEBOT_CORPUS", raising=False)
+    assert run_index(monkeypatch, "--corpus", str(clinic)).exit_code == 0
+    (clinic / "massage.txt").write_bytes(MASSAGE)
+    result = run_index(monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "  added massage.txt\n" in result.output and "removed" not in result.output.replace("0 removed", "")
+    assert "  corpus:" not in result.output
+    assert IndexMeta.read(current_version(tmp_path / "data")).corpus == str(clinic.resolve())
+
+    shutil.rmtree(clinic)
+    result = run_index(monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert f"  corpus: {DEFAULT_CORPUS.resolve()}, not {clinic.resolve()} as the previous index" in result.output
+
+
 def test_an_index_from_before_the_corpus_was_remembered_still_loads(tmp_path, fake_encoder):
     build_index(one_article_corpus(tmp_path), tmp_path / "data", fake_encoder)
     meta_file = current_version(tmp_path / "data") / "meta.json"
@@ -200,3 +223,34 @@ def test_a_corpus_folder_whose_name_is_not_utf8_is_remembered_byte_for_byte(tmp_
     assert IndexMeta.read(current_version(tmp_path / "data")).corpus == str(root)
     docs, problems = read_documents(Path(IndexMeta.read(current_version(tmp_path / "data")).corpus))
     assert [d.path for d in docs] == ["palsy.txt"] and problems == []
+
+
+def test_utf16_from_notepad_is_read_and_documents_are_listed_as_skipped(tmp_path, monkeypatch):
+    """Windows Notepad's "Unicode" is UTF-16 with a byte-order mark: read as text, not taken
+    for a binary file. A .pdf or .docx in the folder is named with what to do, not passed over."""
+    root = one_article_corpus(tmp_path)
+    massage = MASSAGE.decode("utf-8")
+    (root / "notepad.txt").write_bytes(b"\xff\xfe" + massage.encode("utf-16-le"))
+    (root / "big-endian.txt").write_bytes(b"\xfe\xff" + "瘦脸针注射后二十四小时内避免按摩。".encode("utf-16-be"))
+    (root / "broken.txt").write_bytes(b"\xff\xfe" + "瘦脸针".encode("utf-16-le") + b"\x00\xd8")  # a lone surrogate
+    (root / "leaflet.pdf").write_bytes(b"%PDF-1.4\n")
+    (root / "notes.docx").write_bytes(b"PK\x03\x04")
+    (root / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    result = run_index(monkeypatch, "--corpus", str(root))
+    assert result.exit_code == 0, result.output
+    assert "  added notepad.txt\n" in result.output and "  added big-endian.txt\n" in result.output
+    assert "facial nerve palsy" in stored_text(tmp_path / "data").lower()
+    assert "  skipped broken.txt: UTF-16 with damaged bytes: save it as UTF-8\n" in result.output
+    assert "  skipped leaflet.pdf: a .pdf document is not read: save it as .txt, .md or .html\n" in result.output
+    assert "  skipped notes.docx: a .docx document is not read: save it as .txt, .md or .html\n" in result.output
+    assert "photo.jpg" not in result.output
+
+
+def test_a_folder_with_no_usable_article_says_why_each_file_was_skipped(tmp_path, monkeypatch):
+    root = tmp_path / "documents"
+    root.mkdir()
+    (root / "leaflet.pdf").write_bytes(b"%PDF-1.4\n")
+    (root / "empty.txt").write_bytes(b"")
+    result = run_index(monkeypatch, "--corpus", str(root))
+    assert result.exit_code == 1
+    assert "empty.txt: " in result.output and "leaflet.pdf: a .pdf document is not read: save it as .txt, .md or .html" in result.output

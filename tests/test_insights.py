@@ -352,3 +352,10 @@ def test_cli_show_lists_hits_by_score_with_their_text(cli_data, log_url):
     assert shown.index("0.950") < shown.index("0.700") < shown.index("0.500")
     assert text.strip().splitlines()[0] in shown and "no longer in the index" in shown
     assert "pseudo-1" in logs("list").output
+
+
+def test_scores_and_counts_read_as_written():
+    from bot.cli.logs import _questions, _score
+
+    assert _score(-0.00004) == "0.000" and _score(-0.0012) == "-0.001" and _score(0.0814) == "0.081"
+    assert _questions(1) == "1 question" and _questions(3) == "3 questions"

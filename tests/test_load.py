@@ -58,9 +58,11 @@ def test_txt_md_html_found_recursively(tmp_path):
     write(root / "sub" / "deeper" / "b.md", "# 面瘫按摩\n\n## 手法\n\n" + BODY_ZH + "\n\n- 每天锻炼 **两次**,每次十分钟\n- [更多](http://x.org)\n")
     write(root / "sub" / "c.html", HTML)
     write(root / "notes.pdf", b"%PDF-1.4 not an article")
+    write(root / "photo.png", b"\x89PNG\r\n")
     write(root / ".hidden" / "d.txt", "hidden\n" + BODY_ZH)
     articles, problems = load_corpus(root)
-    assert problems == []
+    # a document is named with what to do; other files and hidden ones are passed over
+    assert [(p.path, p.reason) for p in problems] == [("notes.pdf", "a .pdf document is not read: save it as .txt, .md or .html")]
     by_path = {a.path: a for a in articles}
     assert sorted(by_path) == ["a.txt", "sub/c.html", "sub/deeper/b.md"]
 

@@ -203,8 +203,8 @@ def test_purge_older_than_ignores_the_local_clock_change(tmp_path, monkeypatch):
         ("0d", "2026-03-31T12:00:00.000Z"),
         ("12h", "2026-03-31T00:00:00.000Z"),
         ("37h", "2026-03-29T23:00:00.000Z"),
-        ("30m", "2026-03-31T11:30:00.000Z"),
-        ("721m", "2026-03-30T23:59:00.000Z"),
+        ("30min", "2026-03-31T11:30:00.000Z"),
+        ("721min", "2026-03-30T23:59:00.000Z"),
         (" 7d ", "2026-03-24T12:00:00.000Z"),  # spaces around, or between the number and the unit, are harmless
         ("7 d", "2026-03-24T12:00:00.000Z"),
         ("0090d", "2025-12-31T12:00:00.000Z"),
@@ -217,20 +217,30 @@ def test_age_cutoff_for_each_unit_with_a_fixed_now(age, expected):
 
 def test_age_cutoff_of_a_moment_in_another_zone_is_in_utc():
     beijing = datetime(2026, 1, 1, 8, 0, tzinfo=timezone(timedelta(hours=8)))
-    assert cutoff("30m", now=beijing) == "2025-12-31T23:30:00.000Z"
+    assert cutoff("30min", now=beijing) == "2025-12-31T23:30:00.000Z"
 
 
 def test_parse_age_units():
     assert parse_age("90d") == timedelta(days=90)
     assert parse_age("12h") == timedelta(hours=12)
-    assert parse_age("30m") == timedelta(minutes=30)
-    assert parse_age("0m") == timedelta(0)
+    assert parse_age("30min") == timedelta(minutes=30)
+    assert parse_age("2w") == timedelta(weeks=2)
+    assert parse_age("0d") == timedelta(0)
+
+
+@pytest.mark.parametrize("age", ["6m", "1m", "6mo", "6 months", "1y", "2years", "0m"])
+def test_months_years_and_a_bare_m_are_refused_not_guessed(age):
+    """"6m" is six months to some and six minutes to others; an age deletes conversations."""
+    with pytest.raises(QueryError) as refused:
+        parse_age(age)
+    assert str(refused.value) == (f"{age!r} is not an age: write months or years in days (180d for about six months),"
+                                  " and minutes as min (30min).")  # fmt: skip
 
 
 @pytest.mark.parametrize("age", ["", " ", "\t\n", "soon", "90", "d", "-5d", "+5d", "1.5d", "90D", "90 days", "90dd",
-                                 "9 0d", "90s", "2w", "d90", "90d12h"])  # fmt: skip
+                                 "9 0d", "90s", "2x", "d90", "90d12h", "30mins"])  # fmt: skip
 def test_garbage_ages_are_refused_with_one_sentence(age):
-    sentence = f"{age!r} is not an age (use for example 90d, 12h or 30m)."
+    sentence = f"{age!r} is not an age (use for example 90d, 2w, 12h or 30min)."
     with pytest.raises(QueryError) as refused:
         parse_age(age)
     assert str(refused.value) == sentence
@@ -243,7 +253,7 @@ def test_garbage_ages_are_refused_with_one_sentence(age):
     "age",
     [
         "1000000000d",  # more days than a timedelta holds
-        "99999999999999999999m",  # more than a C int
+        "99999999999999999999min",  # more than a C int
         "9" * 5000 + "d",  # more digits than int() reads
         "999999999d",  # a timedelta, but before the year 1
     ],
@@ -270,9 +280,9 @@ def test_an_age_reaching_before_the_year_1_is_out_of_range():
 @pytest.mark.parametrize(
     ("age", "sentence"),
     [
-        ("   ", "'   ' is not an age (use for example 90d, 12h or 30m)."),
-        ("soon", "'soon' is not an age (use for example 90d, 12h or 30m)."),
-        ("-1d", "'-1d' is not an age (use for example 90d, 12h or 30m)."),
+        ("   ", "'   ' is not an age (use for example 90d, 2w, 12h or 30min)."),
+        ("soon", "'soon' is not an age (use for example 90d, 2w, 12h or 30min)."),
+        ("-1d", "'-1d' is not an age (use for example 90d, 2w, 12h or 30min)."),
         ("999999999d", "'999999999d' is out of range (times must fall between the years 1 and 9999)."),
         ("1000000000d", "'1000000000d' is out of range (times must fall between the years 1 and 9999)."),
     ],

@@ -12,22 +12,25 @@ from bot.cli.common import load_config, show_progress
 
 
 @click.command()
-@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder (default: ARTICLEBOT_CORPUS or the bundled corpus).")
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path),
+              help="Article folder (default: ARTICLEBOT_CORPUS, else the folder the current index was built from, else the bundled corpus).")
 @click.option("--full", is_flag=True, help="Re-embed every chunk instead of reusing unchanged ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what the cleaner removed from each article.")
 def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> None:
     """Build or update the index from the article folder.
 
-    Without --corpus: ARTICLEBOT_CORPUS or the bundled corpus. The index remembers its folder
-    (`/reindex` uses it); when it differs from the previous index's, one line says so."""
+    Without --corpus: ARTICLEBOT_CORPUS; else the folder the current index was built from, as
+    `/reindex` does, so that a plain re-index never swaps a clinic's articles for the bundled
+    ones; else the bundled corpus. When the folder differs from the previous index's, one line
+    says so."""
     from bot.service import make_encoders
     from corpus.load import printable
     from retrieval.build import build_index
     from retrieval.index import check_reindex_lock
 
     config = load_config()
-    corpus_dir = corpus_dir or config.corpus_dir
+    corpus_dir = corpus_dir or _default_corpus(config)
     check_reindex_lock(config.data_dir)  # say so now rather than after loading the model
     encoders = make_encoders(config)
     try:
@@ -65,6 +68,22 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
             click.echo(f"\n{article.path} — “{article.title}”: removed {summary}")
             for removed in article.removed:
                 click.echo(f"    [{removed.reason}] {removed.text[:70]}")
+
+
+def _default_corpus(config) -> Path:
+    """ARTICLEBOT_CORPUS when set; else the folder the live index remembers, while it exists;
+    else the bundled corpus (config.corpus_dir)."""
+    import os
+
+    from retrieval.index import current_version
+    from retrieval.reuse import live_meta
+
+    if (os.environ.get("ARTICLEBOT_CORPUS") or "").strip():
+        return config.corpus_dir
+    meta = live_meta(current_version(config.data_dir))
+    if meta is not None and meta.corpus and Path(meta.corpus).is_dir():
+        return Path(meta.corpus)
+    return config.corpus_dir
 
 
 def _count(n: int, noun: str) -> str:

@@ -153,14 +153,14 @@ def show(exchange_id: str, as_json: bool) -> None:
                f"feedback: {row['feedback'] or '-'}{' at ' + row['feedback_ts'] if row['feedback_ts'] else ''}")  # fmt: skip
     if row.get("delivery_error"):
         click.echo(f"Not delivered: {row['delivery_error']}")
-    click.echo(f"\nQuestion:\n{row['question']}\n\nReply:\n{row['reply']}\n\nHits (highest score first):")
+    click.echo(f"\nQuestion:\n{row['question']}\n\nReply:\n{row['reply']}\n\nHits (highest relevance first; each numbered by the place search gave it):")
     if not row["hits"]:
         click.echo("  (none)")
     if row["hits"] and not indexed:
         click.echo("  (no index in the data folder: the passages' text cannot be shown)")
     for hit in row["hits"]:
         mark = "quoted" if hit["shown"] else ""
-        click.echo(f"  {hit['rank']:>2}. {hit['score']:.3f}  {hit['article']}  {hit['title'] or ''}  {mark}".rstrip())
+        click.echo(f"  {hit['rank']:>2}. {_score(hit['score'])}  {hit['article']}  {hit['title'] or ''}  {mark}".rstrip())
         if indexed:
             text = hit["text"] if hit["text"] is not None else "(this passage is no longer in the index: its article changed or was removed)"
             click.echo(textwrap.indent(text.strip(), "      "))
@@ -270,7 +270,7 @@ def _cannot_write(output: Path | None, exc: OSError) -> str:
 
 
 @logs.command(name="purge")
-@click.option("--older-than", "older_than", required=True, help="Delete exchanges older than this age (e.g. 90d; 0d: all).")
+@click.option("--older-than", "older_than", required=True, help="Delete exchanges older than this age: days, weeks, hours or minutes (90d, 2w, 12h, 30min; 0d: all).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal, e.g. in cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def purge_command(older_than: str, yes: bool, as_json: bool) -> None:
@@ -428,9 +428,19 @@ def handle_command(key, since, until, channel, note, undo, as_json) -> None:
     if as_json:
         _json({"key": key, "undo": undo, "exchanges": marked})
     elif undo:
-        click.echo(f"Gap {key}: {marked} questions marked not handled.")
+        click.echo(f"Gap {key}: {_questions(marked)} marked not handled.")
     else:
-        click.echo(f"Gap {key}: {marked} questions marked handled.")
+        click.echo(f"Gap {key}: {_questions(marked)} marked handled.")
+
+
+def _questions(n: int) -> str:
+    return f"{n} question{'' if n == 1 else 's'}"
+
+
+def _score(value: float) -> str:
+    """A score to three places, never "-0.000"."""
+    text = f"{value:.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 @logs.command(name="reask")
