@@ -68,3 +68,21 @@ def csv_chunks(rows: Iterable[dict], *, batch: int = 200) -> Iterator[str]:
 def jsonl_line(row: dict) -> str:
     """One exchange (with its hits) as a line of JSON."""
     return json.dumps(row, ensure_ascii=False, default=str) + "\n"
+
+
+def label_line(row: dict) -> str:
+    """One exchange as a draft line for `articlebot eval-answers` and `calibrate`: the message as
+    `turns`, the article the bot quoted first as `article` (null when it quoted none), whether it
+    was an emergency, and tags saying what the bot did. A person must check each label: it records
+    what the bot did, not what it should have done. A follow-up (searched together with the
+    conversation's previous question) keeps that text as `searched`, to be made into two turns."""
+    first = next((hit for hit in sorted(row["hits"], key=lambda h: h["rank"]) if hit["shown"]), None)
+    tags = ["from-log", "emergency" if row["emergency"] else "refused" if row["refused"] else "answered"]
+    if row.get("feedback") == "down":
+        tags.append("thumbs-down")
+    line = {"turns": [row["question"]], "article": None if row["refused"] or first is None else first["article"],
+            "emergency": bool(row["emergency"]), "tags": tags, "exchange": row["id"]}  # fmt: skip
+    if row.get("searched"):
+        line["searched"] = row["searched"]
+        tags.append("follow-up")
+    return json.dumps(line, ensure_ascii=False) + "\n"

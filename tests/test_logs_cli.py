@@ -134,6 +134,25 @@ def test_export_csv_and_jsonl(seeded, tmp_path):
     assert "question" in table[0] and "quoted_articles" in table[0]
 
 
+def test_export_labels_drafts_a_file_that_eval_answers_reads(seeded, tmp_path):
+    """`--format labels`: one line a message with what the bot did (the article it quoted first,
+    or null), in the format `eval-answers` and `calibrate` read, for a person to correct."""
+    from bot import answers_eval
+
+    out = tmp_path / "drafts.jsonl"
+    result = logs("export", "--format", "labels", "--since", "7d", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    lines = answers_eval.read_labelled(out)
+    assert len(lines) == 8 and all(item.single_turn and "from-log" in item.tags for item in lines)
+    drafts = {json.loads(line)["exchange"]: json.loads(line) for line in out.read_text("utf-8").splitlines()}
+    assert drafts[seeded["palsy"]]["turns"] == ["打瘦脸针后面瘫多久能恢复？"]
+    assert drafts[seeded["palsy"]]["article"] == "botox-facial-palsy-recovery.txt"
+    assert drafts[seeded["palsy"]]["tags"] == ["from-log", "answered"]
+    assert drafts[seeded["palsy2"]]["tags"] == ["from-log", "answered", "thumbs-down"]
+    assert drafts[seeded["cook1"]]["article"] is None and drafts[seeded["cook1"]]["tags"] == ["from-log", "refused", "thumbs-down"]
+    assert drafts[seeded["massage"]]["article"] is None  # its one hit was not quoted
+
+
 def test_purge(seeded):
     result = json.loads(logs("purge", "--older-than", "90d", "--yes", "--json").output)
     assert result["deleted"] == 1
@@ -173,3 +192,14 @@ def test_emergencies_are_counted_as_emergencies_not_refusals(seeded, log_url):
     listed = logs("list").output
     line = next(line for line in listed.splitlines() if "胸口剧痛" in line)
     assert "EMERGENCY" in line and "refused" not in line
+
+
+def test_a_follow_up_is_drafted_with_the_text_it_was_searched_as():
+    from convlog.export import label_line
+
+    row = {"id": "x1", "question": "那要多久能恢复", "searched": "打瘦脸针会导致面瘫吗 那要多久能恢复", "refused": False,
+           "emergency": False, "feedback": None, "hits": [
+               {"rank": 2, "article": "b.txt", "shown": True}, {"rank": 1, "article": "a.txt", "shown": True}]}  # fmt: skip
+    draft = json.loads(label_line(row))
+    assert draft == {"turns": ["那要多久能恢复"], "article": "a.txt", "emergency": False, "exchange": "x1",
+                     "tags": ["from-log", "answered", "follow-up"], "searched": "打瘦脸针会导致面瘫吗 那要多久能恢复"}  # fmt: skip

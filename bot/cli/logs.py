@@ -12,7 +12,7 @@ import click
 
 from bot.cli.common import load_config, on_terminal
 from bot.config import Config
-from convlog.export import CSV_ENCODING, write_csv
+from convlog.export import CSV_ENCODING, jsonl_line, label_line, write_csv
 from convlog.retention import count_before, cutoff, purge
 from convlog.review import (
     MAX_ROWS,
@@ -222,12 +222,15 @@ def _stats_gaps(config: Config, engine, filters: Filters, top: int) -> tuple[lis
 
 
 @logs.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "labels"]), default="jsonl", show_default=True,
+              help="labels: one draft line a message for `articlebot eval-answers` / `calibrate`, to be checked by hand.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of stdout.")
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Same as --format jsonl.")
 def export(fmt, output, refused, negative, since, until, user, text, as_json) -> None:
-    """Export exchanges (with their hits) as CSV or JSON lines."""
+    """Export exchanges (with their hits) as CSV or JSON lines, or as draft labelled lines
+    (`--format labels`): what the bot did with each message, for a person to correct into
+    a labelled file for `articlebot eval-answers` and `articlebot calibrate`."""
     log = _open(load_config())
     rows = iter_exchanges(log.engine, _filters(refused, negative, since, until, user, text))
     fmt = "jsonl" if as_json else fmt
@@ -247,12 +250,13 @@ def export(fmt, output, refused, negative, since, until, user, text, as_json) ->
 
 
 def _write(rows, fmt: str, out) -> int:
-    """Write exchanges to `out` as CSV or JSON lines; returns how many."""
+    """Write exchanges to `out` as CSV, JSON lines or draft labelled lines; returns how many."""
     if fmt == "csv":
         return write_csv(rows, out)
+    line = label_line if fmt == "labels" else jsonl_line
     count = 0
     for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        out.write(line(row))
         count += 1
     return count
 
