@@ -236,11 +236,11 @@ class Guard:
         path = scope["path"]
         if not path.startswith(self.OPEN):
             session = self.console.sessions.get(request.cookies.get(COOKIE))
-            if session is None and _bearer(request) is not None:
+            if session is None and (token := _bearer(request)) is not None:
                 # a script with the token (curl -H "Authorization: Bearer …"): this request only; a
                 # wrong token is an error a script sees (401, or 429 while tries are throttled), not a
                 # redirect to a sign-in page it cannot use
-                refused = _bearer_refusal(request, self.console)
+                refused = _bearer_refusal(token, self.console)
                 if refused is not None:
                     return await _with_headers(refused)(scope, receive, send)
                 session = Session()
@@ -284,13 +284,13 @@ def _bearer(request: Request) -> str | None:
     return header[7:].strip()
 
 
-def _bearer_refusal(request: Request, console: Console) -> Response | None:
-    """None when the request's bearer token is the console's; otherwise the reply that says why."""
+def _bearer_refusal(token: str, console: Console) -> Response | None:
+    """None when a request's bearer token is the console's; otherwise the reply that says why."""
     wait = console.throttle.wait()
     if wait > 0:
         return PlainTextResponse(f"Too many wrong tokens; try again in {math.ceil(wait)} s.", 429,
                                  headers={"Retry-After": str(math.ceil(wait))})  # fmt: skip
-    if same_token(_bearer(request), console.token):
+    if same_token(token, console.token):
         return None
     console.throttle.failed()
     return PlainTextResponse("Wrong token.", 401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})

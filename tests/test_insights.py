@@ -355,7 +355,8 @@ def test_cli_show_lists_hits_by_score_with_their_text(cli_data, log_url):
 
 
 def test_scores_and_counts_read_as_written():
-    from bot.cli.logs import _questions, _score
+    from bot.cli.common import counted
+    from bot.cli.logs import _score
 
     assert _score(-0.00004) == "0.000" and _score(-0.0012) == "-0.001" and _score(0.0814) == "0.081"
-    assert _questions(1) == "1 question" and _questions(3) == "3 questions"
+    assert counted(1, "question") == "1 question" and counted(3, "question") == "3 questions"

@@ -46,3 +46,8 @@ class UserErrorGroup(click.Group):
             return super().invoke(ctx)
         except USER_ERRORS as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def counted(n: int, noun: str) -> str:
+    """"1 article", "3 articles": a count with its noun (nouns that take an s)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

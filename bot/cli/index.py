@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import load_config, show_progress
+from bot.cli.common import counted, load_config, show_progress
 
 
 @click.command()
@@ -42,7 +42,7 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
         click.echo(json.dumps(report_figures(report)))
         return
     click.echo(
-        f"Indexed {_count(report.articles, 'article')} into {_count(report.chunks, 'chunk')} in {report.seconds:.1f} s "
+        f"Indexed {counted(report.articles, 'article')} into {counted(report.chunks, 'chunk')} in {report.seconds:.1f} s "
         f"with {' + '.join(config.models)} -> {printable(str(config.data_dir / report.version))}"
     )
     if report.previous_corpus and report.previous_corpus != report.corpus:
@@ -84,10 +84,6 @@ def _default_corpus(config) -> Path:
     if meta is not None and meta.corpus and Path(meta.corpus).is_dir():
         return Path(meta.corpus)
     return config.corpus_dir
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def report_figures(report) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import load_config, on_terminal
+from bot.cli.common import counted, load_config, on_terminal
 from bot.config import Config
 from convlog.export import CSV_ENCODING, jsonl_line, label_line, write_csv
 from convlog.retention import count_before, cutoff, purge
@@ -432,13 +432,9 @@ def handle_command(key, since, until, channel, note, undo, as_json) -> None:
     if as_json:
         _json({"key": key, "undo": undo, "exchanges": marked})
     elif undo:
-        click.echo(f"Gap {key}: {_questions(marked)} marked not handled.")
+        click.echo(f"Gap {key}: {counted(marked, 'question')} marked not handled.")
     else:
-        click.echo(f"Gap {key}: {_questions(marked)} marked handled.")
-
-
-def _questions(n: int) -> str:
-    return f"{n} question{'' if n == 1 else 's'}"
+        click.echo(f"Gap {key}: {counted(marked, 'question')} marked handled.")
 
 
 def _score(value: float) -> str:
