@@ -45,6 +45,13 @@ SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm"}
 # documents an operator may take for articles; they are listed as skipped, with what to do (other files are ignored)
 DOCUMENT_SUFFIXES = {".pdf", ".doc", ".docx", ".odt", ".rtf", ".wps", ".pages"}
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# what a file of those formats starts with, whatever its name says (a PDF saved as "notes.txt")
+DOCUMENT_MAGIC = (
+    (b"%PDF-", "PDF document"),
+    (b"PK\x03\x04", "Word, OpenDocument or zip file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Word or WPS document"),
+    (b"{\\rtf", "RTF document"),
+)
 
 _MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -348,11 +355,20 @@ def read_inside(file: ArticleFile, real_root: Path) -> bytes:
     return raw
 
 
+def document_kind(raw: bytes) -> str | None:
+    """The kind of document (DOCUMENT_MAGIC) that `raw` starts with, or None for text."""
+    head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:16]
+    return next((kind for magic, kind in DOCUMENT_MAGIC if head.startswith(magic)), None)
+
+
 def read_document(file: ArticleFile, real_root: Path) -> Document:
     """Read and parse one file; raises ValueError with a reason when it is unusable."""
     raw = read_inside(file, real_root)
     if not raw.strip():
         raise ValueError("empty file")
+    kind = document_kind(raw)
+    if kind:
+        raise ValueError(f"a {kind}, though named {file.path.suffix.lower()}: save its text as .txt, .md or .html")
     text, note = decode_noted(raw)
     rel = printable(file.rel)
     source_hash = hashlib.sha256(raw).hexdigest()

@@ -287,6 +287,19 @@ def _reason(question: str, searched: str | None) -> str | None:
     return None
 
 
+SMALL_TALK = ("no_words", "greeting")  # reasons of a message that asks nothing
+
+
+def small_talk(engine: sa.Engine, filters: Filters) -> int:
+    """How many of the refused exchanges (emergencies aside) within `filters` asked nothing:
+    greetings, thanks, and messages with no words (emoji, digits, blank). The bot answers them
+    in kind; they are no refusal of a question, and `logs stats` leaves them out of its rate."""
+    unanswered = sa.and_(_where(engine, filters), exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
+    with engine.connect() as conn:
+        questions = conn.execute(sa.select(exchanges.c.question).where(unanswered)).scalars()
+        return sum(_reason(question, None) in SMALL_TALK for question in questions)
+
+
 def _candidates(engine: sa.Engine, filters: Filters, include_handled: bool, limit: int) -> tuple[list[dict], int, bool]:
     """(the newest unanswered exchanges, how many handled ones were left out, whether the limit cut)."""
     unanswered = sa.and_(_where(engine, filters), exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))

@@ -18,6 +18,7 @@ The version remembers the absolute corpus folder it was built from (`IndexMeta.c
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +150,7 @@ def _build(
     problems = problems + empty
     if not articles:
         raise CorpusError("No article has any text left after cleaning.")
+    articles = quoted_first(articles, before)
     duplicates: dict[str, str] = {}
     chunks = chunk_articles(articles, duplicates=duplicates)
     langs = [detect_language(c.text) for c in chunks]
@@ -183,6 +185,18 @@ def _build(
         corpus=corpus,
         previous_corpus=previous.corpus if previous else "",
     )
+
+
+# a file name that says it is a copy: "palsy-copy.txt", "palsy (2).txt", "副本 palsy.txt", "palsy.bak.txt"
+_COPY_NAME = re.compile(r"(?<![a-z])(?:copy|copia|backup|bak|old)(?![a-z])|\(\d+\)|副本|复件|拷贝|备份", re.IGNORECASE)
+
+
+def quoted_first(articles: list[Article], before: dict[str, str]) -> list[Article]:
+    """The articles in the order that decides which of two with the same text is quoted (the
+    first, corpus.chunk_articles): one already in the live index before one that is new, then
+    one whose name does not say it is a copy; otherwise as they were read (by path). So adding
+    a backup copy never takes the quotes away from the article they came from."""
+    return sorted(articles, key=lambda a: (a.path not in before, bool(_COPY_NAME.search(Path(a.path).name))))
 
 
 def write_version(

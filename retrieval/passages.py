@@ -61,14 +61,16 @@ def excerpt(text: str, question: str, limit: int, scores: list[float] | None = N
     else:
         order = list(range(len(sentences)))
     ellipsis = "..." if latin else "…"
-    body = ("" if order[0] == 0 else ellipsis) + sentences[order[0]][1]
+    # English: spaced, so that a cut after a full stop reads "weeks. ..." and not "weeks...."
+    lead, trail = ("... ", " ...") if latin else (ellipsis, ellipsis)
+    body = ("" if order[0] == 0 else lead) + sentences[order[0]][1]
     for prev, i in zip(order, order[1:]):
         if i != prev + 1:  # sentences left out
             body += f" {ellipsis} " if latin else ellipsis
         else:
             body += "\n" if sentences[i][0] != sentences[prev][0] and not latin else " " if latin else ""
         body += sentences[i][1]
-    return body + ("" if order[-1] == len(sentences) - 1 else ellipsis), sentences[best][1]
+    return body + ("" if order[-1] == len(sentences) - 1 else trail), sentences[best][1]
 
 
 def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answer:

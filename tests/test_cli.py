@@ -176,9 +176,22 @@ def test_index_summary_names_an_article_that_duplicates_another(tmp_path):
     (corpus / "palsy.txt").write_bytes(palsy)
     (corpus / "palsy-copy.txt").write_bytes(palsy)
     result = run("index", "--corpus", str(corpus), "--json")
-    assert json.loads(result.output)["duplicates"] == [{"path": "palsy.txt", "same_as": "palsy-copy.txt"}]
+    # the copy is named as the duplicate, though it sorts first ("-" before ".")
+    assert json.loads(result.output)["duplicates"] == [{"path": "palsy-copy.txt", "same_as": "palsy.txt"}]
     result = run("index", "--corpus", str(corpus), "--full")
-    assert "duplicate palsy.txt: same text as palsy-copy.txt" in result.output
+    assert "duplicate palsy-copy.txt: same text as palsy.txt, which is quoted instead" in result.output
+
+
+def test_an_added_article_with_the_text_of_an_indexed_one_is_the_duplicate(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    palsy = (DEFAULT_CORPUS / "botox-facial-palsy-recovery.txt").read_bytes()
+    (corpus / "palsy.txt").write_bytes(palsy)
+    run("index", "--corpus", str(corpus))
+    (corpus / "another.txt").write_bytes(palsy)  # sorts first, but the index already quotes palsy.txt
+    figures = json.loads(run("index", "--corpus", str(corpus), "--json").output)
+    assert figures["duplicates"] == [{"path": "another.txt", "same_as": "palsy.txt"}]
+    assert figures["unchanged"] == 1 and figures["added_paths"] == ["another.txt"]
 
 
 def test_eval_credits_an_answer_whose_text_another_passage_holds(tmp_path, fake_encoder):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from corpus import DEFAULT_CORPUS, load_corpus, read_documents
 from corpus.load import decode
 
@@ -70,6 +72,34 @@ def test_txt_md_html_found_recursively(tmp_path):
     assert md.title == "面瘫按摩"
     assert md.blocks[0].heading and md.blocks[0].text == "手法"
     assert "每天锻炼 两次,每次十分钟" in md.text and "[更多]" not in md.text and "**" not in md.text
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "kind"),
+    [
+        ("notes.txt", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" * 20, "PDF document"),
+        ("report.md", b"PK\x03\x04\x14\x00\x06\x00word/document.xml" * 20, "Word, OpenDocument or zip file"),
+        ("old.txt", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x41" * 200, "Word or WPS document"),
+        ("letter.txt", b"\xef\xbb\xbf{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} hello}", "RTF document"),
+    ],
+)
+def test_a_document_renamed_as_text_is_skipped_with_its_kind(tmp_path, name, raw, kind):
+    root = tmp_path / "corpus"
+    write(root / "a.txt", "面瘫怎么办\n" + BODY_ZH)
+    write(root / name, raw)
+    articles, problems = load_corpus(root)
+    assert [a.path for a in articles] == ["a.txt"]
+    suffix = name.rsplit(".", 1)[1]
+    assert [(p.path, p.reason) for p in problems] == [
+        (name, f"a {kind}, though named .{suffix}: save its text as .txt, .md or .html")
+    ]
+
+
+def test_text_that_mentions_a_pdf_is_read(tmp_path):
+    root = tmp_path / "corpus"
+    write(root / "a.txt", "%PDF 文件怎么看\n" + BODY_ZH)
+    articles, problems = load_corpus(root)
+    assert problems == [] and [a.path for a in articles] == ["a.txt"]
 
 
 def test_html_main_content_and_metadata(tmp_path):

@@ -121,6 +121,18 @@ def test_stats(seeded):
     assert recent["exchanges"] == 8
 
 
+def test_stats_leaves_greetings_and_wordless_messages_out_of_the_refusals(seeded, log_url):
+    log = ConversationLog(log_url, salt="seed")
+    for message in ("谢谢医生", "👍👍", "   "):
+        log.record(ExchangeRecord(channel="telegram", lang="zh", question=message, reply="不客气", refused=True, hits=[],
+                                  latency_ms=5, user_id="u8", chat_type="private"))  # fmt: skip
+    log.close()
+    data = json.loads(logs("stats", "--json").output)
+    assert data["exchanges"] == 12 and data["small_talk"] == 3
+    assert data["refused"] == 4 and data["refusal_rate"] == round(4 / 9, 4)  # of the nine questions, as before
+    assert "not counted as refused: 3 greetings, thanks or messages with no words" in logs("stats").output
+
+
 def test_export_csv_and_jsonl(seeded, tmp_path):
     rows = [json.loads(line) for line in logs("export").output.splitlines()]
     assert len(rows) == 9 and rows[0]["id"] == seeded["old"]  # oldest first

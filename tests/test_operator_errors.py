@@ -225,7 +225,9 @@ def test_an_interrupted_index_says_the_previous_one_is_still_in_use(monkeypatch)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(retrieval.build, "build_index", interrupted)
-    assert_one_sentence(articlebot("index"), "interrupted", "the previous one is still in use")
+    result = articlebot("index")
+    assert_one_sentence(result, "interrupted", "the previous one is still in use")
+    assert result.exit_code == 130  # as a shell expects after Ctrl-C
 
 
 def test_an_unknown_model_is_named_before_the_index_is_compared(bundled_data, monkeypatch):

@@ -110,7 +110,7 @@ def test_the_excerpt_keeps_the_answer_whole_with_neighbours_up_to_the_limit(scor
 def test_the_excerpt_joins_sentences_as_the_language_writes_them():
     assert excerpt("First one. Second one.", "q", 400, [0, 1]) == ("First one. Second one.", "Second one.")
     assert excerpt("第一行。\n第二行。", "问题", 400, [1, 0]) == ("第一行。\n第二行。", "第一行。")
-    assert excerpt("Aaa bbb. Ccc ddd. Eee fff.", "q", 12, [0, 1, 0]) == ("...Ccc ddd....", "Ccc ddd.")
+    assert excerpt("Aaa bbb. Ccc ddd. Eee fff.", "q", 12, [0, 1, 0]) == ("... Ccc ddd. ...", "Ccc ddd.")
     assert excerpt("Aaa bbb. Ccc ddd. Eee fff. Ggg hhh.", "q", 24, [0.9, 0, 0, 1]) == ("Aaa bbb. ... Eee fff. Ggg hhh.", "Ggg hhh.")
     assert excerpt("", "问题", 100) == ("", "")
     assert excerpt("   ", "问题", 100) == ("", "")

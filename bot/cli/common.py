@@ -48,6 +48,12 @@ class UserErrorGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C: one sentence saying what was kept, and exit code 130 as shells expect of SIGINT."""
+
+    exit_code = 130
+
+
 def counted(n: int, noun: str) -> str:
     """"1 article", "3 articles": a count with its noun (nouns that take an s)."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

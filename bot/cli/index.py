@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import counted, load_config, show_progress
+from bot.cli.common import Interrupted, counted, load_config, show_progress
 
 
 @click.command()
@@ -37,7 +37,7 @@ def index(corpus_dir: Path | None, full: bool, as_json: bool, verbose: bool) -> 
         report = build_index(corpus_dir, config.data_dir, encoders, full=full, progress=show_progress() and not as_json)
     except KeyboardInterrupt:
         # the half-built version is never published (build_index); a running bot keeps answering from the old one
-        raise click.ClickException("interrupted: the index was not changed, and the previous one is still in use.") from None
+        raise Interrupted("interrupted: the index was not changed, and the previous one is still in use.") from None
     if as_json:
         click.echo(json.dumps(report_figures(report)))
         return

@@ -173,10 +173,12 @@ def show(exchange_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats_command(refused, negative, since, until, user, text, top, as_json) -> None:
     """Exchanges per day, refusal rate, feedback, content gaps and most cited articles."""
+    from insights.gaps import small_talk
+
     config = load_config()
     log = _open(config)
     filters = _filters(refused, negative, since, until, user, text)
-    figures = stats(log.engine, filters, top)
+    figures = _questions_only(stats(log.engine, filters, top), small_talk(log.engine, filters))
     figures["unanswered"], problem = _stats_gaps(config, log.engine, filters, top)
     if problem:
         figures["unanswered_problem"] = problem
@@ -185,8 +187,10 @@ def stats_command(refused, negative, since, until, user, text, top, as_json) -> 
         return
     fb = figures["feedback"]
     latency = "-" if figures["avg_latency_ms"] is None else f"{figures['avg_latency_ms']} ms"  # no exchanges: no average
-    click.echo(f"Exchanges: {figures['exchanges']}   refused: {figures['refused']} ({figures['refusal_rate']:.0%})   "
+    click.echo(f"Exchanges: {figures['exchanges']}   refused: {figures['refused']} ({figures['refusal_rate']:.0%} of questions)   "
                f"emergencies: {figures['emergencies']}   average latency: {latency}")  # fmt: skip
+    if figures["small_talk"]:
+        click.echo(f"  (not counted as refused: {figures['small_talk']} greetings, thanks or messages with no words)")
     ratio = "-" if fb["positive_ratio"] is None else f"{fb['positive_ratio']:.0%} positive"
     click.echo(f"Feedback: 👍 {fb['up']}  👎 {fb['down']}  ({ratio}; {fb['share_with_feedback']:.0%} of exchanges rated)")
     click.echo("\nPer day:")
@@ -204,6 +208,16 @@ def stats_command(refused, negative, since, until, user, text, top, as_json) -> 
         click.echo(f"  {art['times_quoted']:>4} × {art['title'] or art['article']}  ({art['article']})")
     if not figures["most_cited"]:
         click.echo("  (none)")
+
+
+def _questions_only(figures: dict, chatter: int) -> dict:
+    """`figures` with greetings and messages with no words (`chatter` of them, insights.gaps.small_talk)
+    taken out of the refusals and of the refusal rate's base, and counted as `small_talk`."""
+    figures["refused"] -= chatter
+    asked = figures["exchanges"] - chatter
+    figures["refusal_rate"] = round(figures["refused"] / asked, 4) if asked else 0.0
+    figures["small_talk"] = chatter
+    return figures
 
 
 def _stats_gaps(config: Config, engine, filters: Filters, top: int) -> tuple[list[dict] | None, str | None]:

@@ -114,9 +114,9 @@ def calibrate(labelled: Path, split: str | None, as_json: bool) -> None:
 
     Lines marked as emergencies are left out. Prints, per coverage weight, the single threshold that classifies the most
     questions correctly, with refusal precision and recall; then, at the configured
-    weight, the gate chosen per language and for long messages (retrieval/gate.py:
-    ARTICLEBOT_MIN_SCORE and ARTICLEBOT_MIN_SCORE_OFFSETS) and the configured gate's
-    figures. Tune on one split, check on another.
+    weight, the gate chosen per language and for long messages (to set in
+    ARTICLEBOT_MIN_SCORE and ARTICLEBOT_MIN_SCORE_OFFSETS, as the README says) and the
+    configured gate's figures. Tune on one split, check on another.
     """
     from bot.service import open_pipeline
     from retrieval.calibrate import calibrate as run_calibration
@@ -179,9 +179,13 @@ def _echo_red_flag_figures(name: str, f: dict) -> None:
 @click.option("--no-meaning", is_flag=True, help="The rules alone (as with ARTICLEBOT_REDFLAG_MEANING=0).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def eval_redflags(labelled: Path, split: str | None, no_meaning: bool, as_json: bool) -> None:
-    """Measure the red flags on LABELLED messages (retrieval/redflag_eval.py describes the format):
-    emergency recall per category and false alarms per kind, for the rules, the meaning layer
-    and both together (as the bot runs them), with the milliseconds each adds per message."""
+    """Measure the red flags on LABELLED messages: emergency recall per category and false
+    alarms per kind, for the rules, the meaning layer and both together (as the bot runs
+    them), with the milliseconds each adds per message.
+
+    LABELLED has one JSON object a line: {"message": "...", "category": "stroke" or null
+    (not an emergency), "tags": [...], "split": "tune" or "held-out"}; for an ordinary
+    message, its second tag is its kind. The bundled one is tests/data/emergencies.jsonl."""
     from retrieval.redflag_eval import evaluate
 
     items = _red_flag_items(labelled, split)
@@ -205,7 +209,8 @@ def eval_redflags(labelled: Path, split: str | None, no_meaning: bool, as_json: 
 def calibrate_redflags(labelled: Path, split: str | None, budget: float, as_json: bool) -> None:
     """Choose the meaning layer's threshold on LABELLED messages: the lowest at which it adds at
     most BUDGET false alarms to the rules'. Prints the grid; write the chosen value into the
-    [meaning] table of the examples file. Tune on one split, check on another."""
+    [meaning] table of the examples file (ARTICLEBOT_REDFLAG_EXAMPLES; by default the bundled
+    one). Tune on one split, check on another."""
     from retrieval.redflag_eval import choose_threshold, scores
 
     items = _red_flag_items(labelled, split)
