@@ -400,25 +400,28 @@ def _days_between(first: str, last: str) -> list[str]:
 
 
 def overview_page(request: Request) -> Response:
+    from insights.gaps import asks_nothing
+
     console = _console(request)
     try:
         filters, values = _filters(request.query_params, OVERVIEW_DAYS)
     except QueryError as exc:
         return render(request, "overview.html", 400, error=str(exc), values={}, figures=None, charts={})
     started = time.perf_counter()
-    figures = overview(console.engine, filters)
+    figures = overview(console.engine, filters, asks_nothing)
     by_day = {d["day"]: d for d in figures["per_day"]}
     first = (filters.since or "")[:10] or (figures["per_day"][0]["day"] if figures["per_day"] else None)
     last = ((filters.until and utc_stamp(datetime.fromisoformat(filters.until.replace("Z", "+00:00")) - timedelta(seconds=1))) or "")[:10]
     last = last or max([d["day"] for d in figures["per_day"]] + [datetime.now(timezone.utc).date().isoformat()])
     days = _days_between(first, last) if first and first <= last else sorted(by_day)
-    zero = {"answered": 0, "not_covered": 0, "emergency": 0, "up": 0, "down": 0}
+    zero = {"answered": 0, "not_covered": 0, "emergency": 0, "small_talk": 0, "up": 0, "down": 0}
     rows = [by_day.get(d, zero) for d in days]
     made = {
         "outcomes": charts.stacked_bars("Questions per day by outcome", days, [
             charts.Series("answered", "answered", [r["answered"] for r in rows]),
             charts.Series("not covered", "not_covered", [r["not_covered"] for r in rows]),
             charts.Series("emergency", "emergency", [r["emergency"] for r in rows]),
+            charts.Series("greetings and chat", "small_talk", [r["small_talk"] for r in rows]),
         ]),  # fmt: skip
         "feedback": charts.diverging_bars("👍 and 👎 per day", days, charts.Series("👍", "up", [r["up"] for r in rows]),
                                           charts.Series("👎", "down", [r["down"] for r in rows])),  # fmt: skip

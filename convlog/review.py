@@ -8,6 +8,7 @@ scan), in PostgreSQL through ILIKE served by pg_trgm indexes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -247,9 +248,31 @@ def latency_label(index: int) -> str:
     return f"{s(LATENCY_BUCKETS[index - 1])}–{s(LATENCY_BUCKETS[index])} s"
 
 
-def overview(engine: sa.Engine, f: Filters) -> dict:
+SMALL_TALK_CHARS = 60  # a refused message longer than this is never taken for small talk (greetings are short)
+
+
+def small_talk_per_day(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool]) -> Counter:
+    """{day: how many refused messages (emergencies aside) within `f` asked nothing}, by
+    `asks_nothing` (insights.gaps.asks_nothing). Only short messages are read, each distinct
+    one once a day, so a large log costs little more than the overview's own query."""
+    day = sa.func.substr(exchanges.c.ts, 1, 10)
+    short = sa.and_(_where(engine, f), exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False),
+                    sa.func.length(exchanges.c.question) <= SMALL_TALK_CHARS)  # fmt: skip
+    query = sa.select(day, exchanges.c.question, sa.func.count()).where(short).group_by(day, exchanges.c.question)
+    per_day: Counter = Counter()
+    with engine.connect() as conn:
+        for d, question, n in conn.execute(query):
+            if asks_nothing(question):
+                per_day[d] += n
+    return per_day
+
+
+def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] | None = None) -> dict:
     """What the overview page charts, from one pass over the selected exchanges: per day the
-    questions by outcome and the 👍 / 👎, the answer-time distribution, languages and channels."""
+    questions by outcome and the 👍 / 👎, the answer-time distribution, languages and channels.
+
+    `asks_nothing` (insights.gaps.asks_nothing): which refused messages were no question
+    (greetings, thanks, no words); they are counted as `small_talk`, not as `not_covered`."""
     day = sa.func.substr(exchanges.c.ts, 1, 10).label("day")
     bucket = sa.case(
         (exchanges.c.latency_ms.is_(None), -1),  # not timed: left out of the distribution
@@ -266,8 +289,9 @@ def overview(engine: sa.Engine, f: Filters) -> dict:
     latency = [0] * (len(LATENCY_BUCKETS) + 1)
     langs: Counter = Counter()
     channels: Counter = Counter()
+    outcomes["small_talk"] = 0
     for d, refused, emergency, fb, lang, channel, b, n in rows:
-        entry = days.setdefault(d, {"day": d, "answered": 0, "not_covered": 0, "emergency": 0, "up": 0, "down": 0})
+        entry = days.setdefault(d, {"day": d, "answered": 0, "not_covered": 0, "emergency": 0, "small_talk": 0, "up": 0, "down": 0})
         outcome = outcome_of({"refused": refused, "emergency": emergency})
         entry[outcome] += n
         outcomes[outcome] += n
@@ -278,6 +302,11 @@ def overview(engine: sa.Engine, f: Filters) -> dict:
             latency[b] += n
         langs[lang] += n
         channels[channel] += n
+    if asks_nothing is not None:
+        for d, n in small_talk_per_day(engine, f, asks_nothing).items():
+            for counts in (days[d], outcomes):
+                counts["not_covered"] -= n
+                counts["small_talk"] += n
     total = sum(outcomes.values())
     return {
         "exchanges": total,

@@ -32,6 +32,7 @@ a Chinese and an English wording of one question almost never meet (held-out ARI
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
@@ -43,7 +44,7 @@ import sqlalchemy as sa
 
 from common.clock import utc_stamp
 from common.text import detect_language, fold, normalize_space
-from convlog.review import Filters, _where
+from convlog.review import Filters, _where, small_talk_per_day
 from convlog.schema import exchanges, gap_marks
 from embeddings.base import Encoder
 from retrieval import followup
@@ -294,10 +295,13 @@ def small_talk(engine: sa.Engine, filters: Filters) -> int:
     """How many of the refused exchanges (emergencies aside) within `filters` asked nothing:
     greetings, thanks, and messages with no words (emoji, digits, blank). The bot answers them
     in kind; they are no refusal of a question, and `logs stats` leaves them out of its rate."""
-    unanswered = sa.and_(_where(engine, filters), exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
-    with engine.connect() as conn:
-        questions = conn.execute(sa.select(exchanges.c.question).where(unanswered)).scalars()
-        return sum(_reason(question, None) in SMALL_TALK for question in questions)
+    return sum(small_talk_per_day(engine, filters, asks_nothing).values())
+
+
+@functools.lru_cache(maxsize=4096)
+def asks_nothing(message: str) -> bool:
+    """A greeting, thanks, or a message with no words: no question (SMALL_TALK)."""
+    return _reason(message, None) in SMALL_TALK
 
 
 def _candidates(engine: sa.Engine, filters: Filters, include_handled: bool, limit: int) -> tuple[list[dict], int, bool]:

@@ -109,6 +109,8 @@ def test_an_operator_walks_through_the_console(console_log, tmp_path):
         emergencies = conn.execute(sa.select(sa.func.count()).select_from(ex).where(ex.c.emergency.is_(True))).scalar_one()
         downvoted = conn.execute(sa.select(sa.func.count()).select_from(ex).where(ex.c.feedback == "down")).scalar_one()
         with_word = conn.execute(sa.select(sa.func.count()).select_from(ex).where(ex.c.question.contains("瘦脸针"))).scalar_one()
+        greetings = conn.execute(sa.select(sa.func.count()).select_from(ex)  # the seeded pleasantries (tests.seedlog)
+                                 .where(ex.c.question.in_(("你好", "hello", "谢谢")), ex.c.refused.is_(True))).scalar_one()  # fmt: skip
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     checks: list[str] = []
@@ -143,7 +145,10 @@ def test_an_operator_walks_through_the_console(console_log, tmp_path):
             assert drawn == total
             emergency_bars = per_day.find_elements(By.CSS_SELECTOR, "rect.emergency")
             assert sum(int(r.get_attribute("data-value")) for r in emergency_bars) == emergencies
-            checks.append("overview: 5 SVG charts with data; per-day bars add up to the log's total and its emergencies")
+            # greetings and thanks are no question the articles failed: counted apart, in grey
+            assert greetings > 0 and driver.find_element(By.ID, "small-talk").text == str(greetings)
+            assert sum(int(r.get_attribute("data-value")) for r in per_day.find_elements(By.CSS_SELECTOR, "rect.small_talk")) == greetings
+            checks.append("overview: 5 SVG charts with data; per-day bars add up to the log's total, its emergencies and its greetings")
 
             # 3. Conversations: full-text search, then a filter, as typed in the form.
             driver.get(url + "/conversations")
