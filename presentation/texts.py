@@ -31,7 +31,8 @@ def to_traditional(text: str) -> str:
     """One of the bot's own sentences in traditional characters (OpenCC "s2t", phrase by
     phrase; the same text without the package). Cached: the bot says few distinct things."""
     convert = opencc_converter("s2t")
-    return convert(text) if convert else text
+    # 麪 is flour and noodles: OpenCC reads "这和面瘫" as 和麪 (kneading dough); the bot's own texts mean the face
+    return convert(text).replace("麪", "面") if convert else text
 
 
 def say(table: Mapping[str, str], lang: str) -> str:

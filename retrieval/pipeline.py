@@ -103,6 +103,16 @@ class Pipeline:
         answer.truncated_at = truncated_at
         # the message itself, all of it: context never masks an emergency, and nor does a long preamble
         answer.safety = self.red_flags.assess(message)
+        if not answer.safety.emergency and context and not answer.social:
+            # the conversation can describe one that neither message does alone: "我昨天打的瘦脸针…"
+            # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other)
+            together = self.red_flags.assess(f"{tidy_question(context)}\n{message}")
+            if together.emergency:
+                answer.safety = together
+        if answer.safety.emergency:
+            # the get-help-now notice is the whole answer: a quote after it (a massage routine, "耐心等待")
+            # would only distract or reassure; what was retrieved stays in `hits` for the log
+            answer.refused, answer.passages = True, []
         return answer
 
     def _answer_in_context(self, core: str, lang: str, context: str | None) -> Answer:
@@ -115,6 +125,7 @@ class Pipeline:
                 # refused either way, it is still refused as part of the conversation, whose
                 # topic the next message then keeps ("脸歪了" / "那我跟我老公商量一下" / "还能恢复吗")
                 answer = combined
+                answer.in_context = True
         return answer
 
     def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:

@@ -96,11 +96,23 @@ def test_emergency_replies_put_the_instruction_first(pipeline):
     assert en.emergency == "stroke" and en.lang == "en"
     assert render_text(en).startswith("⚠️ Sudden drooping") and render_text(en).endswith(DISCLAIMER["en"])
 
-    # the relevant passage, when there is one, follows the instruction
+    # the instruction is the whole answer: no quote after it, not even one on the topic ("most recover
+    # within weeks" would tell someone with a toxin's spread to wait); what was retrieved is kept for the log
     palsy = pipeline.answer("打瘦脸针后突然面瘫了，说话也不清楚，多久能恢复？")
     assert palsy.emergency == "botox_spread"  # slurred speech after a toxin injection: the spread notice
-    lines = render_text(palsy).split("\n\n")
-    assert lines[0].startswith("⚠️") and any("📄" in part for part in lines[1:])
+    assert palsy.refused and palsy.passages == [] and palsy.hits
+    assert render_text(palsy) == f"{palsy.safety.notices['zh']}\n\n{DISCLAIMER['zh']}"
+
+
+def test_a_conversation_can_describe_an_emergency_that_neither_message_does_alone(pipeline):
+    symptoms = "眼皮也有点耷拉 看东西有重影"
+    assert pipeline.answer(symptoms).emergency is None  # no injection named: eyelids and double vision alone
+    after = pipeline.answer(symptoms, context="我昨天刚打的瘦脸针")
+    assert after.emergency == "botox_spread" and after.refused and after.passages == []
+    assert render_text(after).startswith("⚠️")
+    # a question about a side effect, asked after one about the injection, is no emergency
+    assert pipeline.answer("说话会不会不清楚", context="打瘦脸针会导致面瘫吗").emergency is None
+    assert pipeline.answer("谢谢", context="我昨天刚打的瘦脸针 今天眼皮耷拉 看东西重影").emergency is None
 
 
 def test_personal_advice_gets_the_caveat_after_the_articles(pipeline):

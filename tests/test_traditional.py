@@ -127,3 +127,13 @@ def test_a_reply_to_traditional_characters_speaks_them_and_quotes_the_article_as
     assert emergency.emergency and render_text(emergency).startswith(say(emergency.safety.notices, TRADITIONAL))
     assert say(emergency.safety.notices, TRADITIONAL) != emergency.safety.notices["zh"]
     assert render_text(pipeline.answer("打瘦脸针后面瘫多久能恢复？")).endswith(DISCLAIMER["zh"])  # simplified, as before
+
+
+def test_the_bots_own_texts_in_traditional_characters_mean_the_face_never_noodles():
+    from presentation.texts import TRADITIONAL, say
+    from retrieval.safety import RedFlags
+
+    # OpenCC reads "这和面瘫" as 和麪 (kneading dough): the stroke notice said 這和麪癱不同
+    notices = RedFlags.load().by_name["stroke"].notice
+    converted = say(notices, TRADITIONAL)
+    assert "面癱" in converted and "麪" not in converted
