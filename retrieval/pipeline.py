@@ -125,7 +125,6 @@ class Pipeline:
                 # refused either way, it is still refused as part of the conversation, whose
                 # topic the next message then keeps ("脸歪了" / "那我跟我老公商量一下" / "还能恢复吗")
                 answer = combined
-                answer.in_context = True
         return answer
 
     def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:

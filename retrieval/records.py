@@ -65,7 +65,6 @@ class Answer:
     searched: str = ""  # the question as searched: the message, or with the conversation's previous question (followup.py)
     social: str = ""  # a message of pleasantries only: followup.GREETING, THANKS or OTHER (answered in kind, nothing searched)
     message: str = ""  # the whole message (tidied; pipeline.MAX_MESSAGE_CHARS at most): what the red flags read and the log keeps
-    in_context: bool = False  # answered as a follow-up, with the conversation's previous question
 
     @property
     def emergency(self) -> str | None:
