@@ -105,9 +105,10 @@ class Pipeline:
         answer.safety = self.red_flags.assess(message)
         if not answer.safety.emergency and context and not answer.social:
             # the conversation can describe one that neither message does alone: "我昨天打的瘦脸针…"
-            # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other)
+            # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other); one
+            # the previous message described alone is never carried over to the next
             together = self.red_flags.assess(f"{tidy_question(context)}\n{message}")
-            if together.emergency:
+            if together.emergency and not self.red_flags.assess(tidy_question(context)).emergency:
                 answer.safety = together
         if answer.safety.emergency:
             # the get-help-now notice is the whole answer: a quote after it (a massage routine, "耐心等待")
