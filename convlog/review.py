@@ -319,9 +319,13 @@ def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] 
     }
 
 
-def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
+def stats(engine: sa.Engine, f: Filters, top: int = 10, asks_nothing: Callable[[str], bool] | None = None) -> dict:
     """Exchanges per day, refusal rate, feedback ratio and most cited articles (the content gaps,
-    grouped by meaning with the embedding model, are insights.gaps' to add)."""
+    grouped by meaning with the embedding model, are insights.gaps' to add).
+
+    `asks_nothing` (insights.gaps.asks_nothing): refused messages that were no question
+    (greetings, thanks, no words) are counted as `small_talk`, out of the refusals and out of
+    the refusal rate's base."""
     where = _where(engine, f)
     top = check_limit(top)
     day = sa.func.substr(exchanges.c.ts, 1, 10)
@@ -350,12 +354,16 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
             .limit(top)
         ).fetchall()
         latency = conn.execute(sa.select(sa.func.avg(exchanges.c.latency_ms)).where(where)).scalar_one()
+    chatter = sum(small_talk_per_day(engine, f, asks_nothing).values()) if asks_nothing is not None else 0
+    refused -= chatter
+    asked = total - chatter
     up, down = feedback.get("up", 0), feedback.get("down", 0)
     return {
         "exchanges": total,
         "per_day": [{"day": d, "exchanges": n} for d, n in per_day],
         "refused": refused,
-        "refusal_rate": round(refused / total, 4) if total else 0.0,
+        "refusal_rate": round(refused / asked, 4) if asked else 0.0,
+        "small_talk": chatter,
         "emergencies": emergencies,
         "feedback": {"up": up, "down": down, "positive_ratio": round(up / (up + down), 4) if up + down else None,
                      "share_with_feedback": round((up + down) / total, 4) if total else 0.0},

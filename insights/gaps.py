@@ -44,7 +44,7 @@ import sqlalchemy as sa
 
 from common.clock import utc_stamp
 from common.text import detect_language, fold, normalize_space
-from convlog.review import Filters, _where, small_talk_per_day
+from convlog.review import Filters, _where
 from convlog.schema import exchanges, gap_marks
 from embeddings.base import Encoder
 from retrieval import followup
@@ -291,16 +291,11 @@ def _reason(question: str, searched: str | None) -> str | None:
 SMALL_TALK = ("no_words", "greeting")  # reasons of a message that asks nothing
 
 
-def small_talk(engine: sa.Engine, filters: Filters) -> int:
-    """How many of the refused exchanges (emergencies aside) within `filters` asked nothing:
-    greetings, thanks, and messages with no words (emoji, digits, blank). The bot answers them
-    in kind; they are no refusal of a question, and `logs stats` leaves them out of its rate."""
-    return sum(small_talk_per_day(engine, filters, asks_nothing).values())
-
-
 @functools.lru_cache(maxsize=4096)
 def asks_nothing(message: str) -> bool:
-    """A greeting, thanks, or a message with no words: no question (SMALL_TALK)."""
+    """A greeting, thanks, or a message with no words (emoji, digits, blank): no question
+    (SMALL_TALK). The bot answers them in kind; the console's overview and `logs stats` count
+    them apart from the refusals (convlog.review.small_talk_per_day)."""
     return _reason(message, None) in SMALL_TALK
 
 

@@ -89,6 +89,7 @@ class Pipeline:
         if it is recent; a message that leans on it is answered as a follow-up (followup.py).
         """
         message = tidy_question(raw_question)[:MAX_MESSAGE_CHARS]
+        context = tidy_question(context or "")
         question, core, truncated_at = prepared(message)
         lang = detect_language(question)
         if not any(ch.isalnum() for ch in question):
@@ -107,8 +108,8 @@ class Pipeline:
             # the conversation can describe one that neither message does alone: "我昨天打的瘦脸针…"
             # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other); one
             # the previous message described alone is never carried over to the next
-            together = self.red_flags.assess(f"{tidy_question(context)}\n{message}")
-            if together.emergency and not self.red_flags.assess(tidy_question(context)).emergency:
+            together = self.red_flags.assess(f"{context}\n{message}")
+            if together.emergency and not self.red_flags.assess(context).emergency:
                 answer.safety = together
         if answer.safety.emergency:
             # the get-help-now notice is the whole answer: a quote after it (a massage routine, "耐心等待")
@@ -116,10 +117,9 @@ class Pipeline:
             answer.refused, answer.passages = True, []
         return answer
 
-    def _answer_in_context(self, core: str, lang: str, context: str | None) -> Answer:
-        """A message's answer, alone or, when it leans on the conversation, with `context`."""
+    def _answer_in_context(self, core: str, lang: str, context: str) -> Answer:
+        """A message's answer, alone or, when it leans on the conversation, with `context` (tidied; "" for none)."""
         answer = self._answer(core, lang)
-        context = tidy_question(context or "")
         if context and self._follows_up(core, answer):
             combined = self._answer(followup.combine(context, core), lang, asked=core)
             if not combined.refused or answer.refused:

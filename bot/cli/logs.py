@@ -173,12 +173,12 @@ def show(exchange_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats_command(refused, negative, since, until, user, text, top, as_json) -> None:
     """Exchanges per day, refusal rate, feedback, content gaps and most cited articles."""
-    from insights.gaps import small_talk
+    from insights.gaps import asks_nothing
 
     config = load_config()
     log = _open(config)
     filters = _filters(refused, negative, since, until, user, text)
-    figures = _questions_only(stats(log.engine, filters, top), small_talk(log.engine, filters))
+    figures = stats(log.engine, filters, top, asks_nothing)
     figures["unanswered"], problem = _stats_gaps(config, log.engine, filters, top)
     if problem:
         figures["unanswered_problem"] = problem
@@ -208,16 +208,6 @@ def stats_command(refused, negative, since, until, user, text, top, as_json) -> 
         click.echo(f"  {art['times_quoted']:>4} × {art['title'] or art['article']}  ({art['article']})")
     if not figures["most_cited"]:
         click.echo("  (none)")
-
-
-def _questions_only(figures: dict, chatter: int) -> dict:
-    """`figures` with greetings and messages with no words (`chatter` of them, insights.gaps.small_talk)
-    taken out of the refusals and of the refusal rate's base, and counted as `small_talk`."""
-    figures["refused"] -= chatter
-    asked = figures["exchanges"] - chatter
-    figures["refusal_rate"] = round(figures["refused"] / asked, 4) if asked else 0.0
-    figures["small_talk"] = chatter
-    return figures
 
 
 def _stats_gaps(config: Config, engine, filters: Filters, top: int) -> tuple[list[dict] | None, str | None]:
