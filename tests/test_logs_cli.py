@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +15,10 @@ from bot.cli import main
 from common.clock import utc_stamp
 from convlog import ConversationLog, ExchangeRecord, LoggedHit
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+_NOW = datetime.now(timezone.utc).replace(microsecond=0)
+# seed() puts the rows of one day within ten minutes after NOW - 1 h: keep them on one date, so
+# that the per-day counts do not depend on the hour the suite runs (it failed from 00:51 to 01:00 UTC)
+NOW = _NOW if (_NOW - timedelta(hours=1)).time() < time(23, 50) else _NOW - timedelta(minutes=15)
 PALSY = LoggedHit("c1", "botox-facial-palsy-recovery.txt", "打瘦脸针面瘫会恢复吗?", 0.91, True)
 SIDE = LoggedHit("c2", "botox-long-term-side-effects.txt", "长期注射肉毒素会产生什么副作用", 0.85, True)
 MASSAGE = LoggedHit("c3", "facial-palsy-massage-en.txt", "Facial nerve palsy massage treatment", 0.7, False)
