@@ -1,9 +1,10 @@
 """What each conversation asked last, so that a follow-up is understood (retrieval/followup.py).
 
 A conversation is whatever the channel says it is: the terminal session, a Telegram
-private chat, one user within a group. Only the question as last searched and when
-it was asked are kept, in memory, for the most recent conversations; after
-WINDOW_SECONDS a conversation starts afresh.
+private chat, one user within a group. Only its latest question (as searched), the
+question's language, the passages quoted for it (so that a typed "还有呢" / "more?"
+goes on where the answer stopped) and when it was last active are kept, in memory,
+for the most recent conversations; after WINDOW_SECONDS a conversation starts afresh.
 """
 
 from __future__ import annotations
@@ -11,38 +12,63 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 
 from retrieval.followup import WINDOW_SECONDS
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A conversation's latest question: as searched, its language, the chunks quoted for it so far."""
+
+    searched: str
+    lang: str
+    shown: tuple[str, ...]
+    at: float
+
+
 class Conversations:
-    """Conversation key -> (previous question as searched, when it was asked); bounded, thread-safe."""
+    """Conversation key -> its latest `Turn`; bounded, thread-safe."""
 
     MEMORY = 10_000
 
     def __init__(self, window: float = WINDOW_SECONDS, clock=time.monotonic):
         self.window = window
         self.clock = clock
-        self._last: OrderedDict[Hashable, tuple[str, float]] = OrderedDict()
+        self._last: OrderedDict[Hashable, Turn] = OrderedDict()
         self._lock = threading.Lock()
 
-    def context(self, key: Hashable | None) -> str | None:
-        """The conversation's previous question, if it was asked within the window."""
+    def last(self, key: Hashable | None) -> Turn | None:
+        """The conversation's latest question, if the conversation was active within the window."""
         if key is None:
             return None
         with self._lock:
-            last = self._last.get(key)
-        if last is None or self.clock() - last[1] > self.window:
+            turn = self._last.get(key)
+        if turn is None or self.clock() - turn.at > self.window:
             return None
-        return last[0]
+        return turn
 
-    def remember(self, key: Hashable | None, searched: str) -> None:
-        """Note the question a conversation's latest message was answered as."""
+    def context(self, key: Hashable | None) -> str | None:
+        """The conversation's previous question (as searched), if it was asked within the window."""
+        turn = self.last(key)
+        return turn.searched if turn else None
+
+    def remember(self, key: Hashable | None, searched: str, lang: str = "", shown: Iterable[str] = ()) -> None:
+        """Note the question a conversation's latest message was answered as, and what was quoted."""
         if key is None or not searched:
             return
+        self._put(key, Turn(searched, lang, tuple(shown), self.clock()))
+
+    def quoted_more(self, key: Hashable | None, shown: Iterable[str]) -> None:
+        """Note further passages quoted for the conversation's latest question ("more")."""
+        turn = self.last(key)
+        if turn is not None:
+            self._put(key, Turn(turn.searched, turn.lang, turn.shown + tuple(c for c in shown if c not in turn.shown), self.clock()))
+
+    def _put(self, key: Hashable, turn: Turn) -> None:
         with self._lock:
-            self._last[key] = (searched, self.clock())
+            self._last[key] = turn
             self._last.move_to_end(key)
             while len(self._last) > self.MEMORY:
                 self._last.popitem(last=False)

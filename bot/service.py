@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.config import Config
 from bot.conversations import Conversations
 from common.clock import shown_stamp
-from common.text import clean_input
+from common.text import CJK_RE, clean_input
 from convlog import (
     ConversationLog,
     ExchangeRecord,
@@ -29,8 +29,9 @@ from convlog import (
 )
 from embeddings import Encoder, load_encoder, resolve_model
 from presentation.plain import render_text
+from retrieval import followup
 from retrieval.index import Index
-from retrieval.pipeline import Pipeline
+from retrieval.pipeline import Pipeline, tidy_question
 from retrieval.records import Answer
 from retrieval.redflag_meaning import for_search
 from retrieval.safety import DEFAULT_RULES, RedFlags
@@ -141,11 +142,20 @@ class Service:
         """
         started = time.monotonic() if started is None else started
         question = clean_input(question)  # the entry of every channel: nothing after sees raw bytes
-        context = self.conversations.context(conversation) if context is None else clean_input(context)
-        answer = self.pipeline.answer(question, context=context)
-        self.conversations.remember(conversation, answer.searched)
-        if answer.empty and lang_hint:
-            answer.lang = lang_hint
+        turn = self.conversations.last(conversation)
+        if context is None and turn is not None and turn.shown and followup.asks_for_more(tidy_question(question)):
+            # "还有呢" / "more?" typed: what the "more" button does, where the last answer stopped
+            answer = self.pipeline.answer_more(question, turn.searched, turn.lang, turn.shown)
+            self.conversations.quoted_more(conversation, [p.hit.chunk_id for p in answer.passages])
+        else:
+            context = turn.searched if context is None and turn else clean_input(context or "") or None
+            answer = self.pipeline.answer(question, context=context)
+            self.conversations.remember(conversation, answer.searched, answer.lang, [p.hit.chunk_id for p in answer.passages])
+        if not any(ch.isalpha() for ch in answer.question) and (answer.empty or answer.social):
+            # "👍", "?": no words to tell the language by; the conversation's, else the channel's
+            answer.lang = (turn.lang if turn else None) or lang_hint or answer.lang
+        elif answer.social and turn and turn.lang and not CJK_RE.search(answer.question):
+            answer.lang = turn.lang  # "ok" / "thanks" after a conversation in Chinese: answered in Chinese
         meta = self.pipeline.searcher.index.meta
         entry = record_of(
             answer,

@@ -16,6 +16,7 @@ from presentation.texts import (
     INTRO_OTHER_LANGUAGE,
     INTRO_SOME_OTHER_LANGUAGE,
     LANGUAGE_NAMES,
+    NO_MORE,
     NOT_COVERED,
     SOCIAL,
     TRUNCATED_NOTE,
@@ -97,7 +98,9 @@ def answer_blocks(answer: Answer, *, more: bool = False, lang: str | None = None
     elif answer.social:
         blocks.append(Block(TEXT, say(SOCIAL[answer.social], lang)))
     elif answer.refused:
-        if not answer.emergency:  # after an emergency notice, "not covered" would only distract
+        if answer.more and not answer.emergency:  # "还有呢" after the last relevant passage
+            blocks.append(Block(TEXT, say(NO_MORE, lang)))
+        elif not answer.emergency:  # after an emergency notice, "not covered" would only distract
             blocks.append(Block(TEXT, say(NOT_COVERED, lang)))
     else:
         if not more:

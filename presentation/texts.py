@@ -45,8 +45,8 @@ def say(table: Mapping[str, str], lang: str) -> str:
 # --- answers --------------------------------------------------------------------
 
 DISCLAIMER = {
-    "zh": "⚕️ 以上内容摘自健康科普文章，仅供参考，不能代替医生的诊断和治疗。如有不适，请及时就医。",
-    "en": "⚕️ This is quoted from health articles for information only and is not medical advice. Please see a doctor about your own health.",
+    "zh": "⚕️ 我只引用健康科普文章，内容仅供参考，不能代替医生的诊断和治疗。如有不适，请及时就医。",
+    "en": "⚕️ I only quote health articles, for information; this is not medical advice. Please see a doctor about your own health.",
 }
 
 NOT_COVERED = {
@@ -77,9 +77,9 @@ SOCIAL = {
     },
 }
 
-TRUNCATED_NOTE = {
-    "zh": "（您的消息较长，我只根据前 {n} 个字作答。）",
-    "en": "(Your message was long; I answered from its first {n} characters.)",
+TRUNCATED_NOTE = {  # pipeline.question_part: the sentences that ask first, then the first, then the last
+    "zh": "（您的消息较长，我从中选了不超过 {n} 个字作答，以提问的句子为先。）",
+    "en": "(Your message was long; I answered from at most {n} characters of it, its questions first.)",
 }
 
 INTRO = {

@@ -89,6 +89,46 @@ def leans_on_context(message: str) -> bool:
     return opens or any(w in _EN_REFERENCES for w in words) or joined in _EN_BARE
 
 
+# Asking for more of the previous answer ("还有呢", "more?", "anything else"): the message is
+# this and nothing else but asides or pleasantries ("好的 还有吗", "ok, more please"). "还有什么
+# 办法吗" names what it wants (a follow-up, not "more").
+_MORE_ZH = re.compile(
+    r"还有(?:呢|吗|嘛|么|没有|没|啥|什么|别的|其他的?|其它的?)?(?:吗|呢|嘛|么|没有)?|更多|多点|继续|继续说|接着说|然后呢|再来点|再来一些"
+    r"|再多说(?:点|一点|些)?|多说(?:点|一点|些)|(?:再)?详细(?:点|一点|些)|展开说说|下一条|下一个"
+)
+_MORE_EN = re.compile(
+    r"(?:(?:tell|show|give) me |any |some )?more(?: (?:info|information|details|passages|please))?|anything else|what else"
+    r"|go on|continue|keep going|next|and"
+)
+
+
+def asks_for_more(message: str) -> bool:
+    """The message asks for more of the previous answer and nothing else ("还有呢", "更多",
+    "ok more please", "anything else?"); what a "more" button would do."""
+    text = message.strip().lower()
+    if CJK_RE.search(text):
+        if re.search(r"[a-z]", text):
+            return False
+        rest = "".join(p for p in _zh_pieces("".join(CJK_RUN_RE.findall(text)), _AROUND) if p not in _AROUND)
+        return bool(_MORE_ZH.fullmatch(rest))
+    words = [w for w in _words(text) if w not in _AROUND]
+    return bool(words) and bool(_MORE_EN.fullmatch(" ".join(words)))
+
+
+# Emoji that say thanks or OK on their own ("🙏", "👍👍"): a pleasantry with no words
+_EMOJI_THANKS = frozenset("🙏💐🌹")
+_EMOJI_OK = frozenset("👍👌🆗✅❤♥💕💖😊🙂😀😃😄😁🥰😘🤝👏💯")
+
+
+def emoji_kind(message: str) -> str:
+    """THANKS or OTHER for a message of such emoji only (white space, variation selectors and
+    skin tones aside), else "" (a message with words, or other symbols: "???", "😱")."""
+    marks = [ch for ch in message if not ch.isspace() and not ("\ufe00" <= ch <= "\ufe0f") and not ("\U0001f3fb" <= ch <= "\U0001f3ff")]
+    if not marks or not all(ch in _EMOJI_THANKS or ch in _EMOJI_OK for ch in marks):
+        return ""
+    return THANKS if any(ch in _EMOJI_THANKS for ch in marks) else OTHER
+
+
 def is_social(message: str) -> bool:
     """Thanks, OK, hello, goodbye: the whole message is made of pleasantries and asides
     ("谢谢", "医生您好", "ok thanks doc", is_aside); it asks nothing."""

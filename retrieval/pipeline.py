@@ -16,6 +16,7 @@ from common.text import (
     to_simplified,
 )
 from retrieval import followup, gate
+from retrieval.gate import clauses
 from retrieval.lexical import names_nothing
 from retrieval.passages import choose, choose_more
 from retrieval.records import Answer
@@ -33,15 +34,17 @@ def tidy_question(raw: str) -> str:
 
 
 def prepared(raw: str) -> tuple[str, str, int | None]:
-    """A message as the bot reads it: (the question as logged and shown: tidied and cut at
-    MAX_QUESTION_CHARS; what is searched for it: the same in simplified characters
-    (common.text.to_simplified: the asides, follow-up cues and the index are written so)
-    without its asides, followup.py; where it was cut, or None). `articlebot calibrate`
-    reads its labelled questions the same way."""
+    """A message as the bot reads it: (the question as shown: tidied and, when over
+    MAX_QUESTION_CHARS, reduced to its question part, `question_part`; what is searched for
+    it: the same in simplified characters (common.text.to_simplified: the asides, follow-up
+    cues and the index are written so) without its asides, followup.py; the limit, when
+    part of the message was left out, or None). `articlebot calibrate` reads its labelled
+    questions the same way."""
     question = tidy_question(raw)
     truncated_at = None
     if len(question) > MAX_QUESTION_CHARS:
-        question, truncated_at = question[:MAX_QUESTION_CHARS], MAX_QUESTION_CHARS
+        question = question_part(question, MAX_QUESTION_CHARS)
+        truncated_at = MAX_QUESTION_CHARS if "\u2026" in question else None
     # "好的谢谢。对了，…": what is asked, searched; "打完瘦臉針還會…" is searched as "打完瘦脸针还会…"
     return question, followup.without_asides(to_simplified(question)), truncated_at
 
@@ -66,6 +69,53 @@ def without_repeats(question: str) -> str:
             seen.add(key)
             kept.append(sentence)
     return " ".join(kept) if detect_language(question) == "en" else "".join(kept)
+
+
+# What makes a sentence ask something: a question mark, a question particle or word
+_ASKS_RE = re.compile(
+    r"[?？]|[吗呢么嘛][\W_]*$|怎么|怎样|咋|如何|多久|多长|多少|什么|啥|为什么|为啥|哪|能不能|会不会|是不是|可不可以|可以吗|要不要|有没有|行不行"
+    r"|\b(?:what|how|why|when|which|where|who|can|could|should|is|are|do|does|will|would|any)\b",
+    re.IGNORECASE,
+)
+_PIECE_CHARS = 200  # a sentence longer than this (chatty Chinese without punctuation) is taken clause by clause
+
+
+def asks(sentence: str) -> bool:
+    """Whether a sentence of a message asks something (a question mark, 吗, 怎么, how, ...)."""
+    return bool(_ASKS_RE.search(sentence))
+
+
+def question_part(message: str, limit: int) -> str:
+    """A message over `limit` characters as it is read: said once (without_repeats), and if
+    still too long, the sentences that ask something (the last first: a rambling message
+    tends to end with its question) and its first sentence (which tends to say what it is
+    about), then, from the end back, the sentences before its question up to a quarter of
+    `limit` (a story drowns the question it ends with in search), or up to `limit` when no
+    sentence asks; in their order, "…" where some were left out."""
+    text = without_repeats(message)
+    if len(text) <= limit:
+        return text
+    pieces = [part[: limit - 2] for sentence in split_sentences(text)  # a sentence longer than the limit: its start
+              for part in (clauses(sentence) if len(sentence) > _PIECE_CHARS else [sentence])]  # fmt: skip
+    asking = [i for i in reversed(range(len(pieces))) if asks(pieces[i])]
+    kept, size = set(), 1  # room for a final "…"; each piece counts one more, for a "…" before it
+    for i in dict.fromkeys([*asking, 0]):
+        if size + len(pieces[i]) + 1 <= limit:
+            kept.add(i)
+            size += len(pieces[i]) + 1
+    room = limit if not asking else min(limit, size + limit // 4)
+    for i in reversed(range(len(pieces))):
+        if i not in kept:
+            if size + len(pieces[i]) + 1 > room:
+                break
+            kept.add(i)
+            size += len(pieces[i]) + 1
+    out, previous = [], -1
+    for i in sorted(kept):
+        out += ["\u2026", pieces[i]] if i != previous + 1 else [pieces[i]]
+        previous = i
+    out += ["\u2026"] if previous != len(pieces) - 1 else []
+    return (" " if detect_language(text) == "en" else "").join(out)
 
 
 @dataclass
@@ -93,6 +143,8 @@ class Pipeline:
         question, core, truncated_at = prepared(message)
         lang = detect_language(question)
         if not any(ch.isalnum() for ch in question):
+            if followup.emoji_kind(question):  # "👍" / "🙏" after an answer: answered in kind
+                return Answer(question, lang, refused=True, hits=[], social=followup.emoji_kind(question), message=message)
             return Answer(question, lang, refused=True, hits=[], empty=True, message=message)
         if followup.is_social(core):
             # "谢谢" / "你好" / "ok thanks": nothing to search, and the conversation keeps its topic (nothing is searched)
@@ -149,6 +201,21 @@ class Pipeline:
             return True
         lexical = self.searcher.index.lexical
         return followup.is_short(message) and alone.refused and (names_nothing(message) or lexical.knows_any_term(message, alone.lang))
+
+    def answer_more(self, raw_message: str, question: str, lang: str, shown: Collection[str]) -> Answer:
+        """A message that asks for more of the previous answer (followup.asks_for_more: "还有呢",
+        "more?"), as a "more" button would: the next relevant passages of `question` (as
+        searched, in language `lang`) not in `shown`, or refused when relevance has dropped.
+        The reply is in the message's language; red flags read the message as always."""
+        message = tidy_question(raw_message)[:MAX_MESSAGE_CHARS]
+        answer = self.more(question, lang, shown)
+        answer.question, answer.message, answer.searched, answer.more = message[:MAX_QUESTION_CHARS], message, question, True
+        written = detect_language(message)
+        answer.lang = written if any(ch.isalpha() for ch in message) else lang
+        answer.safety = self.red_flags.assess(message)
+        if answer.safety.emergency:
+            answer.refused, answer.passages = True, []
+        return answer
 
     def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
         """The next relevant passages for a question, skipping the chunks already quoted."""

@@ -62,18 +62,23 @@ def test_odd_input_gets_a_polite_reply(pipeline):
     empty = pipeline.answer("  \u200b ")
     assert empty.empty and empty.refused and "请" in render_text(empty)
 
-    long = pipeline.answer("打瘦脸针后面瘫多久能恢复？" + "我很担心。" * 400)
+    story = "".join(f"第{day}天我在家休息，心情不太好。" for day in range(1, 101))  # 1,600 characters, no question
+    long = pipeline.answer(story + "打瘦脸针后面瘫多久能恢复？")
     note = TRUNCATED_NOTE[long.lang].format(n=long.truncated_at)
-    assert long.truncated_at and "1000" in note
+    assert long.truncated_at == MAX_QUESTION_CHARS and "1000" in note
     assert render_text(long).startswith(note)
-    assert not long.refused
+    assert not long.refused and long.question.endswith("打瘦脸针后面瘫多久能恢复？")  # the question at the end is read
+
+    pasted = pipeline.answer("打瘦脸针后面瘫多久能恢复？" + "我很担心。" * 400)  # the same sentence 400 times: read once
+    assert pasted.truncated_at is None and pasted.question == "打瘦脸针后面瘫多久能恢复？我很担心。" and not pasted.refused
 
 
 def test_an_emergency_after_a_long_preamble_is_flagged_and_the_log_keeps_the_whole_message(pipeline):
-    preamble = "我想问一下瘦脸针的价格，还有哪家诊所比较好，朋友推荐了几家但是我不太确定。" * 40  # past MAX_QUESTION_CHARS
-    message = preamble + "我妈刚才突然嘴歪了，说话也含糊不清，怎么办"
+    preamble = "".join(f"我想问一下瘦脸针的价格，还有哪家诊所比较好，朋友推荐了{n}家但是我不太确定。" for n in range(2, 42))  # past MAX_QUESTION_CHARS
+    message = preamble + "我妈刚才突然嘴歪了，说话也含糊不清"
     answer = pipeline.answer(message)
-    assert answer.truncated_at == MAX_QUESTION_CHARS and len(answer.question) == MAX_QUESTION_CHARS  # searched from its start
+    assert answer.truncated_at == MAX_QUESTION_CHARS and len(answer.question) <= MAX_QUESTION_CHARS
+    assert answer.question.startswith("…") and answer.question.endswith("说话也含糊不清")  # read: the part nearest its end
     assert answer.emergency and answer.safety.notices  # but every word of it read for red flags
     assert record_of(answer, channel="test", reply="", latency_ms=0, model=None, index_version=None).question == message
     assert pipeline.answer(preamble).emergency is None  # the preamble alone is no emergency
@@ -95,7 +100,8 @@ def test_a_question_pasted_again_and_again_is_searched_once(pipeline):
     assert without_repeats("电话13333333333多少钱") == "电话13333333333多少钱"  # a number is no repeat
     assert without_repeats("哈哈哈，会不会面瘫") == "哈哈哈，会不会面瘫"  # one character repeated: a laugh, not a paste
     alone, pasted = pipeline.answer("打瘦脸针会导致面瘫吗"), pipeline.answer("打瘦脸针会导致面瘫吗" * 500)
-    assert pasted.truncated_at and not alone.refused and not pasted.refused
+    assert pasted.question == "打瘦脸针会导致面瘫吗" and pasted.truncated_at is None  # nothing left out: no note
+    assert not alone.refused and not pasted.refused
     assert [p.hit.chunk_id for p in pasted.passages] == [p.hit.chunk_id for p in alone.passages]
 
 

@@ -17,7 +17,14 @@ from bot.service import Service
 from convlog import ConversationLog
 from presentation.plain import passage_text, render_text
 from presentation.telegram_html import passage_html
-from presentation.texts import DISCLAIMER, NOT_COVERED, SOCIAL, to_traditional
+from presentation.texts import (
+    DISCLAIMER,
+    EMPTY_QUESTION,
+    NO_MORE,
+    NOT_COVERED,
+    SOCIAL,
+    to_traditional,
+)
 from retrieval import followup
 from retrieval.index import Index
 from retrieval.lexical import names_nothing
@@ -68,6 +75,63 @@ def test_a_pleasantry_gets_a_reply_in_kind_in_the_writers_language(pipeline):
         assert render_text(answer).startswith(expected), message
     # a question with a greeting around it is a question
     assert pipeline.answer("你好，打瘦脸针会导致面瘫吗").social == "" and not pipeline.answer("你好，打瘦脸针会导致面瘫吗").refused
+
+
+def test_more_typed_goes_on_where_the_answer_stopped_and_says_when_nothing_is_left(pipeline):
+    """"还有呢" / "more?" typed does what the "more" button does: the question's next relevant
+    passages, never one already quoted, then that there are no more (not "not covered")."""
+    service = Service(pipeline)
+    first = service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="m").answer
+    quoted = {p.hit.chunk_id for p in first.passages}
+    pages = []
+    for message in ["还有呢", "好的，还有别的吗？", "更多", "还有吗", "继续"] * 4:  # at most 20 pages
+        page = service.answer(message, channel="test", conversation="m").answer
+        assert page.more and page.searched == "打瘦脸针会导致面瘫吗" and page.question == message
+        assert not quoted & {p.hit.chunk_id for p in page.passages}, message
+        quoted |= {p.hit.chunk_id for p in page.passages}
+        pages.append(page)
+        if page.refused:
+            break
+    assert not pages[0].refused and render_text(pages[0]).startswith("文章中是这样说的")
+    assert pages[-1].refused and render_text(pages[-1]) == f"{NO_MORE['zh']}\n\n{DISCLAIMER['zh']}"
+    assert len(pages) < 20  # relevance dropped before twenty pages
+    # in English, the reply is English and says the quotes are in Chinese
+    service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="n")
+    page = service.answer("more please", channel="test", conversation="n").answer
+    assert page.more and page.lang == "en" and render_text(page).startswith("Here is what the articles say (they are written in Chinese")
+    # with no answer before it, or naming what it wants, it is an ordinary message
+    assert not service.answer("还有呢", channel="test", conversation="o").answer.more
+    service.answer("打瘦脸针后一边脸大一边脸小", channel="test", conversation="p")
+    assert not service.answer("还有什么办法吗", channel="test", conversation="p").answer.more
+
+
+def test_asking_for_more_is_the_whole_message():
+    for message in ["还有呢", "还有吗？", "好的 还有吗", "谢谢，还有别的吗", "更多", "继续", "详细点", "more", "More?",
+                    "ok, more please", "tell me more", "anything else?", "thanks! what else", "go on"]:  # fmt: skip
+        assert followup.asks_for_more(message), message
+    for message in ["还有什么办法吗", "还有呢 还有啥副作用", "还能恢复吗", "more side effects?", "what about kids",
+                    "ok", "谢谢", "more 瘦脸针"]:  # fmt: skip
+        assert not followup.asks_for_more(message), message
+
+
+def test_a_message_without_words_is_answered_in_the_conversations_language(pipeline):
+    """"👍" after an English answer is answered in English; "ok" after a Chinese one in Chinese;
+    a thumbs-up or folded hands are a pleasantry, not an empty question."""
+    service = Service(pipeline)
+    service.answer("Can botox cause facial palsy?", channel="test", conversation="t")
+    thumbs = service.answer("👍", channel="test", conversation="t").answer
+    assert thumbs.social == followup.OTHER and thumbs.lang == "en" and render_text(thumbs).startswith(SOCIAL["other"]["en"])
+    service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="u")
+    ok = service.answer("ok", channel="test", conversation="u").answer
+    assert ok.social == followup.OTHER and render_text(ok).startswith(SOCIAL["other"]["zh"])
+    thanks = service.answer("🙏🏻", channel="test", conversation="u").answer
+    assert thanks.social == followup.THANKS and render_text(thanks).startswith(SOCIAL["thanks"]["zh"])
+    blank = service.answer("???", channel="test", conversation="t").answer  # no words and no pleasantry: asks to type one
+    assert blank.empty and blank.lang == "en" and render_text(blank).startswith(EMPTY_QUESTION["en"])
+    assert service.answer("😱", channel="test", conversation="t").answer.empty
+    # with no conversation, the channel's idea of the user's language, else Chinese
+    assert service.answer("👍", channel="test", conversation="v", lang_hint="en").answer.lang == "en"
+    assert service.answer("ok", channel="test", conversation="w").answer.lang == "en"  # its own words tell
 
 
 def test_pleasantries_and_asides_around_a_new_topic_are_not_searched(pipeline):

@@ -114,7 +114,7 @@ def test_only_long_messages_still_give_a_threshold():
 
 def test_calibrate_scores_a_message_as_the_bot_searches_it(pipeline):
     """`articlebot calibrate` reads a labelled message as the bot does (pipeline.prepared:
-    tidied, cut at MAX_QUESTION_CHARS, without asides, a repeated sentence searched once), so
+    tidied, its question part when over MAX_QUESTION_CHARS, without asides, a repeated sentence searched once), so
     the threshold it chooses is judged on the scores the bot's answers get."""
     from retrieval.calibrate import score_questions
     from retrieval.pipeline import MAX_QUESTION_CHARS

@@ -221,12 +221,19 @@ def test_the_sentence_marked_in_a_follow_up_answers_the_new_question(pipeline):
     assert "3 - 6个月" in answer.passages[0].focus
 
 
-def test_a_huge_message_is_searched_by_its_first_thousand_characters(pipeline):
+def test_a_huge_message_is_searched_by_its_question(pipeline):
+    """Over 1,000 characters, the sentences that ask are searched first (pipeline.question_part):
+    a question after a long story is answered, as it is without the story."""
     exact = "打完瘦脸针多久可以化妆" + "。" * 989
     assert len(exact) == 1000 and pipeline.answer(exact).truncated_at is None
     assert pipeline.answer("打完瘦脸针多久可以化妆").truncated_at is None
-    huge = pipeline.answer(exact + "啊")
-    assert huge.truncated_at == 1000 and huge.searched == exact and not huge.refused
+    story = "".join(f"我第{n}次去那家店，店员都很热情，环境也不错。" for n in range(1, 61))
+    assert len(story) > 1000
+    alone, huge = pipeline.answer("打完瘦脸针多久可以化妆？"), pipeline.answer(story + "打完瘦脸针多久可以化妆？")
+    assert huge.truncated_at == 1000 and len(huge.question) <= 1000 and huge.searched.endswith("打完瘦脸针多久可以化妆？")
+    assert not huge.refused and huge.passages[0].focus == alone.passages[0].focus
+    first = pipeline.answer("打完瘦脸针多久可以化妆？" + story)  # the question first, then the story: still read
+    assert first.truncated_at == 1000 and first.searched.startswith("打完瘦脸针多久可以化妆？") and not first.refused
 
 
 def test_the_configured_top_k_bounds_the_passages_searched(monkeypatch, bundled_data, pipeline):

@@ -87,7 +87,7 @@ def test_plain_reply_puts_the_emergency_first_and_no_not_covered_after_it():
     reply = render_text(answer(refused=True, truncated_at=500, safety=STROKE))
     assert reply == (
         "Call an ambulance now: this may be a stroke.\n\n"
-        "(Your message was long; I answered from its first 500 characters.)\n\n" + DISCLAIMER["en"]
+        "(Your message was long; I answered from at most 500 characters of it, its questions first.)\n\n" + DISCLAIMER["en"]
     )
 
 
@@ -197,7 +197,7 @@ def test_telegram_answer_is_one_message_with_the_sentence_in_bold_and_the_discla
     parts = with_disclaimer_html(answer_paragraphs(answer(passages=[palsy()], truncated_at=500, safety=STROKE)), "en")
     assert parts == [
         "<b>Call an ambulance now: this may be a stroke.</b>\n\n"
-        "<i>(Your message was long; I answered from its first 500 characters.)</i>\n\n"
+        "<i>(Your message was long; I answered from at most 500 characters of it, its questions first.)</i>\n\n"
         "Here is what the articles say:\n\n"
         '📄 <a href="https://example.org/palsy">Facial palsy</a>\n'
         "<blockquote>Most people recover. <b>Massage does not speed recovery.</b> See a doctor.</blockquote>\n\n" + EN_CLOSING

@@ -206,6 +206,9 @@ async def test_feedback_buttons_and_more(bot):
     await bot.api.press(sent, more, user_id=14)  # the first answer's old button, pressed again
     assert await bot.api.wait_until(lambda: len(bot.api.texts_to(14)) > before)
     assert "没有更多相关的段落了" in bot.api.texts_to(14)[-1]
+    _, replies = await bot.ask("还有呢", user_id=14)  # typed: goes on after the pages the button showed, so none
+    assert "没有更多相关的段落了" in all_text(replies) and "📄" not in all_text(replies)
+    assert_valid_and_disclaimed(replies)
 
 
 async def test_traditional_characters_get_the_bots_own_sentences_in_traditional_characters(bot):
@@ -291,9 +294,9 @@ async def test_empty_odd_and_long_messages(bot):
     _, replies = await bot.ask("面瘫\x07\x1b[31m 恢复 \u202e要多久", user_id=23)
     assert_valid_and_disclaimed(replies)
 
-    _, replies = await bot.ask("打瘦脸针后面瘫多久能恢复？" + "我真的很担心。" * 300, user_id=24)
+    _, replies = await bot.ask("".join(f"第{n}天我真的很担心。" for n in range(1, 201)) + "打瘦脸针后面瘫多久能恢复？", user_id=24)
     text = all_text(replies)
-    assert "前 1000 个字" in text
+    assert "不超过 1000 个字" in text
     assert "📄" in text
     assert_valid_and_disclaimed(replies)
 

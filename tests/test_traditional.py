@@ -110,7 +110,7 @@ def test_who_writes_traditional_characters_is_told_apart_by_the_characters_only_
     assert not writes_traditional("Can botox cause facial palsy?") and not writes_traditional("")
     assert reply_language("zh", "面癱能按摩嗎") == TRADITIONAL and reply_language("zh", "面瘫能按摩吗") == "zh"
     assert reply_language("en", "Is 瘦臉針 safe?") == "en"
-    assert say(DISCLAIMER, TRADITIONAL) == "⚕️ 以上內容摘自健康科普文章，僅供參考，不能代替醫生的診斷和治療。如有不適，請及時就醫。"
+    assert say(DISCLAIMER, TRADITIONAL) == "⚕️ 我只引用健康科普文章，內容僅供參考，不能代替醫生的診斷和治療。如有不適，請及時就醫。"
     assert say(DISCLAIMER, "en") == DISCLAIMER["en"] and say(DISCLAIMER, "fr") == DISCLAIMER["zh"]
 
 
@@ -121,8 +121,8 @@ def test_a_reply_to_traditional_characters_speaks_them_and_quotes_the_article_as
     assert answer.passages[0].excerpt in text and "面瘫" in answer.passages[0].excerpt  # the article's own characters
     refused = render_text(pipeline.answer("紅燒肉怎麼做才好吃？"))
     assert refused == f"{say(NOT_COVERED, TRADITIONAL)}\n\n{say(DISCLAIMER, TRADITIONAL)}"
-    long = pipeline.answer("打瘦臉針後面癱多久能恢復？" + "我很擔心。" * 400)
-    assert render_text(long).startswith(say(TRUNCATED_NOTE, TRADITIONAL).format(n=long.truncated_at))
+    long = pipeline.answer("".join(f"第{n}天我很擔心。" for n in range(1, 201)) + "打瘦臉針後面癱多久能恢復？")
+    assert long.truncated_at and render_text(long).startswith(say(TRUNCATED_NOTE, TRADITIONAL).format(n=long.truncated_at))
     emergency = pipeline.answer("打完瘦臉針喉嚨發緊，喘不上氣")
     assert emergency.emergency and render_text(emergency).startswith(say(emergency.safety.notices, TRADITIONAL))
     assert say(emergency.safety.notices, TRADITIONAL) != emergency.safety.notices["zh"]

@@ -81,9 +81,13 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     exchange = await with_typing(context, chat.id, work)
     answer = exchange.answer
     shown = tuple(p.hit.chunk_id for p in answer.passages)
+    turn = svc.service.conversations.last(conversation_of(update)) if answer.more else None
+    if turn is not None:  # "还有呢" typed: its button goes on from all the question's passages quoted so far
+        brief = ExchangeBrief(turn.searched, turn.lang, turn.shown, answer.question)
+    else:
+        brief = ExchangeBrief(answer.searched or answer.question, answer.lang, shown, answer.question)
     # "more" is offered only when exchanges are logged (as before the memory moved here)
-    more = svc.log is not None and has_more(answer, shown)
-    brief = ExchangeBrief(answer.searched or answer.question, answer.lang, shown, answer.question)
+    more = svc.log is not None and has_more(answer, brief.shown)
     svc.recent.remember(exchange.id, brief)  # before any button can be pressed
     # under an emergency notice nothing invites browsing or rating: the one thing to do is get help;
     # a reply to a thank-you, a greeting or an empty message has nothing to rate either
