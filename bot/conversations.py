@@ -16,16 +16,19 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from retrieval.followup import WINDOW_SECONDS
+from retrieval.safety import Assessment
 
 
 @dataclass(frozen=True)
 class Turn:
-    """A conversation's latest question: as searched, its language, the chunks quoted for it so far."""
+    """A conversation's latest question: as searched, its language, the chunks quoted for it so
+    far, and what the red flags found in it (a typed "more" after an emergency repeats the notice)."""
 
     searched: str
     lang: str
     shown: tuple[str, ...]
     at: float
+    safety: Assessment | None = None
 
 
 class Conversations:
@@ -54,17 +57,19 @@ class Conversations:
         turn = self.last(key)
         return turn.searched if turn else None
 
-    def remember(self, key: Hashable | None, searched: str, lang: str = "", shown: Iterable[str] = ()) -> None:
-        """Note the question a conversation's latest message was answered as, and what was quoted."""
+    def remember(self, key: Hashable | None, searched: str, lang: str = "", shown: Iterable[str] = (),
+                 safety: Assessment | None = None) -> None:  # fmt: skip
+        """Note the question a conversation's latest message was answered as, what was quoted, what the red flags found."""
         if key is None or not searched:
             return
-        self._put(key, Turn(searched, lang, tuple(shown), self.clock()))
+        self._put(key, Turn(searched, lang, tuple(shown), self.clock(), safety))
 
     def quoted_more(self, key: Hashable | None, shown: Iterable[str]) -> None:
         """Note further passages quoted for the conversation's latest question ("more")."""
         turn = self.last(key)
         if turn is not None:
-            self._put(key, Turn(turn.searched, turn.lang, turn.shown + tuple(c for c in shown if c not in turn.shown), self.clock()))
+            more = tuple(c for c in shown if c not in turn.shown)
+            self._put(key, Turn(turn.searched, turn.lang, turn.shown + more, self.clock(), turn.safety))
 
     def _put(self, key: Hashable, turn: Turn) -> None:
         with self._lock:

@@ -143,14 +143,17 @@ class Service:
         started = time.monotonic() if started is None else started
         question = clean_input(question)  # the entry of every channel: nothing after sees raw bytes
         turn = self.conversations.last(conversation)
-        if context is None and turn is not None and turn.shown and followup.asks_for_more(tidy_question(question)):
-            # "还有呢" / "more?" typed: what the "more" button does, where the last answer stopped
-            answer = self.pipeline.answer_more(question, turn.searched, turn.lang, turn.shown)
+        if context is None and followup.asks_for_more(tidy_question(question)):
+            # "还有呢" / "more?" typed: what the "more" button does, where the last answer stopped (an
+            # emergency's notice again; "no more" after a refusal; with no question before it, asks for one)
+            answer = self.pipeline.answer_more(question, turn.searched if turn else "", turn.lang if turn else "",
+                                               turn.shown if turn else (), after=turn.safety if turn else None)  # fmt: skip
             self.conversations.quoted_more(conversation, [p.hit.chunk_id for p in answer.passages])
         else:
             context = turn.searched if context is None and turn else clean_input(context or "") or None
             answer = self.pipeline.answer(question, context=context)
-            self.conversations.remember(conversation, answer.searched, answer.lang, [p.hit.chunk_id for p in answer.passages])
+            self.conversations.remember(conversation, answer.searched, answer.lang, [p.hit.chunk_id for p in answer.passages],
+                                        answer.safety)  # fmt: skip
         if not any(ch.isalpha() for ch in answer.question) and (answer.empty or answer.social):
             # "👍", "?": no words to tell the language by; the conversation's, else the channel's
             answer.lang = (turn.lang if turn else None) or lang_hint or answer.lang

@@ -98,8 +98,8 @@ def answer_blocks(answer: Answer, *, more: bool = False, lang: str | None = None
     elif answer.social:
         blocks.append(Block(TEXT, say(SOCIAL[answer.social], lang)))
     elif answer.refused:
-        if answer.more and not answer.emergency:  # "还有呢" after the last relevant passage
-            blocks.append(Block(TEXT, say(NO_MORE, lang)))
+        if answer.more and not answer.emergency:  # "还有呢" after the last relevant passage, or with nothing before it
+            blocks.append(Block(TEXT, say(NO_MORE if answer.searched else EMPTY_QUESTION, lang)))
         elif not answer.emergency:  # after an emergency notice, "not covered" would only distract
             blocks.append(Block(TEXT, say(NOT_COVERED, lang)))
     else:

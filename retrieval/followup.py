@@ -172,7 +172,7 @@ def without_asides(message: str) -> str:
     someone ("好的谢谢。对了，红烧排骨怎么做" -> "红烧排骨怎么做"), nor the people addressed at
     its ends ("…能打吗姐妹们"). A message of nothing else is kept whole."""
     parts = clauses(message)
-    kept = [p for p in parts if not is_aside(p)]
+    kept = [p for p in parts if not is_aside(p) and any(ch.isalnum() for ch in p)]  # nor a clause of emoji ("🙏 谢谢")
     if not kept:
         return message
     text = message if len(kept) == len(parts) else _join(kept)

@@ -20,7 +20,7 @@ from retrieval.gate import clauses
 from retrieval.lexical import names_nothing
 from retrieval.passages import choose, choose_more
 from retrieval.records import Answer
-from retrieval.safety import RedFlags
+from retrieval.safety import Assessment, RedFlags
 from retrieval.search import Searcher
 
 MAX_QUESTION_CHARS = 1000  # what is searched and shown of a message
@@ -202,17 +202,21 @@ class Pipeline:
         lexical = self.searcher.index.lexical
         return followup.is_short(message) and alone.refused and (names_nothing(message) or lexical.knows_any_term(message, alone.lang))
 
-    def answer_more(self, raw_message: str, question: str, lang: str, shown: Collection[str]) -> Answer:
+    def answer_more(self, raw_message: str, question: str, lang: str, shown: Collection[str], *,
+                    after: Assessment | None = None) -> Answer:  # fmt: skip
         """A message that asks for more of the previous answer (followup.asks_for_more: "还有呢",
         "more?"), as a "more" button would: the next relevant passages of `question` (as
-        searched, in language `lang`) not in `shown`, or refused when relevance has dropped.
-        The reply is in the message's language; red flags read the message as always."""
+        searched, in language `lang`) not in `shown`, or refused when relevance has dropped
+        (no question: nothing to go on from). The reply is in the message's language. After an
+        emergency (`after`, the previous question's assessment) the notice is given again and
+        nothing quoted; the message itself is read for red flags as always."""
         message = tidy_question(raw_message)[:MAX_MESSAGE_CHARS]
-        answer = self.more(question, lang, shown)
+        answer = self.more(question, lang, shown) if question else Answer(message, lang, refused=True, hits=[])
         answer.question, answer.message, answer.searched, answer.more = message[:MAX_QUESTION_CHARS], message, question, True
-        written = detect_language(message)
-        answer.lang = written if any(ch.isalpha() for ch in message) else lang
+        answer.lang = detect_language(message) if any(ch.isalpha() for ch in message) else lang or "zh"
         answer.safety = self.red_flags.assess(message)
+        if not answer.safety.emergency and after is not None and after.emergency:
+            answer.safety = after
         if answer.safety.emergency:
             answer.refused, answer.passages = True, []
         return answer

@@ -99,10 +99,21 @@ def test_more_typed_goes_on_where_the_answer_stopped_and_says_when_nothing_is_le
     service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="n")
     page = service.answer("more please", channel="test", conversation="n").answer
     assert page.more and page.lang == "en" and render_text(page).startswith("Here is what the articles say (they are written in Chinese")
-    # with no answer before it, or naming what it wants, it is an ordinary message
-    assert not service.answer("还有呢", channel="test", conversation="o").answer.more
+    # naming what it wants, it is an ordinary message
     service.answer("打瘦脸针后一边脸大一边脸小", channel="test", conversation="p")
     assert not service.answer("还有什么办法吗", channel="test", conversation="p").answer.more
+    # with no question before it, it asks for one; after a refusal there is no more; never searched as "红烧肉 还有呢"
+    first = service.answer("还有呢", channel="test", conversation="o").answer
+    assert first.more and first.refused and render_text(first).startswith(EMPTY_QUESTION["zh"])
+    service.answer("红烧肉怎么做？", channel="test", conversation="q")
+    after_refusal = service.answer("还有呢", channel="test", conversation="q").answer
+    assert after_refusal.refused and after_refusal.searched == "红烧肉怎么做？" and render_text(after_refusal).startswith(NO_MORE["zh"])
+    # after an emergency: its notice again, and nothing quoted
+    emergency = service.answer("打了肉毒素三天，现在喝水呛咳，吞咽困难", channel="test", conversation="r").answer
+    assert emergency.emergency
+    again = service.answer("还有呢", channel="test", conversation="r").answer
+    assert again.emergency == emergency.emergency and again.refused and not again.passages
+    assert render_text(again).startswith(emergency.safety.notices["zh"])
 
 
 def test_asking_for_more_is_the_whole_message():
@@ -126,6 +137,9 @@ def test_a_message_without_words_is_answered_in_the_conversations_language(pipel
     assert ok.social == followup.OTHER and render_text(ok).startswith(SOCIAL["other"]["zh"])
     thanks = service.answer("🙏🏻", channel="test", conversation="u").answer
     assert thanks.social == followup.THANKS and render_text(thanks).startswith(SOCIAL["thanks"]["zh"])
+    thanks = service.answer("🙏 谢谢", channel="test", conversation="u").answer  # an emoji clause is no question either
+    assert thanks.social == followup.THANKS and thanks.searched == ""
+    assert service.answer("那要多久能恢复", channel="test", conversation="u").answer.searched == "打瘦脸针会导致面瘫吗 那要多久能恢复"
     blank = service.answer("???", channel="test", conversation="t").answer  # no words and no pleasantry: asks to type one
     assert blank.empty and blank.lang == "en" and render_text(blank).startswith(EMPTY_QUESTION["en"])
     assert service.answer("😱", channel="test", conversation="t").answer.empty

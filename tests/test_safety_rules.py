@@ -883,6 +883,32 @@ def test_a_long_message_is_read_sentence_by_sentence(red_flags, monkeypatch):
     assert layer.category(RAMBLING) is None and layer.score(RAMBLING)[0] == whole
 
 
+def test_a_long_message_is_read_for_meaning_within_bounds(red_flags, monkeypatch):
+    """A story of hundreds of sentences: the meaning layer embeds at most MAX_SENTENCES of them
+    (the first and the last) and at most MAX_MEANING_CHARS of any text (its start and end),
+    so its cost is bounded; the rules still read every word."""
+    from retrieval.redflag_meaning import (
+        FIRST_SENTENCES,
+        MAX_MEANING_CHARS,
+        MAX_SENTENCES,
+    )
+
+    layer = red_flags.meaning
+    story = [f"第{n}天我去了公司，和同事一起讨论了项目的进展情况，大家都很认真。" for n in range(1, 301)]
+    sentences = layer.sentences("".join(story))
+    assert len(sentences) == MAX_SENTENCES
+    assert sentences[:FIRST_SENTENCES] == story[:FIRST_SENTENCES]
+    assert sentences[FIRST_SENTENCES:] == story[-(MAX_SENTENCES - FIRST_SENTENCES):]
+    embedded = []
+    real = layer.encoder.encode_queries
+    monkeypatch.setattr(layer, "_embed", None)
+    monkeypatch.setattr(layer.encoder, "encode_queries", lambda texts: embedded.extend(texts) or real(texts))
+    assert red_flags.assess("".join(story)).emergency is None
+    assert 1 < len(embedded) <= MAX_SENTENCES + 1 and max(map(len, embedded)) <= MAX_MEANING_CHARS + 3
+    assert embedded[0].startswith(story[0]) and embedded[0].endswith(story[-1])  # the whole, by its start and end
+    assert red_flags.assess("".join(story) + "我妈刚才突然嘴歪了，说话也含糊不清").emergency == "stroke"  # rules: every word
+
+
 def test_a_short_message_is_not_split():
     from retrieval.redflag_meaning import MeaningLayer
 
