@@ -21,8 +21,9 @@ from retrieval.safety import Assessment
 
 @dataclass(frozen=True)
 class Turn:
-    """A conversation's latest question: as searched, its language, the chunks quoted for it so
-    far, and what the red flags found in it (a typed "more" after an emergency repeats the notice)."""
+    """A conversation's latest question: as searched, its language, the chunks quoted in the
+    conversation so far (which "more" skips), and what the red flags found in it (a typed
+    "more" after an emergency repeats the notice)."""
 
     searched: str
     lang: str

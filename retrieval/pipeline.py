@@ -43,8 +43,8 @@ def prepared(raw: str) -> tuple[str, str, int | None]:
     question = tidy_question(raw)
     truncated_at = None
     if len(question) > MAX_QUESTION_CHARS:
-        question = question_part(question, MAX_QUESTION_CHARS)
-        truncated_at = MAX_QUESTION_CHARS if "\u2026" in question else None
+        question, left_out = question_part(question, MAX_QUESTION_CHARS)
+        truncated_at = MAX_QUESTION_CHARS if left_out else None
     # "好的谢谢。对了，…": what is asked, searched; "打完瘦臉針還會…" is searched as "打完瘦脸针还会…"
     return question, followup.without_asides(to_simplified(question)), truncated_at
 
@@ -85,16 +85,16 @@ def asks(sentence: str) -> bool:
     return bool(_ASKS_RE.search(sentence))
 
 
-def question_part(message: str, limit: int) -> str:
-    """A message over `limit` characters as it is read: said once (without_repeats), and if
-    still too long, the sentences that ask something (the last first: a rambling message
-    tends to end with its question) and its first sentence (which tends to say what it is
-    about), then, from the end back, the sentences before its question up to a quarter of
-    `limit` (a story drowns the question it ends with in search), or up to `limit` when no
-    sentence asks; in their order, "…" where some were left out."""
+def question_part(message: str, limit: int) -> tuple[str, bool]:
+    """A message over `limit` characters as it is read, and whether some of it was left out:
+    said once (without_repeats: nothing is lost), and if still too long, the sentences that
+    ask something (the last first: a rambling message tends to end with its question) and its
+    first sentence (which tends to say what it is about), then its last sentences, from the
+    end back, up to a quarter of `limit` more (a story drowns the question it ends with in
+    search), or up to `limit` when no sentence asks; in their order, "…" where some were left out."""
     text = without_repeats(message)
     if len(text) <= limit:
-        return text
+        return text, False
     pieces = [part[: limit - 2] for sentence in split_sentences(text)  # a sentence longer than the limit: its start
               for part in (clauses(sentence) if len(sentence) > _PIECE_CHARS else [sentence])]  # fmt: skip
     asking = [i for i in reversed(range(len(pieces))) if asks(pieces[i])]
@@ -115,7 +115,7 @@ def question_part(message: str, limit: int) -> str:
         out += ["\u2026", pieces[i]] if i != previous + 1 else [pieces[i]]
         previous = i
     out += ["\u2026"] if previous != len(pieces) - 1 else []
-    return (" " if detect_language(text) == "en" else "").join(out)
+    return (" " if detect_language(text) == "en" else "").join(out), True
 
 
 @dataclass

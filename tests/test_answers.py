@@ -200,3 +200,23 @@ def test_each_probe_set_is_labelled_from_the_bundled_articles(name):
         if item.article is not None:
             text = normalize_space((DEFAULT_CORPUS / item.article).read_text("utf-8"))
             assert item.expect is None or normalize_space(item.expect) in text, item.line
+
+
+def test_the_question_part_of_a_long_message():
+    """pipeline.question_part: a long message's questions, its first sentence and its last
+    ones, in order, within the limit, "…" where some were left out; a paste is read once."""
+    from retrieval.pipeline import question_part
+
+    story = [f"第{n}天我去了公司，和同事一起讨论了项目的进展情况。" for n in range(1, 80)]
+    asked = "打完瘦脸针多久可以化妆？"
+    part, left_out = question_part(story[0] + asked + "".join(story[1:]), 1000)
+    assert left_out and len(part) <= 1000
+    assert part.startswith(story[0] + asked + "…") and part.endswith(story[-1])  # no "…" after the last sentence
+    assert story[40] not in part  # the middle of the story is left out
+    part, left_out = question_part("".join(story), 1000)  # nothing asks: the first and the last, up to the limit
+    assert left_out and 900 < len(part) <= 1000 and part.startswith(story[0] + "…") and part.endswith(story[-1])
+    pasted = "我好担心……打瘦脸针会导致面瘫吗？" * 100  # the same sentences again and again: nothing left out
+    assert question_part(pasted, 1000) == ("我好担心……打瘦脸针会导致面瘫吗？", False)
+    english = " ".join(f"On day {n} I stayed home and felt low." for n in range(1, 90)) + " How long does botox last?"
+    part, left_out = question_part(english, 1000)
+    assert left_out and part.startswith("On day 1 I stayed home and felt low. …") and part.endswith("felt low. How long does botox last?")

@@ -99,9 +99,16 @@ def test_more_typed_goes_on_where_the_answer_stopped_and_says_when_nothing_is_le
     service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="n")
     page = service.answer("more please", channel="test", conversation="n").answer
     assert page.more and page.lang == "en" and render_text(page).startswith("Here is what the articles say (they are written in Chinese")
-    # naming what it wants, it is an ordinary message
-    service.answer("打瘦脸针后一边脸大一边脸小", channel="test", conversation="p")
-    assert not service.answer("还有什么办法吗", channel="test", conversation="p").answer.more
+    # naming what it wants, it is an ordinary message; "more" after it skips what either answer quoted
+    before = service.answer("打完瘦脸针面瘫了怎么办", channel="test", conversation="p").answer
+    follow = service.answer("还有什么办法吗", channel="test", conversation="p").answer
+    assert not follow.more and follow.searched == "打完瘦脸针面瘫了怎么办 还有什么办法吗"
+    remembered = set(service.conversations.last("p").shown)  # what "more" skips: both answers' passages
+    assert {p.hit.chunk_id for p in before.passages} - {p.hit.chunk_id for p in follow.passages}  # they differ
+    assert remembered == {p.hit.chunk_id for p in before.passages + follow.passages}
+    page = service.answer("更多", channel="test", conversation="p").answer
+    assert page.more and page.passages
+    assert not {p.hit.chunk_id for p in page.passages} & {p.hit.chunk_id for p in before.passages + follow.passages}
     # with no question before it, it asks for one; after a refusal there is no more; never searched as "红烧肉 还有呢"
     first = service.answer("还有呢", channel="test", conversation="o").answer
     assert first.more and first.refused and render_text(first).startswith(EMPTY_QUESTION["zh"])
