@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from retrieval.followup import WINDOW_SECONDS
 from retrieval.safety import Assessment
@@ -60,17 +60,18 @@ class Conversations:
 
     def remember(self, key: Hashable | None, searched: str, lang: str = "", shown: Iterable[str] = (),
                  safety: Assessment | None = None) -> None:  # fmt: skip
-        """Note the question a conversation's latest message was answered as, what was quoted, what the red flags found."""
+        """Note the question a conversation's latest message was answered as, what the red flags
+        found, and the passages quoted for it (added to those the conversation quoted before)."""
         if key is None or not searched:
             return
-        self._put(key, Turn(searched, lang, tuple(shown), self.clock(), safety))
+        earlier = self.last(key)
+        self._put(key, Turn(searched, lang, _union(earlier.shown if earlier else (), shown), self.clock(), safety))
 
     def quoted_more(self, key: Hashable | None, shown: Iterable[str]) -> None:
         """Note further passages quoted for the conversation's latest question ("more")."""
         turn = self.last(key)
         if turn is not None:
-            more = tuple(c for c in shown if c not in turn.shown)
-            self._put(key, Turn(turn.searched, turn.lang, turn.shown + more, self.clock(), turn.safety))
+            self._put(key, replace(turn, shown=_union(turn.shown, shown), at=self.clock()))
 
     def _put(self, key: Hashable, turn: Turn) -> None:
         with self._lock:
@@ -78,3 +79,8 @@ class Conversations:
             self._last.move_to_end(key)
             while len(self._last) > self.MEMORY:
                 self._last.popitem(last=False)
+
+
+def _union(earlier: tuple[str, ...], shown: Iterable[str]) -> tuple[str, ...]:
+    """The chunk ids quoted so far, in order, each once."""
+    return tuple(dict.fromkeys((*earlier, *shown)))

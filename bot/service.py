@@ -152,9 +152,8 @@ class Service:
         else:
             context = turn.searched if context is None and turn else clean_input(context or "") or None
             answer = self.pipeline.answer(question, context=context)
-            # what "more" skips: every passage quoted in the conversation so far, not only for this question
-            quoted = (turn.shown if turn else ()) + tuple(p.hit.chunk_id for p in answer.passages)
-            self.conversations.remember(conversation, answer.searched, answer.lang, dict.fromkeys(quoted), answer.safety)
+            self.conversations.remember(conversation, answer.searched, answer.lang, [p.hit.chunk_id for p in answer.passages],
+                                        answer.safety)  # fmt: skip
         if not any(ch.isalpha() for ch in answer.question) and (answer.empty or answer.social):
             # "👍", "?": no words to tell the language by; the conversation's, else the channel's
             answer.lang = (turn.lang if turn else None) or lang_hint or answer.lang

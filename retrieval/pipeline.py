@@ -118,6 +118,15 @@ def question_part(message: str, limit: int) -> tuple[str, bool]:
     return (" " if detect_language(text) == "en" else "").join(out), True
 
 
+def notice_only(answer: Answer) -> Answer:
+    """An emergency's answer: the get-help-now notice is all of it, as a quote after it (a
+    massage routine, "耐心等待") would only distract or reassure; what was retrieved stays in
+    `hits` for the log. Any other answer as it is."""
+    if answer.safety.emergency:
+        answer.refused, answer.passages = True, []
+    return answer
+
+
 @dataclass
 class Pipeline:
     """Question in, `Answer` out."""
@@ -143,8 +152,8 @@ class Pipeline:
         question, core, truncated_at = prepared(message)
         lang = detect_language(question)
         if not any(ch.isalnum() for ch in question):
-            if followup.emoji_kind(question):  # "👍" / "🙏" after an answer: answered in kind
-                return Answer(question, lang, refused=True, hits=[], social=followup.emoji_kind(question), message=message)
+            if kind := followup.emoji_kind(question):  # "👍" / "🙏" after an answer: answered in kind
+                return Answer(question, lang, refused=True, hits=[], social=kind, message=message)
             return Answer(question, lang, refused=True, hits=[], empty=True, message=message)
         if followup.is_social(core):
             # "谢谢" / "你好" / "ok thanks": nothing to search, and the conversation keeps its topic (nothing is searched)
@@ -163,11 +172,7 @@ class Pipeline:
             together = self.red_flags.assess(f"{context}\n{message}")
             if together.emergency and not self.red_flags.assess(context).emergency:
                 answer.safety = together
-        if answer.safety.emergency:
-            # the get-help-now notice is the whole answer: a quote after it (a massage routine, "耐心等待")
-            # would only distract or reassure; what was retrieved stays in `hits` for the log
-            answer.refused, answer.passages = True, []
-        return answer
+        return notice_only(answer)
 
     def _answer_in_context(self, core: str, lang: str, context: str) -> Answer:
         """A message's answer, alone or, when it leans on the conversation, with `context` (tidied; "" for none)."""
@@ -217,9 +222,7 @@ class Pipeline:
         answer.safety = self.red_flags.assess(message)
         if not answer.safety.emergency and after is not None and after.emergency:
             answer.safety = after
-        if answer.safety.emergency:
-            answer.refused, answer.passages = True, []
-        return answer
+        return notice_only(answer)
 
     def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
         """The next relevant passages for a question, skipping the chunks already quoted."""

@@ -66,8 +66,9 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id:
     answer = await asyncio.to_thread(svc.pipeline.more, exchange.question, exchange.lang, exchange.shown)
     exchange = replace(exchange, shown=exchange.shown + tuple(p.hit.chunk_id for p in answer.passages))
     svc.recent.remember(exchange_id, exchange)
-    if svc.service.conversations.context(conversation_of(update)) == exchange.question:  # a typed "还有呢" goes on from here
-        svc.service.conversations.quoted_more(conversation_of(update), exchange.shown)
+    conversation = conversation_of(update)
+    if svc.service.conversations.context(conversation) == exchange.question:  # a typed "还有呢" goes on from here
+        svc.service.conversations.quoted_more(conversation, exchange.shown)
     lang = texts.reply_language(exchange.lang, exchange.written)  # traditional characters for who writes them
     paragraphs = text_paragraphs(texts.say(texts.NO_MORE, lang)) if answer.refused else answer_paragraphs(answer, more=True, lang=lang)
     markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown) else None
