@@ -95,6 +95,9 @@ def test_more_typed_goes_on_where_the_answer_stopped_and_says_when_nothing_is_le
     assert not pages[0].refused and render_text(pages[0]).startswith("文章中是这样说的")
     assert pages[-1].refused and render_text(pages[-1]) == f"{NO_MORE['zh']}\n\n{DISCLAIMER['zh']}"
     assert len(pages) < 20  # relevance dropped before twenty pages
+    # in traditional characters too (read as the pipeline reads any message: in simplified ones)
+    service.answer("打瘦臉針會導致面癱嗎", channel="test", conversation="trad")
+    assert service.answer("還有別的嗎", channel="test", conversation="trad").answer.more
     # in English, the reply is English and says the quotes are in Chinese
     service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="n")
     page = service.answer("more please", channel="test", conversation="n").answer
