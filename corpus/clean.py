@@ -31,6 +31,10 @@ of page furniture rather than the wording of particular pages:
 5. **Repeats inside the article:** the title repeated as a stray line, and
    paragraphs that are near-duplicates of an earlier one (one page repeats the
    same answer four times).
+6. **Stray words inside a paragraph:** a "sentence" of one word between two
+   sentences of Latin text ("...through massage therapy. Effect. The massage
+   treatment...": a heading or a caption run into the paragraph by the scrape)
+   says nothing, and an excerpt that quotes the sentences around it would show it.
 
 Metadata is read before the lines go: the source URL from a reprint notice or
 "原文链接" line, the date from a labelled 发布时间/更新时间 line. Every removed line
@@ -144,8 +148,9 @@ def clean_document(doc: Document, repeated: set[str] | None = None) -> Article:
     title = _take_title(c)
     _drop_repeats(c, title)
 
+    strays = _drop_stray_words(c)
     blocks = [c.lines[i] for i in c.kept()]
-    removed = [Removed(r, c.lines[i].text) for i, r in enumerate(c.reason) if r is not None and r != "title"]
+    removed = [Removed(r, c.lines[i].text) for i, r in enumerate(c.reason) if r is not None and r != "title"] + strays
     lang = detect_language(title + " " + " ".join(b.text for b in blocks[:20]))
     _mark_headings(blocks, lang)
     return Article(
@@ -285,6 +290,24 @@ def _drop_repeats(c: _Cleaner, title: str) -> None:
             c.drop(i, "duplicate (repeated paragraph)")
             continue
         kept_shingles.append(grams)
+
+
+# One capitalised word and a full stop, between the end of one sentence and the start of the next
+_STRAY_WORD_RE = re.compile(r"(?<=[a-z0-9,;)][.!?])\s+([A-Z][a-z]{0,24}[.!])(?=\s+[A-Z])")
+
+
+def _drop_stray_words(c: _Cleaner) -> list[Removed]:
+    """Cut one-word "sentences" out of kept paragraphs of Latin text (rule 6); what went, as Removed."""
+    removed = []
+    for i in c.kept():
+        block = c.lines[i]
+        if block.heading or detect_language(block.text) != "en":
+            continue
+        words = _STRAY_WORD_RE.findall(block.text)
+        if words:
+            block.text = _STRAY_WORD_RE.sub("", block.text)
+            removed += [Removed("stray word inside a paragraph", word) for word in words]
+    return removed
 
 
 def _mark_headings(blocks: list[Block], lang: str) -> None:

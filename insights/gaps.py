@@ -7,7 +7,8 @@ each counted by reason:
 - `no_words`: nothing to read (no letter: emoji, digits, punctuation);
 - `greeting`: greetings and pleasantries (`retrieval.followup.is_social`);
 - `follow_up`: a message that leans on the conversation (its `searched` column is
-  set, or `followup.leans_on_context`): on its own it is no question to write for;
+  set, or `followup.leans_on_context`, or it asks for more of the previous answer,
+  `followup.asks_for_more`): on its own it is no question to write for;
 - `emergency`: an emergency by the current red-flag rules and meaning layer (rows
   logged before a rule existed are not flagged in the log);
 - `handled`: exchanges an operator marked handled (`mark_handled`, `mark_group`;
@@ -283,8 +284,8 @@ def _reason(question: str, searched: str | None) -> str | None:
         return "no_words"
     if followup.is_social(question):
         return "greeting"
-    if searched or followup.leans_on_context(question):
-        return "follow_up"
+    if searched or followup.leans_on_context(question) or followup.asks_for_more(followup.without_asides(question)):
+        return "follow_up"  # "还有呢" refused: the question it asked more of had no more (or there was none)
     return None
 
 

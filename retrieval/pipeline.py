@@ -212,13 +212,15 @@ class Pipeline:
         """A message that asks for more of the previous answer (followup.asks_for_more: "还有呢",
         "more?"), as a "more" button would: the next relevant passages of `question` (as
         searched, in language `lang`) not in `shown`, or refused when relevance has dropped
-        (no question: nothing to go on from). The reply is in the message's language. After an
+        (no question: nothing to go on from). The reply is in the conversation's language (`lang`:
+        "more?" after a conversation in Chinese is a request for more Chinese quotes, framed in
+        Chinese, as the "more" button's are), else the message's. After an
         emergency (`after`, the previous question's assessment) the notice is given again and
         nothing quoted; the message itself is read for red flags as always."""
         message = tidy_question(raw_message)[:MAX_MESSAGE_CHARS]
         answer = self.more(question, lang, shown) if question else Answer(message, lang, refused=True, hits=[])
         answer.question, answer.message, answer.searched, answer.more = message[:MAX_QUESTION_CHARS], message, question, True
-        answer.lang = detect_language(message) if any(ch.isalpha() for ch in message) else lang or "zh"
+        answer.lang = lang or (detect_language(message) if any(ch.isalpha() for ch in message) else "zh")
         answer.safety = self.red_flags.assess(message)
         if not answer.safety.emergency and after is not None and after.emergency:
             answer.safety = after

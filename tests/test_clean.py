@@ -212,6 +212,24 @@ def test_phone_numbers_are_cut_from_sentences_and_contact_lines_dropped():
     assert "联系门诊" in article.text
 
 
+def test_a_one_word_sentence_inside_an_english_paragraph_is_cut_and_reported(bundled):
+    """"...through massage therapy. Effect. The massage treatment...": a stray word run into the
+    paragraph by the scrape; abbreviations and a paragraph's last word are left alone."""
+    article = clean_document(
+        doc(
+            "e.txt",
+            "Bruising after botox",
+            "Bruising is common after an injection. Effect. Cold packs help in the first day, as Dr. Lee says. "
+            "It fades in the U.S. States and elsewhere within two weeks. See a doctor if it grows. Yes.",
+        )
+    )
+    assert "Effect." not in article.text and "injection. Cold packs help" in article.text.replace("  ", " ")
+    assert "Dr. Lee" in article.text and "the U.S. States" in article.text and article.text.endswith("grows. Yes.")
+    assert [(r.reason, r.text) for r in article.removed if "stray" in r.reason] == [("stray word inside a paragraph", "Effect.")]
+    massage = whole(bundled["facial-palsy-massage-en.txt"])
+    assert "Effect." not in massage and "through massage therapy." in massage
+
+
 def test_breadcrumb_and_related_sections_in_english():
     article = clean_document(
         doc(

@@ -98,9 +98,13 @@ def test_more_typed_goes_on_where_the_answer_stopped_and_says_when_nothing_is_le
     # in traditional characters too (read as the pipeline reads any message: in simplified ones)
     service.answer("打瘦臉針會導致面癱嗎", channel="test", conversation="trad")
     assert service.answer("還有別的嗎", channel="test", conversation="trad").answer.more
-    # in English, the reply is English and says the quotes are in Chinese
+    # typed in English after a conversation in Chinese, the reply is in the conversation's language, as
+    # the button's is; after an English question it is English, and says the quotes are in Chinese
     service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="n")
     page = service.answer("more please", channel="test", conversation="n").answer
+    assert page.more and page.lang == "zh" and render_text(page).startswith("文章中是这样说的")
+    service.answer("can botox cause facial palsy?", channel="test", conversation="n2")
+    page = service.answer("more please", channel="test", conversation="n2").answer
     assert page.more and page.lang == "en" and render_text(page).startswith("Here is what the articles say (they are written in Chinese")
     # naming what it wants, it is an ordinary message; "more" after it skips what either answer quoted
     before = service.answer("打完瘦脸针面瘫了怎么办", channel="test", conversation="p").answer

@@ -39,7 +39,7 @@ COVERED = "打瘦脸针后面瘫多久能恢复？"  # refused once (say, before
 NOT_GAPS = {  # refused exchanges that are no content gap, by the reason they are left out
     "emergency": ["我不想活了，想自杀"],  # logged as refused, never flagged (e.g. before the rule existed)
     "greeting": ["你好", "hello"],
-    "follow_up": ["那要多久呢"],
+    "follow_up": ["那要多久呢", "还有呢？"],  # "还有呢" refused: no more for the question before it
     "no_words": ["😀😀", "？？？"],
 }
 CONTEXT_FOLLOW_UP = "多久能消肿"  # searched together with the previous question (its `searched` column is set)
@@ -120,8 +120,8 @@ def test_gaps_are_grouped_by_meaning_and_what_is_no_gap_is_left_out(gaps_log, gr
     assert pain.key == key_of(ids["pain"]) and pain.langs == ["zh"] and not pain.handled and pain.handled_ts is None
     assert pain.first_ts == utc_stamp(NOW - timedelta(minutes=993)) and pain.last_ts == utc_stamp(NOW - timedelta(minutes=972))
     assert {q for _, q in pain.questions} == set(PAIN) and len(pain.questions) == 4
-    assert report.excluded == {"no_words": 2, "greeting": 2, "follow_up": 2, "emergency": 1, "handled": 0}
-    assert report.considered == 10 + 7 and report.grouped == 10 and not report.capped
+    assert report.excluded == {"no_words": 2, "greeting": 2, "follow_up": 3, "emergency": 1, "handled": 0}
+    assert report.considered == 10 + 8 and report.grouped == 10 and not report.capped
     data = json.loads(json.dumps(report.to_dict()))
     assert data["groups"][0]["exchange_ids"] == sorted(ids["pain"]) and "questions" not in data["groups"][0]
 
@@ -278,10 +278,10 @@ def test_cli_gaps_handle_and_reask(cli_data, log_url):
     ids = seed_gaps(log_url)
     data = json.loads(logs("gaps", "--json").output)
     assert [g["count"] for g in data["groups"]] == [4, 3, 2, 1]
-    assert data["excluded"] == {"no_words": 2, "greeting": 2, "follow_up": 2, "emergency": 1, "handled": 0}
+    assert data["excluded"] == {"no_words": 2, "greeting": 2, "follow_up": 3, "emergency": 1, "handled": 0}
     price = key_of(ids["price"])
     text = logs("gaps").output
-    assert price in text and "瘦脸针疼不疼" in text and "left out: 2 no-words, 2 greeting, 2 follow-up, 1 emergency" in text
+    assert price in text and "瘦脸针疼不疼" in text and "left out: 2 no-words, 2 greeting, 3 follow-up, 1 emergency" in text
 
     assert "3 questions marked handled" in logs("handle", price).output
     assert price not in logs("gaps").output and price in logs("gaps", "--include-handled").output

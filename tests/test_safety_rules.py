@@ -262,6 +262,10 @@ def test_context_words_reach_their_own_clause_only(rules, message, category):
         ("气得我们全家都吐血", "bleeding"),  # four characters between
         ("丑哭了想死 哈哈哈", None),  # 想死*哈哈: a space is one of the three
         ("我想死 真的没开玩笑", "suicide"),
+        # someone evasive, not slurred speech: 说不清 after 支支吾吾 (or 含糊其辞) is a figure
+        ("去做了瘦脸针，前台支支吾吾说不清楚用的什么牌子，打完一周脸有点僵", None),
+        ("打完瘦脸针 医生含糊其辞 现在我说话说不清楚", "botox_spread"),
+        ("打完瘦脸针三天 说不清楚话了", "botox_spread"),
         # a typo of a question word is mended like a typo of a rule's word
         ("过敏性休克是啥症壮", None),
         ("过敏性休克了", "anaphylaxis"),
