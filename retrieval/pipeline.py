@@ -157,33 +157,39 @@ class Pipeline:
             return Answer(question, lang, refused=True, hits=[], empty=True, message=message)
         if followup.is_social(core):
             # "谢谢" / "你好" / "ok thanks": nothing to search, and the conversation keeps its topic (nothing is searched)
-            answer = Answer(question, lang, refused=True, hits=[], social=followup.social_kind(core))
+            answer, followed = Answer(question, lang, refused=True, hits=[], social=followup.social_kind(core)), False
         else:
-            answer = self._answer_in_context(core, lang, context)
+            answer, followed = self._answer_in_context(core, lang, context)
         answer.question = question
         answer.message = message
         answer.truncated_at = truncated_at
         # the message itself, all of it: context never masks an emergency, and nor does a long preamble
         answer.safety = self.red_flags.assess(message)
         if not answer.safety.emergency and context and not answer.social:
-            # the conversation can describe one that neither message does alone: "我昨天打的瘦脸针…"
-            # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other); one
-            # the previous message described alone is never carried over to the next
-            together = self.red_flags.assess(f"{context}\n{message}")
-            if together.emergency and not self.red_flags.assess(context).emergency:
-                answer.safety = together
+            before = self.red_flags.assess(context)
+            if before.emergency and followed:
+                # a follow-up of an emergency ("ok but how long until it wears off", "我在家躺一下应该没事吧")
+                # gets its notice again, never quotes that reassure; a new topic after it starts afresh
+                answer.safety = before
+            elif not before.emergency:
+                # the conversation can describe one that neither message does alone: "我昨天打的瘦脸针…"
+                # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other)
+                together = self.red_flags.assess(f"{context}\n{message}")
+                if together.emergency:
+                    answer.safety = together
         return notice_only(answer)
 
-    def _answer_in_context(self, core: str, lang: str, context: str) -> Answer:
-        """A message's answer, alone or, when it leans on the conversation, with `context` (tidied; "" for none)."""
+    def _answer_in_context(self, core: str, lang: str, context: str) -> tuple[Answer, bool]:
+        """A message's answer, alone or, when it leans on the conversation, with `context` (tidied;
+        "" for none), and whether it was read as a follow-up of `context`."""
         answer = self._answer(core, lang)
         if context and self._follows_up(core, answer):
             combined = self._answer(followup.combine(context, core), lang, asked=core)
             if not combined.refused or answer.refused:
                 # refused either way, it is still refused as part of the conversation, whose
                 # topic the next message then keeps ("脸歪了" / "那我跟我老公商量一下" / "还能恢复吗")
-                answer = combined
-        return answer
+                return combined, True
+        return answer, False
 
     def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:
         # logged, and remembered as the conversation's topic, as it is searched (typos mended)

@@ -115,6 +115,23 @@ def test_a_conversation_can_describe_an_emergency_that_neither_message_does_alon
     assert pipeline.answer("谢谢", context="我昨天刚打的瘦脸针 今天眼皮耷拉 看东西重影").emergency is None
 
 
+def test_a_follow_up_of_an_emergency_gets_its_notice_again_and_a_new_topic_does_not(pipeline):
+    """After the notice, "how long until it wears off" or "躺一下应该没事吧" must not be answered with
+    quotes that reassure (耐心等待, 1-2周内): the notice again, and nothing quoted."""
+    swallowing = "我三天前打了瘦脸针 今天喝水老是呛到 咽东西也费劲 这正常吗"
+    eyelids = "had botox for my jawline on monday. since yesterday my eyelids are drooping and im seeing double"
+    assert pipeline.answer(swallowing).emergency == "botox_spread" and pipeline.answer(eyelids).emergency == "botox_spread"
+    for message, context in [("我在家躺一下应该没事吧", swallowing), ("那要多久能恢复", swallowing),
+                             ("ok but how long until it wears off", eyelids)]:  # fmt: skip
+        assert pipeline.answer(message).emergency is None, message  # alone, no emergency
+        again = pipeline.answer(message, context=context)
+        assert again.emergency == "botox_spread" and again.refused and again.passages == [], message
+        assert render_text(again).startswith("⚠️"), message
+    # a new topic, or thanks, after it is answered as usual
+    assert pipeline.answer("红烧肉怎么做", context=swallowing).emergency is None
+    assert pipeline.answer("谢谢", context=swallowing).emergency is None
+
+
 def test_personal_advice_gets_the_caveat_after_the_articles(pipeline):
     answer = pipeline.answer("我这是不是面瘫？打完瘦脸针一边脸动不了")
     assert answer.safety.advice and "不能给出针对个人的诊断" in render_text(answer)

@@ -262,6 +262,13 @@ def test_context_words_reach_their_own_clause_only(rules, message, category):
         ("气得我们全家都吐血", "bleeding"),  # four characters between
         ("丑哭了想死 哈哈哈", None),  # 想死*哈哈: a space is one of the three
         ("我想死 真的没开玩笑", "suicide"),
+        # a mouth corner that droops and leaks after botox is the palsy the articles are about: drooling,
+        # leaking or a mouth that will not close are that same weakness, no second sign of a stroke or a spread
+        ("打完瘦脸针嘴角歪了 吃饭会漏 是面瘫吗", None),
+        ("打瘦脸针两周了 嘴角有点歪 喝水从嘴角漏出来", None),
+        ("我爸嘴歪了 说话也不清楚", "stroke"),  # speech is a second sign
+        ("我妈嘴角歪了 右手拿不住筷子", "stroke"),
+        ("打完瘦脸针三天 喝水老是呛到", "botox_spread"),  # choking is swallowing, beyond the face
         # someone evasive, not slurred speech: 说不清 after 支支吾吾 (or 含糊其辞) is a figure
         ("去做了瘦脸针，前台支支吾吾说不清楚用的什么牌子，打完一周脸有点僵", None),
         ("打完瘦脸针 医生含糊其辞 现在我说话说不清楚", "botox_spread"),
