@@ -49,6 +49,34 @@ def prepared(raw: str) -> tuple[str, str, int | None]:
     return question, followup.without_asides(to_simplified(question)), truncated_at
 
 
+SEARCH_CHARS = 200  # a message longer than this is searched by what it asks (asked_part)
+_ENDS_ASKING = re.compile(r"(?:[?？]|[吗呢么嘛吧][\W_]*)$")
+
+
+def asked_part(text: str, limit: int = SEARCH_CHARS) -> str:
+    """What of a chatty message is also searched (Pipeline.answer answers by the reading whose
+    best passage clears its threshold by more): a message over `limit` characters by the last
+    sentence that asks something (`asks`: the question a worried story ends with), then the
+    others that end in a question mark or particle, the last first, up to `limit`, in their
+    order; with none, its end. A statement that merely holds a question word ("grapes are so
+    expensive", 没什么大事) is left out. Embedded whole, a question after 300 characters about
+    the weather and the cat is drowned in them (see the README's figures)."""
+    if len(text) <= limit:
+        return text
+    pieces = [part for sentence in split_sentences(text)
+              for part in (clauses(sentence) if len(sentence) > limit else [sentence])]  # fmt: skip
+    strong = [i for i in reversed(range(len(pieces))) if _ENDS_ASKING.search(pieces[i])]
+    asking = [i for i in reversed(range(len(pieces))) if i in strong or asks(pieces[i])]
+    kept, size = set(), 0
+    for i in dict.fromkeys(asking[:1] + strong):
+        if size + len(pieces[i]) <= limit:
+            kept.add(i)
+            size += len(pieces[i])
+    if not kept:
+        return text[-limit:]
+    return (" " if detect_language(text) == "en" else "").join(pieces[i] for i in sorted(kept))
+
+
 # The same words three times or more in a row, with no punctuation between them
 # ("打瘦脸针会导致面瘫吗打瘦脸针会导致面瘫吗…"); a unit of up to 100 characters (a 1,000-character
 # message without any costs about 3 ms).
@@ -80,9 +108,13 @@ _ASKS_RE = re.compile(
 _PIECE_CHARS = 200  # a sentence longer than this (chatty Chinese without punctuation) is taken clause by clause
 
 
+# 没什么大事, 不怎么吃: a negation, no question (有没有什么办法 still asks)
+_NOT_ASKING_RE = re.compile(r"(?<!有)[没不](?:有)?(?:什么|啥|怎么|多少|多久|哪)")
+
+
 def asks(sentence: str) -> bool:
     """Whether a sentence of a message asks something (a question mark, 吗, 怎么, how, ...)."""
-    return bool(_ASKS_RE.search(sentence))
+    return bool(_ASKS_RE.search(_NOT_ASKING_RE.sub("", sentence)))
 
 
 def question_part(message: str, limit: int) -> tuple[str, bool]:
@@ -116,6 +148,11 @@ def question_part(message: str, limit: int) -> tuple[str, bool]:
         previous = i
     out += ["\u2026"] if previous != len(pieces) - 1 else []
     return (" " if detect_language(text) == "en" else "").join(out), True
+
+
+def _margin(answer: Answer) -> float:
+    """How far an answer's most relevant hit is above its threshold (-inf with no hit)."""
+    return max((h.score for h in answer.hits), default=float("-inf")) - (answer.threshold or 0.0)
 
 
 def notice_only(answer: Answer) -> Answer:
@@ -160,6 +197,15 @@ class Pipeline:
             answer, followed = Answer(question, lang, refused=True, hits=[], social=followup.social_kind(core)), False
         else:
             answer, followed = self._answer_in_context(core, lang, context)
+            asked = asked_part(core)
+            if asked != core:
+                # a long message is also searched by what it asks, and answered by the reading whose
+                # best passage clears its threshold by more: a story about the weather and the cat
+                # drowns the question it ends with, while in a story about the injection and the
+                # symptoms the statements say what the question is about
+                alternative = self._answer_in_context(asked, lang, context)
+                if _margin(alternative[0]) > _margin(answer):
+                    answer, followed = alternative
         answer.question = question
         answer.message = message
         answer.truncated_at = truncated_at

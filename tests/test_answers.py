@@ -220,3 +220,45 @@ def test_the_question_part_of_a_long_message():
     english = " ".join(f"On day {n} I stayed home and felt low." for n in range(1, 90)) + " How long does botox last?"
     part, left_out = question_part(english, 1000)
     assert left_out and part.startswith("On day 1 I stayed home and felt low. …") and part.endswith("felt low. How long does botox last?")
+
+
+def test_a_chatty_message_is_searched_by_the_question_it_asks():
+    """pipeline.asked_part: over SEARCH_CHARS, the last sentence that asks and the others ending in
+    a question mark or particle, in order; statements holding a question word (没什么大事, "grapes are
+    so expensive") are left out; with nothing asked, the message's end; short messages whole."""
+    from retrieval.pipeline import SEARCH_CHARS, asked_part, asks
+
+    chatter = "我们家的猫最近也不太爱吃东西，带去宠物医院看了，没什么大事。" * 5 + "前几天去超市买菜，发现水果又涨价了。" * 5
+    assert len(chatter) > SEARCH_CHARS and not asks("我们家的猫没什么大事。") and not asks("最近不怎么吃东西")
+    assert asks("有没有什么办法") and asks("没什么效果吗")
+    assert asked_part(chatter + "瘦脸针效果能维持多久") == "瘦脸针效果能维持多久"  # the last that asks, no mark needed
+    two = asked_part(chatter + "打完会不会凹下去？" + chatter + "我想请教一下，一边脸大一边脸小应该怎么办")
+    assert two == "打完会不会凹下去？我想请教一下，一边脸大一边脸小应该怎么办"
+    english = "I went grocery shopping and grapes are so expensive these days. " * 5 + "can you be allergic to botox"
+    assert asked_part(english) == "can you be allergic to botox"
+    assert asked_part(chatter) == chatter[-SEARCH_CHARS:]  # nothing asks: its end
+    assert asked_part("打瘦脸针会导致面瘫吗") == "打瘦脸针会导致面瘫吗"
+
+
+def test_a_question_after_a_long_story_about_something_else_is_answered(pipeline):
+    """Embedded whole, 300 characters about the cat and the shopping drowned the question (answered
+    from the right article for 11 of 73 tune-half questions, bench/buried.py); searched also by what
+    it asks, the better reading answers. A long story about the injection itself is read whole."""
+    chatter = ("我们家的猫最近也不太爱吃东西，带去宠物医院看了，说是天气热食欲下降，没什么大事。"
+               "前几天去超市买菜，发现水果又涨价了，一斤葡萄要二十多块。"
+               "我闺蜜下个月结婚，我是伴娘，最近一直在忙着帮她挑婚纱和准备婚礼的事情。") * 3  # fmt: skip
+    answer = pipeline.answer(chatter + "瘦脸针导致的脸颊凹陷能恢复吗")
+    assert not answer.refused and answer.searched == "瘦脸针导致的脸颊凹陷能恢复吗"
+    assert answer.passages[0].hit.article == "botox-sunken-cheeks-sagging-skin.txt"
+    english = ("Our cat hasn't been eating much lately, the vet said it's the heat and nothing serious. "
+               "My best friend is getting married next month and I've been busy with dress fittings. ") * 3  # fmt: skip
+    answer = pipeline.answer(english + "Can massage help facial nerve palsy?")
+    assert not answer.refused and not answer.emergency and answer.passages[0].hit.article == "facial-palsy-massage-en.txt"
+    story = ("我去年冬天在一家医美机构打了瘦脸针，打完两周左右发现笑的时候右边嘴角有点歪，一开始以为是肿胀，"
+             "后来去复诊，医生说是肉毒素影响到了旁边的肌肉，属于打瘦脸针后的面瘫，让我回家观察。到现在已经一个多月了，"
+             "吃饭和说话都正常，就是照镜子总觉得不对称，我每天都很焦虑，也不敢跟家里人说，怕他们说我乱花钱。"
+             "医生开了一些维生素让我吃，说慢慢会好，可是我在网上看到有人说打瘦脸针导致的面瘫要好几个月才能好，有的人甚至一直都没恢复。"
+             "我想问问这种情况到底能不能恢复？")  # fmt: skip
+    assert len(story) > 200
+    answer = pipeline.answer(story)
+    assert not answer.refused and answer.passages[0].hit.article == "botox-facial-palsy-recovery.txt"

@@ -251,13 +251,15 @@ def test_the_conversation_probe_holds_conversations():
     assert sum(item.article is None for item in lines) >= 10
 
 
-def test_an_emergency_is_flagged_in_a_conversation_and_never_carried_over(pipeline):
+def test_an_emergency_is_flagged_in_a_conversation_and_repeated_for_its_follow_up_only(pipeline):
     service = Service(pipeline)
     service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="d")
     emergency = service.answer("我妈突然嘴歪了，说话也含糊不清", channel="test", conversation="d").answer
     assert emergency.emergency == "stroke"
     after = service.answer("那要多久能恢复", channel="test", conversation="d").answer
-    assert after.emergency is None  # the context is searched, never assessed as the new message
+    assert after.emergency == "stroke" and not after.passages  # its follow-up: the notice again, no "数天到数周"
+    new_topic = service.answer("红烧排骨怎么做", channel="test", conversation="d").answer
+    assert new_topic.emergency is None  # a new topic is read on its own
 
 
 def test_a_reply_uses_the_question_the_answer_was_for(pipeline):

@@ -269,6 +269,11 @@ def test_context_words_reach_their_own_clause_only(rules, message, category):
         ("我爸嘴歪了 说话也不清楚", "stroke"),  # speech is a second sign
         ("我妈嘴角歪了 右手拿不住筷子", "stroke"),
         ("打完瘦脸针三天 喝水老是呛到", "botox_spread"),  # choking is swallowing, beyond the face
+        # a seizure's "fit" is a word of its own, not the start of "fitting(s)" or "fitness"
+        ("I've been busy with dress fittings for my best friend's wedding", None),
+        ("I do fitness for 30 minutes every day", None),
+        ("my son had a fit for about 5 minutes and it's not stopping", "unconscious"),
+        ("she's been fitting for 5 minutes", "unconscious"),
         # someone evasive, not slurred speech: 说不清 after 支支吾吾 (or 含糊其辞) is a figure
         ("去做了瘦脸针，前台支支吾吾说不清楚用的什么牌子，打完一周脸有点僵", None),
         ("打完瘦脸针 医生含糊其辞 现在我说话说不清楚", "botox_spread"),
