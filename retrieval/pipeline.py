@@ -49,7 +49,7 @@ def prepared(raw: str) -> tuple[str, str, int | None]:
     return question, followup.without_asides(to_simplified(question)), truncated_at
 
 
-SEARCH_CHARS = 200  # a message longer than this is searched by what it asks (asked_part)
+SEARCH_CHARS = 200  # a message longer than this is also searched by what it asks (asked_part)
 _ENDS_ASKING = re.compile(r"(?:[?？]|[吗呢么嘛吧][\W_]*)$")
 
 
