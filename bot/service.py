@@ -29,9 +29,8 @@ from convlog import (
 )
 from embeddings import Encoder, load_encoder, resolve_model
 from presentation.plain import render_text
-from retrieval import followup
 from retrieval.index import Index
-from retrieval.pipeline import Pipeline, prepared
+from retrieval.pipeline import Pipeline, asks_for_more
 from retrieval.records import Answer
 from retrieval.redflag_meaning import for_search
 from retrieval.safety import DEFAULT_RULES, RedFlags
@@ -143,7 +142,7 @@ class Service:
         started = time.monotonic() if started is None else started
         question = clean_input(question)  # the entry of every channel: nothing after sees raw bytes
         turn = self.conversations.last(conversation)
-        if context is None and followup.asks_for_more(prepared(question)[1]):  # read as the pipeline reads it (還有呢: 还有呢)
+        if context is None and asks_for_more(question):
             # "还有呢" / "more?" typed: what the "more" button does, where the last answer stopped (an
             # emergency's notice again; "no more" after a refusal; with no question before it, asks for one)
             answer = self.pipeline.answer_more(question, turn.searched if turn else "", turn.lang if turn else "",

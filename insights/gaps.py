@@ -8,7 +8,7 @@ each counted by reason:
 - `greeting`: greetings and pleasantries (`retrieval.followup.is_social`);
 - `follow_up`: a message that leans on the conversation (its `searched` column is
   set, or `followup.leans_on_context`, or it asks for more of the previous answer,
-  `followup.asks_for_more`): on its own it is no question to write for;
+  `pipeline.asks_for_more`): on its own it is no question to write for;
 - `emergency`: an emergency by the current red-flag rules and meaning layer (rows
   logged before a rule existed are not flagged in the log);
 - `handled`: exchanges an operator marked handled (`mark_handled`, `mark_group`;
@@ -50,6 +50,7 @@ from convlog.schema import exchanges, gap_marks
 from embeddings.base import Encoder
 from retrieval import followup
 from retrieval.languages import cached_vectors
+from retrieval.pipeline import asks_for_more
 from retrieval.safety import RedFlags
 from retrieval.vectorcache import VectorCache
 
@@ -284,7 +285,7 @@ def _reason(question: str, searched: str | None) -> str | None:
         return "no_words"
     if followup.is_social(question):
         return "greeting"
-    if searched or followup.leans_on_context(question) or followup.asks_for_more(followup.without_asides(question)):
+    if searched or followup.leans_on_context(question) or asks_for_more(question):
         return "follow_up"  # "还有呢" refused: the question it asked more of had no more (or there was none)
     return None
 

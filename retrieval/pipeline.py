@@ -63,8 +63,7 @@ def asked_part(text: str, limit: int = SEARCH_CHARS) -> str:
     the weather and the cat is drowned in them (see the README's figures)."""
     if len(text) <= limit:
         return text
-    pieces = [part for sentence in split_sentences(text)
-              for part in (clauses(sentence) if len(sentence) > limit else [sentence])]  # fmt: skip
+    pieces = _pieces(text, limit)
     strong = [i for i in reversed(range(len(pieces))) if _ENDS_ASKING.search(pieces[i])]
     asking = [i for i in reversed(range(len(pieces))) if i in strong or asks(pieces[i])]
     kept, size = set(), 0
@@ -74,7 +73,7 @@ def asked_part(text: str, limit: int = SEARCH_CHARS) -> str:
             size += len(pieces[i])
     if not kept:
         return text[-limit:]
-    return (" " if detect_language(text) == "en" else "").join(pieces[i] for i in sorted(kept))
+    return _joined([pieces[i] for i in sorted(kept)], text)
 
 
 # The same words three times or more in a row, with no punctuation between them
@@ -96,7 +95,7 @@ def without_repeats(question: str) -> str:
         if key not in seen:
             seen.add(key)
             kept.append(sentence)
-    return " ".join(kept) if detect_language(question) == "en" else "".join(kept)
+    return _joined(kept, question)
 
 
 # What makes a sentence ask something: a question mark, a question particle or word
@@ -127,8 +126,7 @@ def question_part(message: str, limit: int) -> tuple[str, bool]:
     text = without_repeats(message)
     if len(text) <= limit:
         return text, False
-    pieces = [part[: limit - 2] for sentence in split_sentences(text)  # a sentence longer than the limit: its start
-              for part in (clauses(sentence) if len(sentence) > _PIECE_CHARS else [sentence])]  # fmt: skip
+    pieces = [part[: limit - 2] for part in _pieces(text, _PIECE_CHARS)]  # a piece longer than the limit: its start
     asking = [i for i in reversed(range(len(pieces))) if asks(pieces[i])]
     kept, size = set(), 1  # room for a final "…"; each piece counts one more, for a "…" before it
     for i in dict.fromkeys([*asking, 0]):
@@ -147,7 +145,24 @@ def question_part(message: str, limit: int) -> tuple[str, bool]:
         out += ["\u2026", pieces[i]] if i != previous + 1 else [pieces[i]]
         previous = i
     out += ["\u2026"] if previous != len(pieces) - 1 else []
-    return (" " if detect_language(text) == "en" else "").join(out), True
+    return _joined(out, text), True
+
+
+def _pieces(text: str, long: int) -> list[str]:
+    """A message's sentences, a sentence longer than `long` characters clause by clause (chatty
+    Chinese without full stops)."""
+    return [part for sentence in split_sentences(text) for part in (clauses(sentence) if len(sentence) > long else [sentence])]
+
+
+def _joined(pieces: list[str], text: str) -> str:
+    """Pieces of `text` written together again: with spaces in English, without in Chinese."""
+    return (" " if detect_language(text) == "en" else "").join(pieces)
+
+
+def asks_for_more(raw: str) -> bool:
+    """Whether a message asks for more of the previous answer (followup.asks_for_more), read as
+    the pipeline reads any message (`prepared`: 還有呢 as 还有呢, asides out)."""
+    return followup.asks_for_more(prepared(raw)[1])
 
 
 def _margin(answer: Answer) -> float:
