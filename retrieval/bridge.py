@@ -59,6 +59,9 @@ _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = re.compile(r"^(cl:|variant of|old variant|see |surname|used in|abbr\.|also written|(a )?kind of|(a )?type of)")
 _ARTICLE = re.compile(r"^(to |a |an |the )")
 _WORD = re.compile(r"[a-z][a-z'-]*")
+# "how long", "how often": a question word, as 多久 and 多少次 are, not the adjective
+# (carried over, "long" became 长期 and 持久 and pulled "how long does it last" to the long-term article)
+_QUESTION_IDIOM = re.compile(r"\bhow\s+(?:long|often|soon|far|old|big|bad)\b")
 
 
 GLOSSARY_ENV = "ARTICLEBOT_GLOSSARY"
@@ -224,7 +227,7 @@ class Bridge:
         return self._from_chinese(question)
 
     def _from_english(self, question: str) -> list[tuple[str, list[str]]]:
-        words = _WORD.findall(question.lower().replace("-", " "))
+        words = _WORD.findall(_QUESTION_IDIOM.sub("how", question.lower().replace("-", " ")))
         out: list[tuple[str, list[str]]] = []
         i = 0
         while i < len(words):

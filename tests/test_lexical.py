@@ -107,6 +107,16 @@ def test_function_words_and_words_the_dictionary_lacks_are_not_carried_over(bili
     assert bilingual.coverage("botox injection", "en")[5] > 0.0  # 注射 is a translation
 
 
+def test_how_long_and_how_often_are_question_words_not_carried_over(bilingual):
+    # "how long" asks for a duration (as 多久 does): carried over as "long" it reached 长期 and
+    # ranked the long-term side effects passage first for any "how long ..." question
+    assert "long term" in dict(bilingual.bridge.groups("long-term side effects", "en"))
+    for question in ("How long do the side effects last?", "how  often can I get it", "HOW LONG until it works"):
+        groups = dict(bilingual.bridge.groups(question, "en"))
+        assert not {"long", "long term", "often"} & set(groups), groups
+    assert bilingual.coverage("how long do side effects last", "en")[1] < bilingual.coverage("long-term side effects", "en")[1]
+
+
 def test_one_language_corpus_gets_no_bridge_and_old_indexes_still_load(tmp_path):
     chinese = LexicalIndex.build([t for t, lang in zip(TEXTS, LANGS) if lang == "zh"], ["zh"] * 4)
     assert not chinese.bridge.en_zh and not chinese.bridge.zh_en
