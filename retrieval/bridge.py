@@ -59,6 +59,13 @@ _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = re.compile(r"^(cl:|variant of|old variant|see |surname|used in|abbr\.|also written|(a )?kind of|(a )?type of)")
 _ARTICLE = re.compile(r"^(to |a |an |the )")
 _WORD = re.compile(r"[a-z][a-z'-]*")
+# What Chinese function words (可以, 不能, 应该, 一定, 一直, 还是, 不管, 比较) translate to: modal and
+# linking words that name no topic, and only pulled Chinese questions towards any English passage
+# that says "able" or "no matter". Stems, as the bridge's English side holds them.
+_MODAL_STEMS = frozenset(stem(w) for w in (
+    "able", "unable", "possible", "possibly", "must", "along", "better", "matter", "certain", "certainly",
+    "relatively", "whether", "might", "shall", "ought", "necessary", "necessarily", "probably", "perhaps",
+))  # fmt: skip
 # "how long", "how often": a question word, as 多久 and 多少次 are, not the adjective
 # (carried over, "long" became 长期 and 持久 and pulled "how long does it last" to the long-term article)
 _QUESTION_IDIOM = re.compile(r"\bhow\s+(?:long|often|soon|far|old|big|bad)\b")
@@ -251,7 +258,7 @@ class Bridge:
             i = 0
             while i < len(run):
                 for size in range(min(MAX_ZH, len(run) - i), 1, -1):
-                    words = self.zh_en.get(run[i : i + size])
+                    words = [w for w in self.zh_en.get(run[i : i + size], ()) if w not in _MODAL_STEMS]
                     if words:
                         out.append((run[i : i + size], list(words)))
                         i += size

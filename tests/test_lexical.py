@@ -117,6 +117,15 @@ def test_how_long_and_how_often_are_question_words_not_carried_over(bilingual):
     assert bilingual.coverage("how long do side effects last", "en")[1] < bilingual.coverage("long-term side effects", "en")[1]
 
 
+def test_chinese_function_words_are_not_carried_to_english_modal_words():
+    # 可以 -> "possible, able", 不能 -> "must", 不管 -> "matter": words of any English passage, no topic
+    english = "It is possible that you are able to massage, no matter what; you must not press hard."
+    index = LexicalIndex.build(["打瘦脸针后可以按摩吗，不能用力，不管多久。", english], ["zh", "en"])
+    groups = dict(index.bridge.groups("打瘦脸针后可以按摩吗 不能用力 不管多久", "zh"))
+    assert "按摩" in groups and not {"可以", "不能", "不管"} & set(groups), groups
+    assert index.coverage("可以吗 不能 不管", "zh")[1] == 0.0
+
+
 def test_one_language_corpus_gets_no_bridge_and_old_indexes_still_load(tmp_path):
     chinese = LexicalIndex.build([t for t, lang in zip(TEXTS, LANGS) if lang == "zh"], ["zh"] * 4)
     assert not chinese.bridge.en_zh and not chinese.bridge.zh_en
