@@ -59,13 +59,19 @@ _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = re.compile(r"^(cl:|variant of|old variant|see |surname|used in|abbr\.|also written|(a )?kind of|(a )?type of)")
 _ARTICLE = re.compile(r"^(to |a |an |the )")
 _WORD = re.compile(r"[a-z][a-z'-]*")
-# What Chinese function words (可以, 不能, 应该, 一定, 一直, 还是, 不管, 比较) translate to: modal and
-# linking words that name no topic, and only pulled Chinese questions towards any English passage
-# that says "able" or "no matter". Stems, as the bridge's English side holds them.
+# Function words carried across name no topic and only pull a question towards any passage of the
+# other language: what Chinese function words (可以, 不能, 一定, 一直, 还是, 不管) translate to,
+# modal and linking words ("able", "no matter"; stems, as the bridge's English side holds them) ...
 _MODAL_STEMS = frozenset(stem(w) for w in (
     "able", "unable", "possible", "possibly", "must", "along", "better", "matter", "certain", "certainly",
     "relatively", "whether", "might", "shall", "ought", "necessary", "necessarily", "probably", "perhaps",
 ))  # fmt: skip
+# ... and the Chinese function words, neither looked up nor reached from English ("case" 如果,
+# "good" 可以, "thanks" 由于, "now" 有时, "people" 有人, "type" 这种).
+_ZH_FUNCTION_WORDS = frozenset(
+    "可以 可能 不能 不会 不要 应该 一定 一直 还是 不管 比较 关于 如果 那么 这种 那种 这样 那样 不过 由于 因为 所以 但是"
+    " 已经 有时 有人 如何 什么 怎么 为何 左右 其他 另外 需要 能够".split()
+)
 # "how long", "how often": a question word, as 多久 and 多少次 are, not the adjective
 # (carried over, "long" became 长期 and 持久 and pulled "how long does it last" to the long-term article)
 _QUESTION_IDIOM = re.compile(r"\bhow\s+(?:long|often|soon|far|old|big|bad)\b")
@@ -244,6 +250,7 @@ class Bridge:
                     found = None
                 else:
                     found = next((self.en_zh[k] for k in _phrase_forms(span) if k in self.en_zh), None)
+                    found = found and [w for w in found if w not in _ZH_FUNCTION_WORDS]
                 if found:
                     out.append((" ".join(span), list(found)))
                     i += size
@@ -258,7 +265,8 @@ class Bridge:
             i = 0
             while i < len(run):
                 for size in range(min(MAX_ZH, len(run) - i), 1, -1):
-                    words = [w for w in self.zh_en.get(run[i : i + size], ()) if w not in _MODAL_STEMS]
+                    word = run[i : i + size]
+                    words = [w for w in self.zh_en.get(word, ()) if w not in _MODAL_STEMS] if word not in _ZH_FUNCTION_WORDS else []
                     if words:
                         out.append((run[i : i + size], list(words)))
                         i += size

@@ -120,10 +120,13 @@ def test_how_long_and_how_often_are_question_words_not_carried_over(bilingual):
 def test_chinese_function_words_are_not_carried_to_english_modal_words():
     # 可以 -> "possible, able", 不能 -> "must", 不管 -> "matter": words of any English passage, no topic
     english = "It is possible that you are able to massage, no matter what; you must not press hard."
-    index = LexicalIndex.build(["打瘦脸针后可以按摩吗，不能用力，不管多久。", english], ["zh", "en"])
+    index = LexicalIndex.build(["打瘦脸针后可以按摩吗，不能用力，不管多久。如果肿了，由于注射，这种情况良好。", english], ["zh", "en"])
     groups = dict(index.bridge.groups("打瘦脸针后可以按摩吗 不能用力 不管多久", "zh"))
     assert "按摩" in groups and not {"可以", "不能", "不管"} & set(groups), groups
     assert index.coverage("可以吗 不能 不管", "zh")[1] == 0.0
+    # and back: "in case" is 如果, "good" 可以, "thanks" 由于 in the dictionary; none says what is asked
+    groups = dict(index.bridge.groups("In case it is good, can I massage? Thanks", "en"))
+    assert groups["massage"] == ["按摩"] and not {"如果", "可以", "由于"} & {w for ws in groups.values() for w in ws}, groups
 
 
 def test_one_language_corpus_gets_no_bridge_and_old_indexes_still_load(tmp_path):
