@@ -198,6 +198,21 @@ def _zh_pieces(run: str, known: frozenset[str]) -> list[str]:
     return pieces
 
 
+# "…应该没事吧", "要紧吗", "is that ok": asking whether it is all right names no subject of its own;
+# the "it" is what the conversation was about (Chinese leaves it unsaid)
+_ASKS_IF_ALRIGHT = re.compile(
+    r"(?:没事|没关系|不要紧|要紧|要不要紧|没问题|没大碍|不碍事)[吧吗嘛么啊呀的哈]*[\s\W_]*$"
+    r"|\b(?:is|are|am|will)\s+(?:it|that|this|i|we)\s+(?:be\s+)?(?:ok|okay|fine|alright|all right|safe)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_if_alright(message: str) -> bool:
+    """The message asks whether things are all right without saying what ("我在家躺一下应该没事吧",
+    "要紧吗", "will I be ok?")."""
+    return bool(_ASKS_IF_ALRIGHT.search(message.strip()))
+
+
 def is_short(message: str) -> bool:
     """Short enough that it may be a fragment of a conversation rather than a question."""
     cjk = len(CJK_RE.findall(message))

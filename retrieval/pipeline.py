@@ -267,12 +267,14 @@ class Pipeline:
     def _follows_up(self, message: str, alone: Answer) -> bool:
         """Whether a message is read with the conversation's previous question (followup.py):
         it says it continues, or it is short, nothing answers it on its own, and it names
-        nothing of its own ("一般要多久") or the articles use at least one of its words
-        (not "红烧肉怎么做", a new topic)."""
+        nothing of its own ("一般要多久"), asks whether things are all right ("躺一下应该没事吧")
+        or the articles use at least one of its words (not "红烧肉怎么做", a new topic)."""
         if followup.leans_on_context(message):
             return True
         lexical = self.searcher.index.lexical
-        return followup.is_short(message) and alone.refused and (names_nothing(message) or lexical.knows_any_term(message, alone.lang))
+        return followup.is_short(message) and alone.refused and (
+            names_nothing(message) or lexical.knows_any_term(message, alone.lang) or followup.asks_if_alright(message)
+        )
 
     def answer_more(self, raw_message: str, question: str, lang: str, shown: Collection[str], *,
                     after: Assessment | None = None) -> Answer:  # fmt: skip

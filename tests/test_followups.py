@@ -392,3 +392,12 @@ def test_more_stops_when_relevance_drops():
     hits = [_hit("a", score=0.15, chunk="1"), _hit("b", score=0.12, chunk="2"), _hit("c", score=0.08, chunk="3"), _hit("d", score=0.06, chunk="4")]
     assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.05)] == ["2"]  # 0.08 is too far below 0.15
     assert more_candidates(hits, {"1", "2"}, 0.05) == []
+
+
+def test_asking_whether_it_is_all_right_names_no_subject_of_its_own():
+    # the "it" of "躺一下应该没事吧" is what the conversation was about: read with it (a short
+    # message the articles do not answer alone); a message naming its own subject is not this
+    for message in ("我在家躺一下应该没事吧", "要紧吗？", "应该没关系吧", "will I be ok?", "Is that safe"):
+        assert followup.asks_if_alright(message), message
+    for message in ("没事的时候可以按摩吗", "红烧肉怎么做", "is it normal to feel tired", "how long does it last"):
+        assert not followup.asks_if_alright(message), message
