@@ -229,17 +229,18 @@ class Bridge:
         except (OSError, ValueError, KeyError, TypeError):
             return cls()
 
-    def groups(self, question: str, lang: str) -> list[tuple[str, list[str]]]:
+    def groups(self, question: str, lang: str, *, function_words: bool = False) -> list[tuple[str, list[str]]]:
         """The question's terms carried into the other language: (source word or phrase, its
         translations) in question order, the longest phrase the dictionary has first. An English word the
         dictionary does not have is left out: carried over as it is, "botox" matched only the few
         Chinese passages that write the name in Latin letters, and pulled English questions of
-        every topic to them (README, "Across languages")."""
+        every topic to them (README, "Across languages"). Function words (_MODAL_STEMS,
+        _ZH_FUNCTION_WORDS) are left out too, unless `function_words`."""
         if lang == "en":
-            return self._from_english(question)
-        return self._from_chinese(question)
+            return self._from_english(question, function_words)
+        return self._from_chinese(question, function_words)
 
-    def _from_english(self, question: str) -> list[tuple[str, list[str]]]:
+    def _from_english(self, question: str, function_words: bool = False) -> list[tuple[str, list[str]]]:
         words = _WORD.findall(_QUESTION_IDIOM.sub("how", question.lower().replace("-", " ")))
         out: list[tuple[str, list[str]]] = []
         i = 0
@@ -250,7 +251,7 @@ class Bridge:
                     found = None
                 else:
                     found = next((self.en_zh[k] for k in _phrase_forms(span) if k in self.en_zh), None)
-                    found = found and [w for w in found if w not in _ZH_FUNCTION_WORDS]
+                    found = found and [w for w in found if function_words or w not in _ZH_FUNCTION_WORDS]
                 if found:
                     out.append((" ".join(span), list(found)))
                     i += size
@@ -259,14 +260,17 @@ class Bridge:
                 i += 1
         return out
 
-    def _from_chinese(self, question: str) -> list[tuple[str, list[str]]]:
+    def _from_chinese(self, question: str, function_words: bool = False) -> list[tuple[str, list[str]]]:
         out: list[tuple[str, list[str]]] = []
         for run in CJK_RUN_RE.findall(question):
             i = 0
             while i < len(run):
                 for size in range(min(MAX_ZH, len(run) - i), 1, -1):
                     word = run[i : i + size]
-                    words = [w for w in self.zh_en.get(word, ()) if w not in _MODAL_STEMS] if word not in _ZH_FUNCTION_WORDS else []
+                    if function_words:
+                        words = self.zh_en.get(word, [])
+                    else:
+                        words = [w for w in self.zh_en.get(word, ()) if w not in _MODAL_STEMS] if word not in _ZH_FUNCTION_WORDS else []
                     if words:
                         out.append((run[i : i + size], list(words)))
                         i += size

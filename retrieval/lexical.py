@@ -206,10 +206,12 @@ class LexicalIndex:
 
     def knows_any_term(self, message: str, lang: str | None = None) -> bool:
         """Whether any content term of the message (question words and particles aside) occurs
-        in the corpus, in its own words or, for another language, through the bridge."""
+        in the corpus, in its own words or, for another language, through the bridge (function
+        words included: a short "可以热敷吗" or "应该没事吧" the articles do not answer alone is
+        still read as part of the conversation, followup.py, and "红烧肉怎么做" is not)."""
         if any(t in self.idf for t in content_terms(message)):
             return True
-        return lang is not None and any(terms for _, terms in self.bridge.groups(message, lang))
+        return lang is not None and any(terms for _, terms in self.bridge.groups(message, lang, function_words=True))
 
     def text_coverage(self, question: str, texts: list[str], lang: str | None = None) -> list[float]:
         """For each of `texts` (the sentences of a passage), the IDF-weighted share of the

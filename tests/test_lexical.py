@@ -124,6 +124,8 @@ def test_chinese_function_words_are_not_carried_to_english_modal_words():
     groups = dict(index.bridge.groups("打瘦脸针后可以按摩吗 不能用力 不管多久", "zh"))
     assert "按摩" in groups and not {"可以", "不能", "不管"} & set(groups), groups
     assert index.coverage("可以吗 不能 不管", "zh")[1] == 0.0
+    # whether a short message knows any word still counts them (it decides a follow-up's reading)
+    assert index.knows_any_term("可以热敷吗", "zh") and not index.knows_any_term("红烧肉怎么做", "zh")
     # and back: "in case" is 如果, "good" 可以, "thanks" 由于 in the dictionary; none says what is asked
     groups = dict(index.bridge.groups("In case it is good, can I massage? Thanks", "en"))
     assert groups["massage"] == ["按摩"] and not {"如果", "可以", "由于"} & {w for ws in groups.values() for w in ws}, groups
