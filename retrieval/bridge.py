@@ -267,12 +267,11 @@ class Bridge:
             while i < len(run):
                 for size in range(min(MAX_ZH, len(run) - i), 1, -1):
                     word = run[i : i + size]
-                    if function_words:
-                        words = self.zh_en.get(word, [])
-                    else:
-                        words = [w for w in self.zh_en.get(word, ()) if w not in _MODAL_STEMS] if word not in _ZH_FUNCTION_WORDS else []
+                    words = self.zh_en.get(word, [])
+                    if not function_words:
+                        words = [] if word in _ZH_FUNCTION_WORDS else [w for w in words if w not in _MODAL_STEMS]
                     if words:
-                        out.append((run[i : i + size], list(words)))
+                        out.append((word, list(words)))
                         i += size
                         break
                 else:

@@ -227,16 +227,18 @@ class Pipeline:
         # the message itself, all of it: context never masks an emergency, and nor does a long preamble
         answer.safety = self.red_flags.assess(message)
         if not answer.safety.emergency and context and not answer.social:
-            before = self.red_flags.assess(context)
-            if before.emergency and followed:
+            # the previous message is assessed again only where it decides something (each costs an embedding)
+            before = self.red_flags.assess(context) if followed else None
+            if before is not None and before.emergency:
                 # a follow-up of an emergency ("ok but how long until it wears off", "我在家躺一下应该没事吧")
                 # gets its notice again, never quotes that reassure; a new topic after it starts afresh
                 answer.safety = before
-            elif not before.emergency:
+            else:
                 # the conversation can describe one that neither message does alone: "我昨天打的瘦脸针…"
-                # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other)
+                # / "眼皮也有点耷拉 看东西有重影" (the injection in one, the symptoms in the other); one the
+                # previous message described alone is not carried over to a new topic
                 together = self.red_flags.assess(f"{context}\n{message}")
-                if together.emergency:
+                if together.emergency and not (before or self.red_flags.assess(context)).emergency:
                     answer.safety = together
         return notice_only(answer)
 
