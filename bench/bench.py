@@ -8,8 +8,9 @@ load, and memory. Prints a table, or one JSON object with --json.
   300 chunks of 300 characters made by joining medqa passages, with the configured
   model and backend (ARTICLEBOT_MODEL, ARTICLEBOT_BACKEND). `index_chunks_per_s`
   is the 300-character figure (the bundled corpus's when medqa is absent).
-- Question latency (embed + search + choose passages, the whole `Pipeline.answer`) at
-  10,000 and 100,000 chunks. Larger corpora are a synthetic scale-up of the real
+- Question latency (embed + search + choose passages + red flags, the whole
+  `Pipeline.answer` as the bot builds it: configured threshold, rules and meaning
+  layer) at 10,000 and 100,000 chunks. Larger corpora are a synthetic scale-up of the real
   passages: their texts repeated with a marker, their vectors repeated with a
   little noise, so that FAISS, BM25 and SQLite work at full size.
 - HNSW recall against exact search on the medqa questions at the largest size.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -174,9 +176,21 @@ def scaled_index(data: Path, size: int, texts: list[str], base: tuple, kind: str
     return timings
 
 
-def query_latency(data: Path, encoders, questions: list[str], min_score: float, offsets: dict | None = None) -> dict:
-    index = Index.load(data, [e.name for e in encoders])
-    pipeline = Pipeline(Searcher(index, encoders), min_score=min_score, offsets=offsets or {})
+def bot_pipeline(data: Path, encoders, config: Config, work: Path) -> Pipeline:
+    """The pipeline the bot runs (bot.service.open_pipeline) over the index in `data`: the
+    configured threshold and red flags, meaning layer included; its examples' vectors are
+    kept in `work`, so they are embedded once for the whole benchmark."""
+    from bot.service import open_red_flags
+
+    searcher = Searcher(Index.load(data, [e.name for e in encoders]), encoders)
+    red_flags = open_red_flags(dataclasses.replace(config, data_dir=work), searcher)
+    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags,
+                    offsets=dict(config.min_score_offsets))  # fmt: skip
+
+
+def query_latency(data: Path, encoders, questions: list[str], config: Config, work: Path) -> dict:
+    pipeline = bot_pipeline(data, encoders, config, work)
+    index = pipeline.searcher.index
     for q in questions[:5]:
         pipeline.answer(q)  # warm-up
     times = []
@@ -214,7 +228,7 @@ def hnsw_recall(data: Path, encoder, questions: list[str]) -> dict:
     return {"kind": "hnsw", "recall_at_10": round(recall, 4), **times}
 
 
-async def bot_load(data: Path, encoder, questions: list[str], users: int, min_score: float, offsets: dict | None = None) -> dict:
+async def bot_load(data: Path, encoder, questions: list[str], users: int, config: Config, work: Path) -> dict:
     from bot.service import Service
     from bot.telegram.app import ALLOWED_UPDATES, TelegramSettings, build_application
     from bot.telegram.fake_botapi import FakeBotAPI
@@ -222,7 +236,7 @@ async def bot_load(data: Path, encoder, questions: list[str], users: int, min_sc
 
     api = FakeBotAPI()
     url = await api.start()
-    pipeline = Pipeline(Searcher(Index.load(data, [e.name for e in encoder]), encoder), min_score=min_score, offsets=offsets or {})
+    pipeline = bot_pipeline(data, encoder, config, work)
     log = ConversationLog(f"sqlite:///{data / 'bench-logs.db'}", salt="bench")
     app = build_application(TelegramSettings(api.token, url, 0), Service(pipeline, log))
     await app.initialize()
@@ -315,12 +329,12 @@ def main(argv: list[str] | None = None) -> dict:
             log(f"{size} chunks ...")
             kind = "flat" if args.flat else None
             report["scale_build"][str(size)] = scaled_index(work / f"n{size}", size, texts, base, kind)
-            report["query_ms"][str(size)] = query_latency(work / f"n{size}", encoders, questions, config.min_score, dict(config.min_score_offsets))
+            report["query_ms"][str(size)] = query_latency(work / f"n{size}", encoders, questions, config, work)
         if long_questions:
-            report["query_ms_medqa_questions"] = query_latency(work / f"n{sizes[0]}", encoders, long_questions, config.min_score, dict(config.min_score_offsets))
+            report["query_ms_medqa_questions"] = query_latency(work / f"n{sizes[0]}", encoders, long_questions, config, work)
         report["hnsw"] = hnsw_recall(work / f"n{sizes[-1]}", encoder, questions)
         log("bot under load ...")
-        report["bot"] = asyncio.run(bot_load(work / "bundled", encoders, ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "Can massage help facial nerve palsy?"], args.users, config.min_score, dict(config.min_score_offsets)))
+        report["bot"] = asyncio.run(bot_load(work / "bundled", encoders, ["打瘦脸针后面瘫多久能恢复？", "长期打肉毒素有什么副作用？", "瘦脸针会导致脸颊凹陷吗", "Can massage help facial nerve palsy?"], args.users, config, work))
         log("memory ...")
         memory = bot_memory(work / f"n{sizes[-1]}", questions)
         report["memory"] = memory

@@ -23,6 +23,7 @@ IDF-weighted share of the question's words whose translation a passage holds).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -224,8 +225,8 @@ class LexicalIndex:
         groups = None
         out = []
         for text in texts:
-            tokens = set(tokenize(text))
-            if lang is None or detect_language(text) == lang:
+            tokens, text_lang = _read(text)
+            if lang is None or text_lang == lang:
                 out.append(self._weight(terms & tokens) / total)
                 continue
             if groups is None:
@@ -237,6 +238,13 @@ class LexicalIndex:
             )
             out.append(min(held / total, 1.0))
         return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _read(text: str) -> tuple[frozenset[str], str]:
+    """A sentence's search tokens and language, read once: a passage's sentences are measured
+    again for every question that retrieves it (text_coverage)."""
+    return frozenset(tokenize(text)), detect_language(text)
 
 
 def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

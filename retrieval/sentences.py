@@ -19,6 +19,7 @@ set with right passages, the gain on rambling and English questions.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -55,6 +56,13 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return ANSWER_TYPE_BONUS if _ASKS_DURATION.search(question) and _DURATION.search(sentence) else 0.0
 
 
+# Passages and their sentences are read again for every question that retrieves them (evidence,
+# excerpt, diversity); what depends on the text alone is kept for the next question. Bounded:
+# entries are a passage's or a sentence's text, at most a few MB together.
+TEXT_CACHE = 65536
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
 def answers_nothing(sentence: str) -> bool:
     """A question (it asks, it does not answer) or a sentence about the article itself."""
     return bool(_QUESTION_END.search(sentence) or _META.search(sentence))
@@ -88,7 +96,12 @@ def non_answers(found: Sequence[tuple[int, str]]) -> list[bool]:
 def units(text: str) -> list[tuple[int, str]]:
     """(line number, sentence) of a passage, in order: what an excerpt is made of and
     what is embedded sentence by sentence (line breaks are kept for inline headings)."""
-    return [(n, s) for n, line in enumerate(text.split("\n")) for s in split_sentences(line)]
+    return list(_units(text))
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _units(text: str) -> tuple[tuple[int, str], ...]:
+    return tuple((n, s) for n, line in enumerate(text.split("\n")) for s in split_sentences(line))
 
 
 def sentence_hash(sentence: str) -> str:

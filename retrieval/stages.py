@@ -62,6 +62,7 @@ from one article among the first ones, unless nothing else is relevant.
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import numpy as np
@@ -197,12 +198,18 @@ def sentence_cosines(index: Index, hits: list[Hit], vector: np.ndarray, model: s
             hit.sentence_cosines = vectors @ vector
 
 
+@functools.lru_cache(maxsize=8192)
+def _shingles(text: str) -> frozenset[str]:
+    """A passage's shingles, kept for the next question that retrieves it."""
+    return frozenset(shingles(text))
+
+
 def diversify(hits: list[Hit], k: int) -> list[Hit]:
     """Drop near-identical texts; keep at most MAX_PER_ARTICLE per article ahead of the rest."""
     kept: list[Hit] = []
-    grams: list[set[str]] = []
+    grams: list[frozenset[str]] = []
     for hit in hits:
-        g = shingles(hit.text)
+        g = _shingles(hit.text)
         if any(near_duplicate(g, other, DUPLICATE_THRESHOLD) for other in grams):
             continue
         kept.append(hit)
