@@ -350,7 +350,14 @@ def _word_pattern(word: str) -> re.Pattern:
 
 
 def _has_word(text: str, word: str) -> bool:
-    return bool(_word_pattern(word).search(text))
+    return _anchor(word) in text and bool(_word_pattern(word).search(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _anchor(word: str) -> str:
+    """The longest part of a context word that `_word_pattern` matches literally: where it is
+    not in a text, the word is not either, and the far slower pattern need not run."""
+    return max(re.split(r" \* |\*|#", word), key=len)
 
 
 def _counts(text: str, match: re.Match, chinese: bool, context: Context) -> bool:

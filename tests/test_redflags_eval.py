@@ -136,6 +136,23 @@ def test_meaning_layer_can_be_switched_off_and_the_rules_measured_alone(monkeypa
         Config.from_env()
 
 
+def test_the_table_prints_for_a_file_of_emergencies_only_or_of_ordinary_messages_only(tmp_path, monkeypatch):
+    """A file with nothing to count on one side (no ordinary message: no false alarm can occur)
+    prints "-" for that share instead of failing."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    monkeypatch.setenv("ARTICLEBOT_REDFLAG_MEANING", "0")
+    for name, lines, shown in [("emergencies", ['{"message": "我爸突然嘴歪了，说话含糊不清", "category": "stroke"}'], "false alarms - (0/0)"),
+                               ("ordinary", ['{"message": "瘦脸针多久打一次", "category": null}'], "recall - (0/0)")]:  # fmt: skip
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(lines) + "\n", "utf-8")
+        result = CliRunner().invoke(main, ["eval-redflags", str(path), "--no-meaning"])
+        assert result.exit_code == 0, result.output
+        assert shown in result.output, result.output
+
+
 @pytest.mark.parametrize(
     ("message", "category"),
     [

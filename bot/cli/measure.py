@@ -164,9 +164,13 @@ def _red_flags(meaning: bool):
     return open_red_flags(replace(config, redflag_meaning=config.redflag_meaning and meaning))
 
 
+def _share(cell: dict) -> str:
+    """A share with its counts; "-" for a share of nothing (a file of emergencies only has no false alarm to count)."""
+    return f"{'-' if cell['share'] is None else format(cell['share'], '.3f')} ({cell['hits']}/{cell['of']})"
+
+
 def _echo_red_flag_figures(name: str, f: dict) -> None:
-    r, fa = f["recall"], f["false_alarms"]
-    click.echo(f"{name:<8} recall {r['share']:.3f} ({r['hits']}/{r['of']})   false alarms {fa['share']:.3f} ({fa['hits']}/{fa['of']})"
+    click.echo(f"{name:<8} recall {_share(f['recall'])}   false alarms {_share(f['false_alarms'])}"
                f"   wrong category {f['wrong_category']}")  # fmt: skip
     click.echo("         " + "  ".join(f"{k} {v['hits']}/{v['of']}" for k, v in f["per_category"].items()))
     click.echo("         by writing: " + "  ".join(f"{k} {v['hits']}/{v['of']}" for k, v in f["per_tag"].items()))
