@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.text import detect_language
-from retrieval import gate
+from retrieval import demands, gate
 from retrieval.pipeline import prepared, without_repeats
 from retrieval.search import Searcher
 from retrieval.stages import relevance
@@ -39,10 +39,14 @@ class Scored:
 
 
 def score_questions(searcher: Searcher, labelled: list[dict], k: int = 5) -> list[Scored]:
+    """Each labelled question with its hits; left out, a question that is refused whatever the
+    threshold: it asks for what none of its hits holds (a comparison, a price: demands.py)."""
     out = []
     for item in labelled:
         _, question, _ = prepared(item["question"])  # what the bot searches (pipeline.py)
         hits = searcher.search(without_repeats(question), k)
+        if demands.unmet(question, [h.text for h in hits], searcher.index.lexical, detect_language(question)):
+            continue
         out.append(Scored(question, item.get("article"), [(h.dense, h.coverage, h.article) for h in hits]))
     return out
 

@@ -15,7 +15,7 @@ from common.text import (
     split_sentences,
     to_simplified,
 )
-from retrieval import followup, gate
+from retrieval import demands, followup, gate
 from retrieval.gate import clauses
 from retrieval.lexical import names_nothing
 from retrieval.passages import choose, choose_more
@@ -259,6 +259,10 @@ class Pipeline:
         searched, asked = self.searcher.mend(searched), asked and self.searcher.mend(asked)
         hits = self.searcher.search(without_repeats(searched), self.top_k, asked=asked)
         answer = choose(asked or searched, hits, lang, self.threshold(searched, lang))
+        if not answer.refused and demands.unmet(asked or searched, [p.hit.text for p in answer.passages],
+                                                self.searcher.index.lexical, lang):  # fmt: skip
+            # on the topic, but what is asked (a comparison, a price) is not in what would be quoted
+            answer.refused, answer.passages = True, []
         answer.searched = searched
         return answer
 

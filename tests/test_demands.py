@@ -1,0 +1,87 @@
+"""What a question asks for that a passage must hold (retrieval/demands.py): comparisons and
+prices, read from the question; then through the real pipeline (multilingual-e5-small, the
+bundled articles): refused when no quoted passage holds it, answered as before otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval import demands
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("肉毒素和玻尿酸有什么区别", ("肉毒素", "玻尿酸")),
+        ("请问瘦脸针跟热玛吉哪个效果好", ("请问瘦脸针", "热玛吉")),
+        ("水光针比瘦脸针安全吗", ("水光针", "瘦脸针")),
+        ("difference between botox and fillers?", ("botox", "fillers")),
+        ("Botox vs Xeomin, which lasts longer?", ("Botox", "Xeomin")),
+        ("is a facelift safer than botox?", ("facelift", "botox")),
+        ("which is cheaper, botox or a facelift?", ("botox", "facelift")),
+    ],
+)
+def test_a_comparison_names_the_two_things_compared(question, sides):
+    assert demands.compared(question) == sides
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "打瘦脸针和不打有什么区别",  # one thing, done or not
+        "打完以后比以前好多了",  # a statement, not a question
+        "瘦脸针会导致面瘫吗",
+        "are my results better than before?",  # "before" names nothing
+        "how long does botox last",
+    ],
+)
+def test_other_questions_compare_nothing(question):
+    assert demands.compared(question) is None
+
+
+def test_a_price_is_asked_only_by_a_question_for_one():
+    for question in ["打一针瘦脸针要多少钱", "瘦脸针的价格贵吗", "哪里打瘦脸针比较便宜啊", "how much does botox cost?", "is botox expensive?"]:
+        assert demands.asks_price(question), question
+    for question in ["上次在小诊所打的挺便宜，现在脸有点歪", "how much botox is too much?", "瘦脸针效果能维持多久"]:
+        assert not demands.asks_price(question), question
+    assert demands.states_price("一次大约2000元") and demands.states_price("about $400 a session")
+    assert not demands.states_price("效果一般维持3-6个月") and not demands.states_price("注射后24小时内避免化妆")
+
+
+# --- through the real pipeline -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "瘦脸针和热玛吉有什么区别",  # the articles never name 热玛吉
+        "肉毒素比埋线提升效果好吗",
+        "is botox better than a thread lift for jowls?",
+        "打完瘦脸针要是脸凹了，补一次玻尿酸大概得花多少钱",
+        "what would masseter botox cost me?",
+    ],
+)
+def test_a_question_on_the_topic_asking_for_what_no_passage_holds_is_refused(pipeline, question):
+    answer = pipeline.answer(question)
+    assert answer.refused and not answer.passages and answer.hits  # found on the topic, nothing quoted
+
+
+def test_the_same_topics_asked_plainly_are_still_answered(pipeline):
+    # the counterparts of the refused questions: what the articles do say
+    for question in ["瘦脸针打完脸凹了可以打玻尿酸吗", "打瘦脸针会导致面瘫吗", "Can botox cause facial palsy?"]:
+        answer = pipeline.answer(question)
+        assert not answer.refused and answer.passages, question
+
+
+def test_a_comparison_of_things_one_passage_names_is_answered(pipeline):
+    # the uneven-face article names Botox and Dysport in one sentence; its passage holds both sides
+    answer = pipeline.answer("瘦脸针用Botox和Dysport有什么区别")
+    assert demands.compared("瘦脸针用Botox和Dysport有什么区别") is not None
+    assert not answer.refused and any("Dysport" in p.hit.text for p in answer.passages)
+
+
+def test_a_follow_up_asking_the_price_is_refused_with_its_topic_kept(pipeline):
+    first = pipeline.answer("瘦脸针的效果能维持多久")
+    assert not first.refused
+    follow = pipeline.answer("那做一次要多少钱", context=first.searched)
+    assert follow.refused and "瘦脸针" in follow.searched  # read with the conversation, and refused
