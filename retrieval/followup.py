@@ -202,6 +202,7 @@ def _zh_pieces(run: str, known: frozenset[str]) -> list[str]:
 # the "it" is what the conversation was about (Chinese leaves it unsaid)
 _ASKS_IF_ALRIGHT = re.compile(
     r"(?:没事|没关系|不要紧|要紧|要不要紧|没问题|没大碍|不碍事)[吧吗嘛么啊呀的哈]*[\s\W_]*$"
+    r"|(?:没事|没关系|不要紧|没问题|没大碍|不碍事)了[吧吗嘛么啊呀哈]+[\s\W_]*$"  # 睡一觉就没事了吧 (asked; 现在没事了 says so)
     r"|\b(?:is|are|am|will)\s+(?:it|that|this|i|we)\s+(?:be\s+)?(?:ok|okay|fine|alright|all right|safe)\b",
     re.IGNORECASE,
 )
