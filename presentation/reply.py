@@ -18,6 +18,7 @@ from presentation.texts import (
     LANGUAGE_NAMES,
     NO_MORE,
     NOT_COVERED,
+    NOT_COVERED_BECAUSE,
     SOCIAL,
     TRUNCATED_NOTE,
     reply_language,
@@ -101,7 +102,7 @@ def answer_blocks(answer: Answer, *, more: bool = False, lang: str | None = None
         if answer.more and not answer.emergency:  # "还有呢" after the last relevant passage, or with nothing before it
             blocks.append(Block(TEXT, say(NO_MORE if answer.searched else EMPTY_QUESTION, lang)))
         elif not answer.emergency:  # after an emergency notice, "not covered" would only distract
-            blocks.append(Block(TEXT, say(NOT_COVERED, lang)))
+            blocks.append(Block(TEXT, say(NOT_COVERED_BECAUSE.get(answer.unmet, NOT_COVERED), lang)))
     else:
         if not more:
             blocks.append(Block(TEXT, intro(answer, lang)))

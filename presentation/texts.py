@@ -54,6 +54,19 @@ NOT_COVERED = {
     "en": "Sorry, the articles I have do not cover this question, and I can only answer from them. Please ask a doctor about your situation.",
 }
 
+# refused as asking what no passage on the topic holds (retrieval/demands.py), by kind: the
+# reason said, so that the user knows where to ask instead
+NOT_COVERED_BECAUSE = {
+    "price": {
+        "zh": "抱歉，我的文章库里没有价格方面的信息，我只能根据这些文章作答。具体费用请咨询正规医疗机构。",
+        "en": "Sorry, the articles I have give no prices, and I can only answer from them. Please ask a licensed clinic about costs.",
+    },
+    "comparison": {
+        "zh": "抱歉，我的文章库里没有对这两者的比较，我只能根据这些文章作答。哪一种适合您，建议咨询医生。",
+        "en": "Sorry, the articles I have do not compare these, and I can only answer from them. Please ask a doctor which one suits you.",
+    },
+}
+
 EMPTY_QUESTION = {
     # no example question: it would be about the bundled articles, not a clinic's own, and
     # `articlebot logs -q` would find it in every reply to an empty message

@@ -259,10 +259,11 @@ class Pipeline:
         searched, asked = self.searcher.mend(searched), asked and self.searcher.mend(asked)
         hits = self.searcher.search(without_repeats(searched), self.top_k, asked=asked)
         answer = choose(asked or searched, hits, lang, self.threshold(searched, lang))
-        if not answer.refused and demands.unmet(asked or searched, [p.hit.text for p in answer.passages],
-                                                self.searcher.index.lexical, lang):  # fmt: skip
+        unmet = None if answer.refused else demands.unmet(asked or searched, [p.hit.text for p in answer.passages],
+                                                          self.searcher.index.lexical, lang)  # fmt: skip
+        if unmet:
             # on the topic, but what is asked (a comparison, a price) is not in what would be quoted
-            answer.refused, answer.passages = True, []
+            answer.refused, answer.passages, answer.unmet = True, [], unmet
         answer.searched = searched
         return answer
 

@@ -85,3 +85,18 @@ def test_a_follow_up_asking_the_price_is_refused_with_its_topic_kept(pipeline):
     assert not first.refused
     follow = pipeline.answer("那做一次要多少钱", context=first.searched)
     assert follow.refused and "瘦脸针" in follow.searched  # read with the conversation, and refused
+
+
+def test_the_reply_says_why_and_ends_with_the_disclaimer(pipeline):
+    from presentation.plain import render_text
+    from presentation.texts import DISCLAIMER, NOT_COVERED, NOT_COVERED_BECAUSE
+
+    for question, kind, lang in [("打瘦脸针一般要花多少钱", demands.PRICE, "zh"), ("瘦脸针和热玛吉哪个好", demands.COMPARISON, "zh"),
+                                 ("how much would jaw botox cost me?", demands.PRICE, "en")]:  # fmt: skip
+        answer = pipeline.answer(question)
+        assert answer.refused and answer.unmet == kind, question
+        reply = render_text(answer)
+        assert NOT_COVERED_BECAUSE[kind][lang] in reply and NOT_COVERED[lang] not in reply, reply
+        assert reply.rstrip().endswith(DISCLAIMER[lang]), reply
+    plain = pipeline.answer("红烧肉怎么做")  # refused for want of any passage: the general words
+    assert plain.refused and not plain.unmet and NOT_COVERED["zh"] in render_text(plain)
