@@ -45,7 +45,7 @@ def score_questions(searcher: Searcher, labelled: list[dict], k: int = 5) -> lis
     for item in labelled:
         _, question, _ = prepared(item["question"])  # what the bot searches (pipeline.py)
         hits = searcher.search(without_repeats(question), k)
-        if demands.unmet(question, [h.text for h in hits], searcher.index.lexical, detect_language(question)):
+        if demands.unmet(searcher.mend(question), [h.text for h in hits], searcher.index.lexical, detect_language(question)):
             continue
         out.append(Scored(question, item.get("article"), [(h.dense, h.coverage, h.article) for h in hits]))
     return out

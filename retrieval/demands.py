@@ -51,10 +51,13 @@ _EN_COMPARED = re.compile(
 )
 _EN_LEAD = re.compile(r"^(?:a|an|the|getting|get|doing|having|using)\s+", re.IGNORECASE)
 
-# A question for a price: ways of asking that say so themselves (便宜 alone is often a story's
-# "当时觉得挺便宜"; asked, "哪家医院便宜", it is a price)
+# A question for a price: ways of asking that say so themselves. 便宜 or 费用 alone is often part
+# of a story ("当时觉得挺便宜", "花了不少费用打的"); asked ("哪家医院便宜", "价格贵吗", "想了解一下费用")
+# it is a price
+_PRICE_WORD = r"(?:价格|价钱|价位|费用|收费)"
 _ASKS_PRICE = re.compile(
-    r"多少钱|多少块|什么价|价格|价钱|价位|费用|收费|花多少|贵不贵|贵吗|哪[家里个][^，,。？?！!]{0,10}便宜|便宜[^，,。？?！!]{0,4}[吗呢][？?]?"
+    r"多少钱|多少块|什么价|花多少|贵不贵|贵吗|哪[家里个][^，,。？?！!]{0,10}便宜|便宜[^，,。？?！!]{0,4}[吗呢][？?]?"
+    rf"|{_PRICE_WORD}[^，,。！!；;]{{0,8}}(?:多少|贵|高|怎么|如何|吗|呢|[？?])|(?:问|了解|咨询|知道)[^，,。！!；;]{{0,6}}{_PRICE_WORD}"
     r"|\bhow much\b[^?.!]{0,60}\b(?:cost|costs|charge|charges|pay|price)\b|\b(?:price|prices|pricing|cost|costs|fee|fees)\b[^.!]*\?"
     r"|\b(?:cheap|cheaper|cheapest|expensive|affordable)\b[^.!]*\?",
     re.IGNORECASE,

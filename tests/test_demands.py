@@ -40,9 +40,11 @@ def test_other_questions_compare_nothing(question):
 
 
 def test_a_price_is_asked_only_by_a_question_for_one():
-    for question in ["打一针瘦脸针要多少钱", "瘦脸针的价格贵吗", "哪里打瘦脸针比较便宜啊", "how much does botox cost?", "is botox expensive?"]:
+    for question in ["打一针瘦脸针要多少钱", "瘦脸针的价格贵吗", "想了解一下瘦脸针的费用", "收费标准是怎样的？", "哪里打瘦脸针比较便宜啊",
+                     "how much does botox cost?", "is botox expensive?"]:  # fmt: skip
         assert demands.asks_price(question), question
-    for question in ["上次在小诊所打的挺便宜，现在脸有点歪", "how much botox is too much?", "瘦脸针效果能维持多久"]:
+    for question in ["上次在小诊所打的挺便宜，现在脸有点歪", "花了不少费用打的瘦脸针，现在脸有点歪，能恢复吗",
+                     "how much botox is too much?", "瘦脸针效果能维持多久"]:  # fmt: skip
         assert not demands.asks_price(question), question
     assert demands.states_price("一次大约2000元") and demands.states_price("about $400 a session")
     assert not demands.states_price("效果一般维持3-6个月") and not demands.states_price("注射后24小时内避免化妆")
