@@ -177,15 +177,12 @@ def scaled_index(data: Path, size: int, texts: list[str], base: tuple, kind: str
 
 
 def bot_pipeline(data: Path, encoders, config: Config, work: Path) -> Pipeline:
-    """The pipeline the bot runs (bot.service.open_pipeline) over the index in `data`: the
+    """The pipeline the bot runs (bot.service.pipeline_for) over the index in `data`: the
     configured threshold and red flags, meaning layer included; its examples' vectors are
     kept in `work`, so they are embedded once for the whole benchmark."""
-    from bot.service import open_red_flags
+    from bot.service import pipeline_for
 
-    searcher = Searcher(Index.load(data, [e.name for e in encoders]), encoders)
-    red_flags = open_red_flags(dataclasses.replace(config, data_dir=work), searcher)
-    return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags,
-                    offsets=dict(config.min_score_offsets))  # fmt: skip
+    return pipeline_for(dataclasses.replace(config, data_dir=work), Searcher(Index.load(data, [e.name for e in encoders]), encoders))
 
 
 def query_latency(data: Path, encoders, questions: list[str], config: Config, work: Path) -> dict:

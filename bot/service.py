@@ -93,7 +93,11 @@ def open_pipeline(config: Config) -> Pipeline:
         resolve_model(model)
     index = Index.load(config.data_dir, config.models)
     encoders = make_encoders(config)
-    searcher = Searcher(index, encoders, data_dir=config.data_dir)  # follows re-indexes while running
+    return pipeline_for(config, Searcher(index, encoders, data_dir=config.data_dir))  # follows re-indexes while running
+
+
+def pipeline_for(config: Config, searcher: Searcher) -> Pipeline:
+    """The bot's pipeline over `searcher`: the configured threshold, passages and red flags."""
     red_flags = open_red_flags(config, searcher)
     return Pipeline(searcher, min_score=config.min_score, top_k=config.top_k, red_flags=red_flags, offsets=config.min_score_offsets)
 

@@ -15,6 +15,7 @@ import functools
 from collections.abc import Mapping
 
 from common.text import detect_language, opencc_converter, writes_traditional
+from retrieval import demands
 
 TRADITIONAL = "zh-Hant"  # a reply language: the Chinese texts in traditional characters
 
@@ -57,11 +58,11 @@ NOT_COVERED = {
 # refused as asking what no passage on the topic holds (retrieval/demands.py), by kind: the
 # reason said, so that the user knows where to ask instead
 NOT_COVERED_BECAUSE = {
-    "price": {
+    demands.PRICE: {
         "zh": "抱歉，我的文章库里没有价格方面的信息，我只能根据这些文章作答。具体费用请咨询正规医疗机构。",
         "en": "Sorry, the articles I have give no prices, and I can only answer from them. Please ask a licensed clinic about costs.",
     },
-    "comparison": {
+    demands.COMPARISON: {
         "zh": "抱歉，我的文章库里没有对这两者的比较，我只能根据这些文章作答。哪一种适合您，建议咨询医生。",
         "en": "Sorry, the articles I have do not compare these, and I can only answer from them. Please ask a doctor which one suits you.",
     },
