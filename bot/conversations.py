@@ -30,12 +30,14 @@ class Turn:
     shown: tuple[str, ...]
     at: float
     safety: Assessment | None = None
+    seen: tuple[str, ...] = ()  # the answering sentences quoted so far (a follow-up does not repeat them)
 
 
 class Conversations:
     """Conversation key -> its latest `Turn`; bounded, thread-safe."""
 
     MEMORY = 10_000
+    SEEN = 20  # answering sentences remembered per conversation (the latest)
 
     def __init__(self, window: float = WINDOW_SECONDS, clock=time.monotonic):
         self.window = window
@@ -59,19 +61,21 @@ class Conversations:
         return turn.searched if turn else None
 
     def remember(self, key: Hashable | None, searched: str, lang: str = "", shown: Iterable[str] = (),
-                 safety: Assessment | None = None) -> None:  # fmt: skip
+                 safety: Assessment | None = None, seen: Iterable[str] = ()) -> None:  # fmt: skip
         """Note the question a conversation's latest message was answered as, what the red flags
-        found, and the passages quoted for it (added to those the conversation quoted before)."""
+        found, and the passages quoted for it and their answering sentences (`seen`), each added
+        to those the conversation quoted before."""
         if key is None or not searched:
             return
         earlier = self.last(key)
-        self._put(key, Turn(searched, lang, _union(earlier.shown if earlier else (), shown), self.clock(), safety))
+        self._put(key, Turn(searched, lang, _union(earlier.shown if earlier else (), shown), self.clock(), safety,
+                            _union(earlier.seen if earlier else (), seen)[-self.SEEN:]))  # fmt: skip
 
-    def quoted_more(self, key: Hashable | None, shown: Iterable[str]) -> None:
+    def quoted_more(self, key: Hashable | None, shown: Iterable[str], seen: Iterable[str] = ()) -> None:
         """Note further passages quoted for the conversation's latest question ("more")."""
         turn = self.last(key)
         if turn is not None:
-            self._put(key, replace(turn, shown=_union(turn.shown, shown), at=self.clock()))
+            self._put(key, replace(turn, shown=_union(turn.shown, shown), at=self.clock(), seen=_union(turn.seen, seen)[-self.SEEN:]))
 
     def _put(self, key: Hashable, turn: Turn) -> None:
         with self._lock:

@@ -151,12 +151,15 @@ class Service:
             # emergency's notice again; "no more" after a refusal; with no question before it, asks for one)
             answer = self.pipeline.answer_more(question, turn.searched if turn else "", turn.lang if turn else "",
                                                turn.shown if turn else (), after=turn.safety if turn else None)  # fmt: skip
-            self.conversations.quoted_more(conversation, [p.hit.chunk_id for p in answer.passages])
+            self.conversations.quoted_more(conversation, [p.hit.chunk_id for p in answer.passages], [p.focus for p in answer.passages])
         else:
+            # a reply to one of the bot's answers (`context` given) is read with that answer's question;
+            # a message in the conversation, with its previous one, and not quoting what it was shown again
+            seen = turn.seen if context is None and turn else ()
             context = turn.searched if context is None and turn else clean_input(context or "") or None
-            answer = self.pipeline.answer(question, context=context)
+            answer = self.pipeline.answer(question, context=context, seen=seen)
             self.conversations.remember(conversation, answer.searched, answer.lang, [p.hit.chunk_id for p in answer.passages],
-                                        answer.safety)  # fmt: skip
+                                        answer.safety, [p.focus for p in answer.passages])  # fmt: skip
         if not any(ch.isalpha() for ch in answer.question) and (answer.empty or answer.social):
             # "👍", "?": no words to tell the language by; the conversation's, else the channel's
             answer.lang = (turn.lang if turn else None) or lang_hint or answer.lang

@@ -23,6 +23,8 @@ with neighbours, after first, then before.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from common.text import is_latin, tokenize
 from retrieval.records import Answer, Hit, Passage
 from retrieval.sentences import units
@@ -73,7 +75,7 @@ def excerpt(text: str, question: str, limit: int, scores: list[float] | None = N
     return body + ("" if order[-1] == len(sentences) - 1 else trail), sentences[best][1]
 
 
-def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answer:
+def choose(question: str, hits: list[Hit], lang: str, min_score: float, *, seen: Collection[str] = ()) -> Answer:
     """Decide between quoting and refusing, and pick the passages to quote.
 
     The decision is the answer's: the question is answered when its most relevant hit
@@ -82,13 +84,31 @@ def choose(question: str, hits: list[Hit], lang: str, min_score: float) -> Answe
     hits without evidence, the most relevant), even where its own relevance is lower:
     a passage that answers in one sentence can score less as a whole than a neighbour
     that only shares the topic. A second passage is quoted when it reaches `min_score`
-    itself and ranks close to the first."""
+    itself and ranks close to the first.
+
+    `seen`: the answering sentences (`Passage.focus`) the conversation has already been
+    shown. A follow-up ("那要多久能恢复") is searched with the question before it, so the
+    passage that answered that question tends to come first again; a passage whose answering
+    sentence was already shown is quoted again only when it still answers best (its answering
+    sentence scores above those of the passages not shown, sentences.answer_scores: "还会好吗"
+    after "脸颊凹陷…大多可以恢复" was shown) or when no other passage qualifies."""
     if not hits or max(h.score for h in hits) < min_score:
         return Answer(question, lang, refused=True, hits=hits, threshold=min_score)
     first = hits[0] if hits[0].evidence is not None else max(hits, key=lambda h: h.score)  # max: the first of equals
     others = [h for h in hits if h is not first and h.score >= min_score and h.order >= first.order - SECOND_PASSAGE_MARGIN]
-    chosen = [first, *others][:MAX_PASSAGES]
+    chosen = [first, *others]
+    if seen:
+        quoted = quote(chosen, question)
+        best_fresh = max((_answering(p.hit) for p in quoted if p.focus not in seen), default=None)
+        if best_fresh is not None:
+            chosen = [p.hit for p in quoted if p.focus not in seen or _answering(p.hit) > best_fresh]
+    chosen = chosen[:MAX_PASSAGES]
     return Answer(question, lang, refused=False, hits=hits, passages=quote(chosen, question), threshold=min_score)
+
+
+def _answering(hit: Hit) -> float:
+    """How well a hit's answering sentence answers (its best answer score; its relevance without)."""
+    return max(hit.sentence_scores) if hit.sentence_scores else hit.score
 
 
 def more_candidates(hits: list[Hit], shown: set[str] | tuple[str, ...], min_score: float) -> list[Hit]:

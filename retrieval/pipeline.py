@@ -193,11 +193,13 @@ class Pipeline:
         if self.red_flags is None:
             self.red_flags = RedFlags.load()
 
-    def answer(self, raw_question: str, context: str | None = None) -> Answer:
+    def answer(self, raw_question: str, context: str | None = None, seen: Collection[str] = ()) -> Answer:
         """Answer one message (never raises for odd input: empty, huge, odd Unicode).
 
         `context`: the previous question of the same conversation (as it was searched),
         if it is recent; a message that leans on it is answered as a follow-up (followup.py).
+        `seen`: the answering sentences the conversation was already shown, which a
+        follow-up does not quote again while another passage qualifies (passages.choose).
         """
         message = tidy_question(raw_question)[:MAX_MESSAGE_CHARS]
         context = tidy_question(context or "")
@@ -211,14 +213,14 @@ class Pipeline:
             # "谢谢" / "你好" / "ok thanks": nothing to search, and the conversation keeps its topic (nothing is searched)
             answer, followed = Answer(question, lang, refused=True, hits=[], social=followup.social_kind(core)), False
         else:
-            answer, followed = self._answer_in_context(core, lang, context)
+            answer, followed = self._answer_in_context(core, lang, context, seen)
             asked = asked_part(core)
             if asked != core:
                 # a long message is also searched by what it asks, and answered by the reading whose
                 # best passage clears its threshold by more: a story about the weather and the cat
                 # drowns the question it ends with, while in a story about the injection and the
                 # symptoms the statements say what the question is about
-                alternative = self._answer_in_context(asked, lang, context)
+                alternative = self._answer_in_context(asked, lang, context, seen)
                 if _margin(alternative[0]) > _margin(answer):
                     answer, followed = alternative
         answer.question = question
@@ -242,23 +244,24 @@ class Pipeline:
                     answer.safety = together
         return notice_only(answer)
 
-    def _answer_in_context(self, core: str, lang: str, context: str) -> tuple[Answer, bool]:
+    def _answer_in_context(self, core: str, lang: str, context: str, seen: Collection[str] = ()) -> tuple[Answer, bool]:
         """A message's answer, alone or, when it leans on the conversation, with `context` (tidied;
-        "" for none), and whether it was read as a follow-up of `context`."""
+        "" for none; `seen`: what the conversation was shown), and whether it was read as a
+        follow-up of `context`."""
         answer = self._answer(core, lang)
         if context and self._follows_up(core, answer):
-            combined = self._answer(followup.combine(context, core), lang, asked=core)
+            combined = self._answer(followup.combine(context, core), lang, asked=core, seen=seen)
             if not combined.refused or answer.refused:
                 # refused either way, it is still refused as part of the conversation, whose
                 # topic the next message then keeps ("脸歪了" / "那我跟我老公商量一下" / "还能恢复吗")
                 return combined, True
         return answer, False
 
-    def _answer(self, searched: str, lang: str, asked: str | None = None) -> Answer:
+    def _answer(self, searched: str, lang: str, asked: str | None = None, seen: Collection[str] = ()) -> Answer:
         # logged, and remembered as the conversation's topic, as it is searched (typos mended)
         searched, asked = self.searcher.mend(searched), asked and self.searcher.mend(asked)
         hits = self.searcher.search(without_repeats(searched), self.top_k, asked=asked)
-        answer = choose(asked or searched, hits, lang, self.threshold(searched, lang))
+        answer = choose(asked or searched, hits, lang, self.threshold(searched, lang), seen=seen)
         unmet = None if answer.refused else demands.unmet(asked or searched, [p.hit.text for p in answer.passages],
                                                           self.searcher.index.lexical, lang)  # fmt: skip
         if unmet:

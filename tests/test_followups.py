@@ -28,7 +28,7 @@ from presentation.texts import (
 from retrieval import followup
 from retrieval.index import Index
 from retrieval.lexical import names_nothing
-from retrieval.passages import excerpt, more_candidates
+from retrieval.passages import choose, excerpt, more_candidates
 from retrieval.records import Hit, Passage
 from retrieval.sentences import answers_nothing, non_answers, units
 
@@ -401,3 +401,30 @@ def test_asking_whether_it_is_all_right_names_no_subject_of_its_own():
         assert followup.asks_if_alright(message), message
     for message in ("没事的时候可以按摩吗", "现在没事了", "红烧肉怎么做", "is it normal to feel tired", "how long does it last"):
         assert not followup.asks_if_alright(message), message
+
+
+def test_a_follow_up_does_not_quote_again_what_the_conversation_was_shown(pipeline):
+    service = Service(pipeline)
+    first = service.answer("打完瘦脸针会不会面瘫啊", channel="test", conversation="r").answer
+    follow = service.answer("一般多长时间能好", channel="test", conversation="r").answer
+    assert not first.refused and not follow.refused and follow.passages[0].hit.article == PALSY
+    shown = {p.focus for p in first.passages}
+    assert not shown & {p.focus for p in follow.passages}  # the same sentence again answers nothing new
+    assert "70%~85%的人在3个月内完全恢复" in render_text(follow)
+    # what the conversation was shown is remembered, in order
+    assert service.conversations.last("r").seen[: len(first.passages)] == tuple(p.focus for p in first.passages)
+
+
+def _quoted(chunk_id: str, text: str, answering: float) -> Hit:
+    return Hit(chunk_id, "a.txt", "A", None, None, text, 0.5, evidence=0.5, sentence_scores=[answering])
+
+
+def test_a_passage_already_shown_is_quoted_again_only_when_it_still_answers_best():
+    shown = _quoted("c1", "注射后面瘫多为暂时性。", 0.4)
+    new = _quoted("c2", "大多数患者在数天到数周内恢复。", 0.6)
+    assert [p.hit.chunk_id for p in choose("多久能好", [shown, new], "zh", 0.1).passages] == ["c1", "c2"]
+    assert [p.hit.chunk_id for p in choose("多久能好", [shown, new], "zh", 0.1, seen={"注射后面瘫多为暂时性。"}).passages] == ["c2"]
+    better = _quoted("c1", "注射后面瘫多为暂时性。", 0.7)  # still the best answer to what is asked now: quoted again
+    assert [p.hit.chunk_id for p in choose("还会好吗", [better, new], "zh", 0.1, seen={"注射后面瘫多为暂时性。"}).passages] == ["c1", "c2"]
+    alone = choose("还会好吗", [shown], "zh", 0.1, seen={"注射后面瘫多为暂时性。"})  # nothing else qualifies
+    assert [p.hit.chunk_id for p in alone.passages] == ["c1"]

@@ -68,7 +68,7 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id:
     svc.recent.remember(exchange_id, exchange)
     conversation = conversation_of(update)
     if svc.service.conversations.context(conversation) == exchange.question:  # a typed "还有呢" goes on from here
-        svc.service.conversations.quoted_more(conversation, exchange.shown)
+        svc.service.conversations.quoted_more(conversation, exchange.shown, [p.focus for p in answer.passages])
     lang = texts.reply_language(exchange.lang, exchange.written)  # traditional characters for who writes them
     paragraphs = text_paragraphs(texts.say(texts.NO_MORE, lang)) if answer.refused else answer_paragraphs(answer, more=True, lang=lang)
     markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown) else None
