@@ -18,7 +18,7 @@ from pathlib import Path
 from common.text import detect_language, to_simplified
 from embeddings import Encoder, model_info
 from embeddings.batching import QueryBatcher
-from retrieval import stages
+from retrieval import layterms, stages
 from retrieval.index import Index, current_version
 from retrieval.records import Hit
 
@@ -112,6 +112,9 @@ class Searcher:
         index = self.index  # one version for the whole search, even if a swap happens meanwhile
         clock = _Stopwatch()
         question, asked = self.mend(question, index), asked and self.mend(asked, index)
+        # everyday words for a symptom searched with the articles' words for it (layterms.py)
+        known = index.lexical.idf.__contains__
+        question, asked = layterms.expand(question, known), asked and layterms.expand(asked, known)
         lang = detect_language(question)
         vectors = [batcher.encode_one(question) for batcher in self.queries]
         clock.lap("embed")
