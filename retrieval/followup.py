@@ -20,7 +20,7 @@ previous topic.
 
 Whatever the conversation, a message is searched without its asides (`without_asides`):
 clauses that only thank, greet, say "by the way" or address someone ("好的谢谢。对了，…",
-"医生你好，…"), and the people addressed at its ends ("…能打吗姐妹们"). They carry no
+"医生你好，…"), and the people addressed at its ends ("…能打吗姐妹们", "医生你知道…"). They carry no
 meaning the articles could answer, and spread a message's vector towards nothing.
 
 Red flags are always assessed on the message itself: an emergency is never masked,
@@ -58,7 +58,11 @@ _ASIDES = frozenset(
     " 姐妹们 姐妹 宝子们 宝子 亲们 亲 集美们 家人们 各位 大家 医生 大夫 btw doctor doc please".split()
 )
 # the people addressed, also when no punctuation sets them off ("…能打吗姐妹们")
-_VOCATIVE_ENDS = re.compile(r"^(?:姐妹们|宝子们|亲们|集美们|家人们|各位)[，,：:\s]*|[，,\s]*(?:姐妹们|宝子们|亲们|集美们|家人们)[啊呀哈～~!！?？]*$")
+# and the one asked, at the start before "you" ("医生你知道…", "大夫您看…"; "医生说…" is no address)
+_VOCATIVE_ENDS = re.compile(
+    r"^(?:姐妹们|宝子们|亲们|集美们|家人们|各位)[，,：:\s]*|^(?:医生|大夫|医师)(?=[你您])"
+    r"|[，,\s]*(?:姐妹们|宝子们|亲们|集美们|家人们)[啊呀哈～~!！?？]*$"
+)
 _ZH_OPENERS = ("那", "那么", "还有", "还能", "还会", "还要", "还是", "另外", "如果", "要是", "万一", "其次", "然后", "而且", "但是", "可是", "所以")
 _ZH_REFERENCES = ("它", "这种", "这个", "那个", "这样", "那样", "这些", "那些", "这情况", "这么", "此", "上面", "刚才", "你说的")
 _EN_OPENERS = ("and", "but", "so", "then", "also", "what about", "how about", "what if", "and if", "if so")

@@ -171,6 +171,11 @@ def test_pleasantries_and_asides_around_a_new_topic_are_not_searched(pipeline):
     assert new_topic.question == "好的谢谢。对了，红烧排骨怎么做"  # what was sent is kept as sent
     asked = service.answer("姐妹们，长期打肉毒素有什么副作用？", channel="test", conversation="f").answer
     assert not asked.refused and asked.searched == "长期打肉毒素有什么副作用？"
+    # the doctor addressed, without punctuation, is no word of the question: 医生 (which the articles
+    # use) does not glue a new topic to the conversation
+    service.answer("瘦脸针打完脸颊凹陷了", channel="test", conversation="g")
+    addressed = service.answer("好的 医生您知道头疼怎么办吗", channel="test", conversation="g").answer
+    assert addressed.refused and addressed.searched == "您知道头疼怎么办吗"
 
 
 def test_asides_are_whole_clauses_or_the_people_addressed_at_the_ends():
@@ -180,6 +185,7 @@ def test_asides_are_whole_clauses_or_the_people_addressed_at_the_ends():
         "喂奶期间可以打瘦脸针吗姐妹们": "喂奶期间可以打瘦脸针吗",
         "姐妹们 我打了快两年肉毒了 听说打多了会没效果": "我打了快两年肉毒了 听说打多了会没效果",
         "hi doctor, thanks! can botox spread?": "can botox spread?",
+        "大夫您看我这种情况还能打瘦脸针吗": "您看我这种情况还能打瘦脸针吗",
         # nothing else to ask: kept whole (it is answered as a pleasantry)
         "谢谢医生": "谢谢医生",
         "thanks doc": "thanks doc",
@@ -187,6 +193,7 @@ def test_asides_are_whole_clauses_or_the_people_addressed_at_the_ends():
         "是去找医生补一针还是等它自己恢复？": "是去找医生补一针还是等它自己恢复？",
         "问一下大家都是多久补打一次": "问一下大家都是多久补打一次",
         "打瘦脸针要告诉各位家人们吗": "打瘦脸针要告诉各位家人们吗",
+        "医生说我这种情况要等三个月": "医生说我这种情况要等三个月",  # what a doctor said: no address
     }
     for message, searched in cases.items():
         assert followup.without_asides(message) == searched, message
