@@ -62,6 +62,10 @@ NOT_COVERED_BECAUSE = {
         "zh": "抱歉，我的文章库里没有价格方面的信息，我只能根据这些文章作答。具体费用请咨询正规医疗机构。",
         "en": "Sorry, the articles I have give no prices, and I can only answer from them. Please ask a licensed clinic about costs.",
     },
+    demands.LOCAL: {
+        "zh": "抱歉，我的文章库里没有各地医疗机构的信息，也无法知道您在哪里，我只能根据这些文章作答。请通过当地卫生健康部门等正规渠道查询有资质的医疗机构。",
+        "en": "Sorry, the articles I have do not list clinics or doctors near you, and I can only answer from them. Please check your local health authority's register for licensed providers.",
+    },
     demands.COMPARISON: {
         "zh": "抱歉，我的文章库里没有对这两者的比较，我只能根据这些文章作答。哪一种适合您，建议咨询医生。",
         "en": "Sorry, the articles I have do not compare these, and I can only answer from them. Please ask a doctor which one suits you.",

@@ -13,6 +13,11 @@ answers a question nobody asked:
   use counts fully against it).
 - **A price** ("那做一次要多少钱", "what would masseter botox cost me?") is answered only by
   a passage that states one (a figure with a currency).
+- **A provider near the user** ("我家附近哪里能打瘦脸针", "where can I get botox near me?") is
+  never answered by an article: it cannot know where the user is (a city named with it,
+  "我在杭州 附近有靠谱的医院吗", does not change that). Nearness on the body ("针眼附近有点肿",
+  "spread to nearby muscles") seeks no place: only nearness to the user, with a place or
+  provider sought, counts.
 
 Either way the message is refused as one the articles do not cover; `articlebot calibrate`
 leaves such questions out, as no threshold decides them. Measured with `articlebot
@@ -33,6 +38,7 @@ SIDE_HELD = 0.5  # the share of a compared thing's terms a passage must hold
 
 COMPARISON = "comparison"
 PRICE = "price"
+LOCAL = "local"
 
 _ZH_SIDE = r"[^，,。？?！!；;：:\s和与跟同]{2,20}?"
 _ZH_COMPARED = re.compile(
@@ -68,6 +74,23 @@ _STATES_PRICE = re.compile(
 )
 
 
+# A provider or place near the user, asked for: nearness to the user (附近, 本地, 离我家近; near
+# me, in my area) with a place or provider sought ("附近哪里…", "附近有没有靠谱的医院", "离我家近点
+# 的医美机构", "a local clinic"). Nearness on the body ("针眼附近有点肿要找医生吗", "nearby
+# muscles") seeks nothing.
+_G = r"[^，,。！!？?；;\s]"  # within one clause, no white space between
+_PROVIDER_ZH = r"(?:医院|诊所|机构|医美|医生|大夫|地方)"
+_SEEK_ZH = rf"(?:哪里|哪儿|哪家|哪个地方|什么地方|(?:有没有|有什么|有啥|有好的|有靠谱|推荐){_G}{{0,8}}{_PROVIDER_ZH})"
+_PROVIDER_EN = r"(?:clinics?|doctors?|injectors?|providers?|dermatologists?|surgeons?|practitioners?|spas?|salons?|places?)"
+_ASKS_LOCAL = re.compile(
+    rf"(?:附近|周边|本地|当地|同城){_G}{{0,4}}{_SEEK_ZH}"
+    rf"|离我{_G}{{0,4}}近{_G}{{0,4}}{_PROVIDER_ZH}|(?:哪里|哪儿|哪家|哪个){_G}{{0,6}}(?:离我{_G}{{0,3}}近|[我家]附近)"
+    r"|\b(?:near|close to|around)\s+(?:me|here|where i live|my (?:home|house|place|office|work))\b|\bin my (?:area|city|town|neighbou?rhood)\b"
+    rf"|\b(?:nearby|local)\s+(?:\w+\s+)?{_PROVIDER_EN}\b",
+    re.IGNORECASE,
+)
+
+
 def compared(question: str) -> tuple[str, str] | None:
     """The two things a comparison question names, or None (also when a side names nothing
     searchable: "than before", 打和不打)."""
@@ -87,19 +110,26 @@ def asks_price(question: str) -> bool:
     return bool(_ASKS_PRICE.search(question))
 
 
+def asks_local(question: str) -> bool:
+    """Whether a question asks for a provider or a place near the user."""
+    return bool(_ASKS_LOCAL.search(question))
+
+
 def states_price(text: str) -> bool:
     """Whether a passage gives a price (a figure with a currency)."""
     return bool(_STATES_PRICE.search(text))
 
 
 def unmet(question: str, passages: Sequence[str], lexical: LexicalIndex, lang: str) -> str | None:
-    """What `question` (in language `lang`) asks for that none of `passages` holds (COMPARISON
-    or PRICE), or None."""
+    """What `question` (in language `lang`) asks for that none of `passages` holds (COMPARISON,
+    PRICE or LOCAL, which none can hold), or None."""
     sides = compared(question)
     if sides and not any(all(_held(side, text, lexical, lang, first=n == 0) for n, side in enumerate(sides)) for text in passages):
         return COMPARISON
     if asks_price(question) and not any(states_price(text) for text in passages):
         return PRICE
+    if asks_local(question):
+        return LOCAL
     return None
 
 

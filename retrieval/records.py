@@ -66,7 +66,7 @@ class Answer:
     social: str = ""  # a message of pleasantries only: followup.GREETING, THANKS or OTHER (answered in kind, nothing searched)
     message: str = ""  # the whole message (tidied; pipeline.MAX_MESSAGE_CHARS at most): what the red flags read and the log keeps
     more: bool = False  # the message asked for more of the previous answer ("还有呢"): `passages` are its next ones, if any
-    unmet: str = ""  # refused as asking what no passage on its topic holds: demands.COMPARISON or PRICE
+    unmet: str = ""  # refused as asking what no passage on its topic holds: demands.COMPARISON, PRICE or LOCAL
 
     @property
     def emergency(self) -> str | None:

@@ -50,6 +50,18 @@ def test_a_price_is_asked_only_by_a_question_for_one():
     assert not demands.states_price("效果一般维持3-6个月") and not demands.states_price("注射后24小时内避免化妆")
 
 
+def test_a_provider_near_the_user_is_asked_only_with_nearness_to_the_user():
+    for question in ["我家附近哪里能打瘦脸针", "想找个离我家近点的医美机构", "本地有没有靠谱的医生能打肉毒",
+                     "哪家诊所在我附近", "any good injectors near me?", "where can I get jaw botox in my area",
+                     "can you recommend a local clinic for masseter botox"]:  # fmt: skip
+        assert demands.asks_local(question), question
+    for question in ["肉毒素会扩散到附近的肌肉吗", "打完针附近有点肿正常吗", "针眼附近有点肿要找医生吗", "针眼附近有点肿 要去医院吗",
+                     "打瘦脸针选哪家医院好", "the skin nearby is swollen, should I see a doctor?",
+                     "can botox spread to nearby muscles?", "where does the botox go after it wears off",
+                     "my sister is a doctor and says botox is fine"]:  # fmt: skip
+        assert not demands.asks_local(question), question
+
+
 # --- through the real pipeline -----------------------------------------------------------------
 
 
@@ -61,6 +73,8 @@ def test_a_price_is_asked_only_by_a_question_for_one():
         "is botox better than a thread lift for jowls?",
         "打完瘦脸针要是脸凹了，补一次玻尿酸大概得花多少钱",
         "what would masseter botox cost me?",
+        "我家附近哪里能打瘦脸针",
+        "where can I get masseter botox near me?",
     ],
 )
 def test_a_question_on_the_topic_asking_for_what_no_passage_holds_is_refused(pipeline, question):
@@ -94,7 +108,9 @@ def test_the_reply_says_why_and_ends_with_the_disclaimer(pipeline):
     from presentation.texts import DISCLAIMER, NOT_COVERED, NOT_COVERED_BECAUSE
 
     for question, kind, lang in [("打瘦脸针一般要花多少钱", demands.PRICE, "zh"), ("瘦脸针和热玛吉哪个好", demands.COMPARISON, "zh"),
-                                 ("how much would jaw botox cost me?", demands.PRICE, "en")]:  # fmt: skip
+                                 ("how much would jaw botox cost me?", demands.PRICE, "en"),
+                                 ("附近哪家医院打瘦脸针技术好", demands.LOCAL, "zh"),
+                                 ("any clinics near me that do jaw botox?", demands.LOCAL, "en")]:  # fmt: skip
         answer = pipeline.answer(question)
         assert answer.refused and answer.unmet == kind, question
         reply = render_text(answer)
