@@ -85,7 +85,7 @@ _PROVIDER_EN = r"(?:clinics?|doctors?|injectors?|providers?|dermatologists?|surg
 _ASKS_LOCAL = re.compile(
     rf"(?:附近|周边|本地|当地|同城){_G}{{0,4}}{_SEEK_ZH}"
     rf"|离我{_G}{{0,4}}近{_G}{{0,4}}{_PROVIDER_ZH}|(?:哪里|哪儿|哪家|哪个){_G}{{0,6}}(?:离我{_G}{{0,3}}近|[我家]附近)"
-    r"|\b(?:near|close to|around)\s+(?:me|here|where i live|my (?:home|house|place|office|work))\b|\bin my (?:area|city|town|neighbou?rhood)\b"
+    r"|\b(?:near|close to)\s+(?:me|where i live|my (?:home|house|place|office|work))\b|\bin my (?:area|city|town|neighbou?rhood)\b"
     rf"|\b(?:nearby|local)\s+(?:\w+\s+)?{_PROVIDER_EN}\b",
     re.IGNORECASE,
 )

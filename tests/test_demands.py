@@ -57,6 +57,7 @@ def test_a_provider_near_the_user_is_asked_only_with_nearness_to_the_user():
         assert demands.asks_local(question), question
     for question in ["肉毒素会扩散到附近的肌肉吗", "打完针附近有点肿正常吗", "针眼附近有点肿要找医生吗", "针眼附近有点肿 要去医院吗",
                      "打瘦脸针选哪家医院好", "the skin nearby is swollen, should I see a doctor?",
+                     "there is a small bump around here, should a doctor check it?",
                      "can botox spread to nearby muscles?", "where does the botox go after it wears off",
                      "my sister is a doctor and says botox is fine"]:  # fmt: skip
         assert not demands.asks_local(question), question
