@@ -8,6 +8,7 @@ import pytest
 
 from retrieval import gate
 from retrieval.passages import (
+    EXCERPT_CHARS,
     SECOND_PASSAGE_MARGIN,
     choose,
     choose_more,
@@ -125,9 +126,10 @@ def test_english_passages_are_quoted_longer_than_chinese_ones():
     english = " ".join(f"Sentence number {i} says something about botox." for i in range(8))  # about 370 characters
     quoted = quote([_hit("e", 0.3, english)], "botox")
     assert quoted[0].excerpt == english  # under 400 characters: whole
-    chinese = "".join(f"第{i}句讲的是瘦脸针注射以后需要注意的一些事项。" for i in range(10))  # about 230 characters
+    chinese = "".join(f"第{i}句讲的是瘦脸针注射以后需要注意的一些事项。" for i in range(20))  # about 470 characters
     cut = quote([_hit("z", 0.3, chinese)], "瘦脸针")[0].excerpt
-    assert len(cut) <= 182 and cut.endswith("…")  # 180 characters and the ellipses
+    limit = EXCERPT_CHARS["zh"]
+    assert limit - 30 < len(cut) <= limit + 2 and cut.endswith("…")  # up to the limit, and the ellipses
     mixed = quote([_hit("e", 0.3, english), _hit("z", 0.3, chinese)], "botox")
     assert len(mixed[0].excerpt) < len(english)  # one Chinese hit: the shorter limit for both
 
