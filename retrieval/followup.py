@@ -15,7 +15,10 @@ the articles answer that. When nothing answers it either way, it is refused as
 searched with the conversation, which the next message then continues ("脸歪了" /
 "那我跟我老公商量一下" / "还能恢复吗": the third is read with the first, not with the
 remark alone). A message that stands on its own (a new topic) is answered
-alone, and so is a pleasantry ("谢谢", "ok thanks"), which is not a question about the
+alone, and so is one that asks the previous question again of a subject the articles never
+name, whatever connective opens it ("面瘫要多久恢复" / "那骨折要多久恢复", `other_subject`: it
+repeats the question's wording, and what it says instead is unknown to the corpus), and so is
+a pleasantry ("谢谢", "ok thanks"), which is not a question about the
 previous topic.
 
 Whatever the conversation, a message is searched without its asides (`without_asides`):
@@ -30,14 +33,19 @@ and never invented, by the conversation around it.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
+from difflib import SequenceMatcher
 
 from common.text import CJK_RE, CJK_RUN_RE
 from retrieval.gate import clauses
+from retrieval.lexical import content_terms, without_times
 
 WINDOW_SECONDS = 600  # a message more than this after the previous question starts afresh
 MAX_CONTEXT_CHARS = 300  # of earlier questions carried into a search (the latest kept)
 SHORT_ZH = 12  # Chinese characters: at most this many and the message may lean on context
 SHORT_EN = 6  # English words, likewise
+MIN_FRAME_CHARS = 3  # of the previous question's wording that a message re-asking it repeats
+MIN_FRAME_SHARE = 0.3  # and the share of the message they make (other_subject)
 
 # Pleasantries: "thanks" after an answer is not a question about the previous topic.
 # Greetings likewise: "你好" / "在吗" / "hi there" asks nothing (and is no content gap).
@@ -216,6 +224,45 @@ def asks_if_alright(message: str) -> bool:
     """The message asks whether things are all right without saying what ("我在家躺一下应该没事吧",
     "要紧吗", "will I be ok?")."""
     return bool(_ASKS_IF_ALRIGHT.search(message.strip()))
+
+
+def other_subject(previous: str, message: str, known: Container[str]) -> list[str]:
+    """What a message asks about instead, when it asks the previous question again of a subject
+    the articles never name ("面瘫要多久恢复" / "那骨折要多久恢复": ["骨折"]); else [].
+
+    It re-asks the question when it repeats at least MIN_FRAME_CHARS characters of its
+    wording, in runs of two or more that hold a content term (question words alone, "怎么办",
+    are no wording of a question), making at least MIN_FRAME_SHARE of the message, and refers
+    back to nothing (这个, 这样: "我同事打完也这样" is about the same thing). The subject is
+    the content terms of the rest of the message (times and counts aside) that neither the
+    corpus (`known`: its search terms) nor the previous question uses. A question re-asked of
+    something the articles do name, or of nothing new ("那长期打会不会有影响"), is still a
+    follow-up; so is a message that repeats little ("那敷面膜呢", "我下个月要参加婚礼 来得及
+    恢复吗"). Chinese only: an English message's wording is mostly stop words."""
+    if not CJK_RE.search(message):
+        return []
+    before, text = _bare(previous), _bare(message)
+    if not before or not text or any(ref in text for ref in _ZH_REFERENCES):
+        return []
+    blocks = [
+        block for block in SequenceMatcher(None, before, text, autojunk=False).get_matching_blocks()
+        if block.size >= 2 and any(len(term) >= 2 for term in content_terms(text[block.b : block.b + block.size]))
+    ]  # fmt: skip
+    repeated = sum(block.size for block in blocks)
+    if repeated < MIN_FRAME_CHARS or repeated < MIN_FRAME_SHARE * len(text):
+        return []
+    rest = list(text)
+    for block in blocks:
+        rest[block.b : block.b + block.size] = " " * block.size
+    terms = content_terms(without_times("".join(rest)))
+    return list(dict.fromkeys(t for t in terms if len(t) >= 2 and t not in known and t not in before))
+
+
+def _bare(text: str) -> str:
+    """The text without white space, punctuation or an opening connective ("那骨折要多久恢复?" -> "骨折要多久恢复")."""
+    text = re.sub(r"[\s\W_]+", "", text.lower())
+    opener = next((o for o in sorted(_ZH_OPENERS, key=len, reverse=True) if text.startswith(o)), "")
+    return text[len(opener) :]
 
 
 def is_short(message: str) -> bool:

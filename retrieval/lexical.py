@@ -58,11 +58,16 @@ _TIMES = re.compile(
 )
 
 
+def without_times(message: str) -> str:
+    """The message with its times and counts blanked out ("我是上个月打的" -> "我是 打的")."""
+    return _TIMES.sub(" ", message)
+
+
 def names_nothing(message: str) -> bool:
     """The message has no content term beyond a lone character left between question words,
     times and counts ("一般要多久", "那怎么办呢", "why not", "我是上个月打的"): it asks or
     tells about nothing of its own."""
-    return all(len(t) < 2 for t in content_terms(_TIMES.sub(" ", message)))
+    return all(len(t) < 2 for t in content_terms(without_times(message)))
 
 
 class LexicalIndex:

@@ -249,7 +249,7 @@ class Pipeline:
         "" for none; `seen`: what the conversation was shown), and whether it was read as a
         follow-up of `context`."""
         answer = self._answer(core, lang)
-        if context and self._follows_up(core, answer):
+        if context and self._follows_up(core, answer, context):
             combined = self._answer(followup.combine(context, core), lang, asked=core, seen=seen)
             if not combined.refused or answer.refused:
                 # refused either way, it is still refused as part of the conversation, whose
@@ -274,14 +274,18 @@ class Pipeline:
         """The relevance a passage needs to be quoted for this text (gate.py)."""
         return gate.threshold(self.min_score, self.offsets, searched, lang)
 
-    def _follows_up(self, message: str, alone: Answer) -> bool:
-        """Whether a message is read with the conversation's previous question (followup.py):
-        it says it continues, or it is short, nothing answers it on its own, and it names
-        nothing of its own ("一般要多久"), asks whether things are all right ("躺一下应该没事吧")
-        or the articles use at least one of its words (not "红烧肉怎么做", a new topic)."""
+    def _follows_up(self, message: str, alone: Answer, context: str) -> bool:
+        """Whether a message is read with the conversation's previous question(s) `context`
+        (followup.py): it says it continues, or it is short, nothing answers it on its own, and
+        it names nothing of its own ("一般要多久"), asks whether things are all right
+        ("躺一下应该没事吧") or the articles use at least one of its words (not "红烧肉怎么做", a
+        new topic). Never when it asks the previous question again of a subject the articles
+        never name ("那骨折要多久恢复", followup.other_subject): that is a new topic."""
+        lexical = self.searcher.index.lexical
+        if followup.other_subject(context, self.searcher.mend(message), lexical.idf):
+            return False
         if followup.leans_on_context(message):
             return True
-        lexical = self.searcher.index.lexical
         return followup.is_short(message) and alone.refused and (
             names_nothing(message) or lexical.knows_any_term(message, alone.lang) or followup.asks_if_alright(message)
         )

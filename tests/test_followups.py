@@ -289,6 +289,49 @@ def test_context_expires_after_the_window():
     assert conversations.context("x") is None
 
 
+def test_a_question_asked_again_of_something_the_articles_never_name_is_a_new_topic(pipeline):
+    """"那骨折要多久恢复" after "面瘫要多久恢复" repeats the question's wording about another
+    subject, one the corpus never names: it is searched alone (and refused), not answered from
+    the palsy passages. Re-asked of something the articles do name, it is still read with the
+    conversation; so is a message that repeats little of it."""
+    service = Service(pipeline)
+    service.answer("打瘦脸针后面瘫要多久恢复", channel="test", conversation="s")
+    other = service.answer("那骨折要多久恢复呢", channel="test", conversation="s").answer
+    assert other.refused and other.searched == "那骨折要多久恢复呢"
+    assert not render_text(other).count("📄")  # nothing quoted
+    service.answer("长期打肉毒素有什么副作用", channel="test", conversation="t")
+    other = service.answer("还有长期喝咖啡有什么副作用", channel="test", conversation="t").answer
+    assert other.refused and other.searched == "还有长期喝咖啡有什么副作用"
+    service.answer("打完瘦脸针多久能化妆", channel="test", conversation="u")
+    same = service.answer("那多久能洗脸", channel="test", conversation="u").answer
+    assert same.searched == "打完瘦脸针多久能化妆 那多久能洗脸"
+
+
+def test_a_long_story_about_something_else_is_not_answered_from_the_previous_topic(pipeline):
+    """A long message nothing answers on its own is not read with the conversation, even when
+    it uses a word of the articles (恢复, 医生): it is a new topic, refused as sent."""
+    service = Service(pipeline)
+    assert not service.answer("瘦脸针后面瘫要多久恢复", channel="test", conversation="w").answer.refused
+    message = "我老公上个月做了阑尾炎手术，刀口现在还有点红，他想下周就去打篮球，医生没说具体多久能运动，一般要恢复多久啊"
+    other = service.answer(message, channel="test", conversation="w").answer
+    assert other.refused and other.searched == message
+
+
+def test_other_subject_reads_the_wording_repeated():
+    """followup.other_subject on its own, with a small vocabulary standing for the corpus."""
+    known = {"面瘫", "恢复", "瘦脸", "脸针", "化妆", "肉毒", "毒素", "副作", "作用", "长期", "按摩"}
+    assert followup.other_subject("面瘫要多久恢复", "那骨折要多久恢复?", known) == ["骨折"]
+    assert followup.other_subject("长期打肉毒素有什么副作用", "还有长期吃避孕药有什么副作用", known) == ["吃避", "避孕", "孕药"]
+    assert followup.other_subject("面瘫要多久恢复", "那骨折要多久恢复?", known | {"骨折"}) == []  # the articles name it
+    assert followup.other_subject("打完瘦脸针多久能化妆", "那敷面膜呢", known) == []  # repeats nothing
+    assert followup.other_subject("打完瘦脸针多久能化妆", "那去蹦迪多久能化妆", known) == ["去蹦", "蹦迪"]
+    assert followup.other_subject("打瘦脸针后面瘫能按摩吗", "我闺蜜也这样 能按摩吗", known) == []  # refers back
+    assert followup.other_subject("打瘦脸针会导致面瘫吗", "那我还能去健身房吗 每天都去", known) == []  # no wording of it
+    assert followup.other_subject("打完瘦脸针多久能化妆", "那拔牙怎么办", known) == []  # question words are no wording
+    assert followup.other_subject("Can botox cause palsy?", "and can flu shots cause palsy?", known) == []  # Chinese only
+    assert followup.other_subject("面瘫要多久恢复", "上个月打的 要多久恢复", known) == []  # a time is no subject
+
+
 def test_follow_up_signals():
     for message in ["那要多久能恢复", "哺乳期呢", "这种情况该怎么办", "will they fill back in?", "What about swelling?",
                     "为什么？", "Why?", "how come"]:  # a question word alone
