@@ -282,7 +282,7 @@ class Pipeline:
         new topic). Never when it asks the previous question again of a subject the articles
         never name ("那骨折要多久恢复", followup.other_subject): that is a new topic."""
         lexical = self.searcher.index.lexical
-        if followup.other_subject(context, self.searcher.mend(message), lexical.idf):
+        if followup.other_subject(context, alone.searched, lexical.idf):  # the message as searched: typos mended
             return False
         if followup.leans_on_context(message):
             return True
