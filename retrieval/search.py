@@ -132,7 +132,8 @@ class Searcher:
                             lang=lang, weight=self.coverage_weight)  # fmt: skip
         clock.lap("score")
         if mode == "hybrid":  # "dense" and "lexical" show one list's own order, for comparisons
-            hits = stages.by_evidence(index, hits, question, vectors[0], lang, self.models[0], slot=slots[0])
+            others = [(s, v, model_info(m).background) for s, v, m in zip(slots[1:], vectors[1:], self.models[1:])]
+            hits = stages.by_evidence(index, hits, question, vectors[0], lang, self.models[0], slot=slots[0], others=others)
             clock.lap("evidence")
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)

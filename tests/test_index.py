@@ -234,3 +234,53 @@ def test_a_restated_question_is_no_evidence_and_the_answering_sentence_is(tmp_pa
     assert float(np.max(sentences @ vector)) > float(np.max(answering @ vector))
     assert stages.by_evidence(index, list(reversed(hits)), question, vector, "zh", fake_encoder.name)[0].article == "answers.txt"
     index.close()
+
+
+class _ReversedEncoder:
+    """A second fake model: the first one's vectors with their dimensions reversed (another
+    view of the same texts, as a second real model gives), under its own name."""
+
+    def __init__(self, first):
+        self.first, self.name, self.dim, self.query_prefix = first, "fake-reversed", first.dim, ""
+
+    def encode(self, texts, **kw) -> np.ndarray:
+        return self.first.encode(texts, **kw)[:, ::-1].copy()
+
+
+def test_a_second_models_cosine_counts_in_the_evidence(tmp_path, fake_encoder):
+    """With several models, the order of the candidates (stages.by_evidence) adds each further
+    model's cosine with the passage, above its background, to the primary's evidence; a model
+    whose cosines are not on one scale across languages (no background: m3e-small) counts only
+    while the candidates are all in one language. One model: nothing changes."""
+    from embeddings.base import encode_queries
+    from retrieval import stages
+
+    second = _ReversedEncoder(fake_encoder)
+    data = tmp_path / "data"
+    build_index(_two_articles(tmp_path / "articles"), data, [fake_encoder, second])
+    index = Index.load(data, [fake_encoder.name, second.name])
+    question = "打瘦脸针后面瘫多久能恢复"
+    first_vector, second_vector = (encode_queries(e, [question])[0] for e in (fake_encoder, second))
+    searcher = Searcher(index, [fake_encoder, second])
+    hits = searcher.search(question, 2)
+    assert {h.lang for h in hits} == {"zh"} and len(hits) == 2
+    slot, other = index.slot(fake_encoder.name), index.slot(second.name)
+    rows = index.store.get([h.row for h in hits])
+    second_cosine = {h.row: float(second_vector @ rows[h.row].vectors[other]) - index.dense[other].baseline(second_vector, "zh", "zh")
+                     for h in hits}  # fmt: skip
+    assert all(abs(c) > 0.05 for c in second_cosine.values())  # it has something to add
+
+    def evidence(**kw) -> dict[int, float]:
+        return {h.row: h.evidence for h in stages.by_evidence(index, hits, question, first_vector, "zh", fake_encoder.name, slot=slot, **kw)}
+
+    alone = evidence()
+    both = evidence(others=[(other, second_vector, False)])
+    assert both == {row: pytest.approx(alone[row] + second_cosine[row], abs=1e-5) for row in alone}
+    # what search itself orders by: the same sums (fake-reversed has no background, the candidates are all Chinese)
+    assert {h.row: h.evidence for h in searcher.search(question, 2)} == {row: pytest.approx(both[row], abs=1e-5) for row in both}
+
+    hits[1].lang = "en"  # candidates in two languages: a model without a background is left out, one with it counts
+    alone = evidence()
+    assert evidence(others=[(other, second_vector, False)]) == alone
+    assert evidence(others=[(other, second_vector, True)]) != alone
+    index.close()
