@@ -32,6 +32,7 @@ class Hit:
     sentence_scores: list[float] | None = None  # each sentence's answer score (sentences.py)
     lang: str = ""  # the passage's language
     evidence: float | None = None  # how strongly it answers, which orders the hits (stages.by_evidence); None: not measured
+    further: tuple[float | None, ...] = ()  # each further model's cosine above its background (stages.score); None: not stored
     sentence_cosines: np.ndarray | None = field(default=None, compare=False, repr=False)  # the question's cosine with each stored sentence vector (stages.sentence_cosines)
 
     @property

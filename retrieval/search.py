@@ -129,11 +129,11 @@ class Searcher:
         fused = stages.fuse(dense + lexical, coverage if mode == "hybrid" else None, weights)
         clock.lap("fuse")
         hits = stages.score(index, fused[: k * stages.OVERFETCH if distinct else k], vectors[0], coverage, slot=slots[0],
-                            lang=lang, weight=self.coverage_weight)  # fmt: skip
+                            lang=lang, weight=self.coverage_weight, further=list(zip(slots[1:], vectors[1:])))  # fmt: skip
         clock.lap("score")
         if mode == "hybrid":  # "dense" and "lexical" show one list's own order, for comparisons
-            others = [(s, v, model_info(m).background) for s, v, m in zip(slots[1:], vectors[1:], self.models[1:])]
-            hits = stages.by_evidence(index, hits, question, vectors[0], lang, self.models[0], slot=slots[0], others=others)
+            one_scale = [model_info(model).background for model in self.models[1:]]
+            hits = stages.by_evidence(index, hits, question, vectors[0], lang, self.models[0], slot=slots[0], one_scale=one_scale)
             clock.lap("evidence")
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)

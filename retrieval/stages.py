@@ -144,38 +144,45 @@ def fuse(rankings: list[Ranking], coverage: np.ndarray | None = None, weights: l
 
 
 def score(index: Index, fused: Ranking, vector: np.ndarray, coverage: np.ndarray, *, slot: int = 0,
-          lang: str = "zh", weight: float = COVERAGE_WEIGHT) -> list[Hit]:
+          lang: str = "zh", weight: float = COVERAGE_WEIGHT, further: Sequence[tuple[int, np.ndarray]] = ()) -> list[Hit]:
     """The fused candidates as hits, in the same order, each with its relevance (from the
-    dense list `slot`, the primary model's)."""
+    dense list `slot`, the primary model's). `further`: the other models' lists, each (slot,
+    the question's vector); each hit keeps their cosines above their background (`Hit.further`,
+    by_evidence counts them), read from the same stored rows."""
     rows = index.store.get([row_id for row_id, _ in fused])
-    dense = index.dense[slot]
-    baselines: dict[str, float] = {}
+    baselines: dict[tuple[int, str], float] = {}
+
+    def above(list_slot: int, question: np.ndarray, row) -> float:
+        """The row's cosine with the question in one list, above that list's background."""
+        if (list_slot, row.lang) not in baselines:
+            baselines[list_slot, row.lang] = index.dense[list_slot].baseline(question, row.lang, lang)
+        return float(question @ row.vectors[list_slot]) - baselines[list_slot, row.lang]
+
     hits = []
     for row_id, fused_score in fused:
         row = rows.get(row_id)
         if row is None or slot not in row.vectors:
             continue
-        if row.lang not in baselines:
-            baselines[row.lang] = dense.baseline(vector, row.lang, lang)
-        cosine = float(vector @ row.vectors[slot]) - baselines[row.lang]
+        cosine = above(slot, vector, row)
         covered = float(coverage[row_id - 1])
         hits.append(
             Hit(row.chunk_id, row.article, row.title, row.url, row.heading, row.text,
-                relevance(cosine, covered, weight), cosine, covered, fused_score, row_id, lang=row.lang)  # fmt: skip
+                relevance(cosine, covered, weight), cosine, covered, fused_score, row_id, lang=row.lang,
+                further=tuple(above(s, v, row) if s in row.vectors else None for s, v in further))  # fmt: skip
         )
     return hits
 
 
 def by_evidence(index: Index, hits: list[Hit], question: str, vector: np.ndarray, lang: str, model: str,
-                *, slot: int = 0, others: Sequence[tuple[int, np.ndarray, bool]] = ()) -> list[Hit]:
+                *, slot: int = 0, one_scale: Sequence[bool] = ()) -> list[Hit]:
     """The scored hits ordered by their evidence (see the module's docstring), best first;
     each hit's `evidence` is set. Without sentence vectors of `model` (the primary, whose
     list is `slot`) in the index, a passage's best sentence counts as the passage.
 
-    `others`: the further models' lists, each (slot, the question's vector, whether its scores
-    are on one scale across languages: embeddings.ModelInfo.background). Each adds its cosine
-    with the passage (above its background) to the evidence, as the primary's does, so that a
-    second model's view, which fusion used to find the candidates, still counts in their order.
+    `one_scale`: for each further model (`Hit.further`, set by `score`), whether its scores are
+    on one scale across languages (embeddings.ModelInfo.background). Each further model's cosine
+    with the passage (above its background) is added to the evidence, as the primary's is, so that
+    a second model's view, which fusion used to find the candidates, still counts in their order.
     A model without a background (m3e-small: Chinese only, raw cosines) counts only when the
     candidates are all in one language: across languages its cosines do not compare."""
     sentence_cosines(index, hits, vector, model)
@@ -192,26 +199,10 @@ def by_evidence(index: Index, hits: list[Hit], question: str, vector: np.ndarray
             best = float(np.max(hit.sentence_cosines[counted])) - baselines[hit.lang]
         held = max(index.lexical.text_coverage(question, [sentences[i] for i in counted], lang), default=0.0)
         hit.evidence = hit.dense + best + EVIDENCE_COVERAGE * (hit.coverage + held)
-    _other_models_evidence(index, hits, lang, others)
+    one_language = len({h.lang for h in hits}) == 1
+    for hit in hits:
+        hit.evidence += sum(c for c, flat in zip(hit.further, one_scale) if c is not None and (flat or one_language))
     return sorted(hits, key=lambda h: -h.order)
-
-
-def _other_models_evidence(index: Index, hits: list[Hit], lang: str, others: Sequence[tuple[int, np.ndarray, bool]]) -> None:
-    """Add to each hit's evidence the cosine of each further model (by_evidence's `others`)."""
-    counted = [(s, v) for s, v, one_scale in others if one_scale or len({h.lang for h in hits}) == 1]
-    if not counted or not hits:
-        return
-    rows = index.store.get([h.row for h in hits])
-    for other_slot, other_vector in counted:
-        dense = index.dense[other_slot]
-        baselines: dict[str, float] = {}
-        for hit in hits:
-            row = rows.get(hit.row)
-            if row is None or other_slot not in row.vectors:
-                continue
-            if hit.lang not in baselines:
-                baselines[hit.lang] = dense.baseline(other_vector, hit.lang, lang)
-            hit.evidence += float(other_vector @ row.vectors[other_slot]) - baselines[hit.lang]
 
 
 def sentence_cosines(index: Index, hits: list[Hit], vector: np.ndarray, model: str) -> None:

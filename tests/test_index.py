@@ -273,14 +273,14 @@ def test_a_second_models_cosine_counts_in_the_evidence(tmp_path, fake_encoder):
     def evidence(**kw) -> dict[int, float]:
         return {h.row: h.evidence for h in stages.by_evidence(index, hits, question, first_vector, "zh", fake_encoder.name, slot=slot, **kw)}
 
-    alone = evidence()
-    both = evidence(others=[(other, second_vector, False)])
+    alone = evidence()  # the further cosines (Hit.further, from stages.score) left out
+    both = evidence(one_scale=[False])
     assert both == {row: pytest.approx(alone[row] + second_cosine[row], abs=1e-5) for row in alone}
     # what search itself orders by: the same sums (fake-reversed has no background, the candidates are all Chinese)
     assert {h.row: h.evidence for h in searcher.search(question, 2)} == {row: pytest.approx(both[row], abs=1e-5) for row in both}
 
     hits[1].lang = "en"  # candidates in two languages: a model without a background is left out, one with it counts
     alone = evidence()
-    assert evidence(others=[(other, second_vector, False)]) == alone
-    assert evidence(others=[(other, second_vector, True)]) != alone
+    assert evidence(one_scale=[False]) == alone
+    assert evidence(one_scale=[True]) != alone
     index.close()
