@@ -74,11 +74,13 @@ def detect_language(text: str) -> str:
     """Return "zh" when the text has Chinese characters, "en" when it is Latin script only.
 
     Chinese is the default (the corpus and its readers are mostly Chinese), so text
-    with neither script (digits, emoji, punctuation) counts as Chinese.
+    with no letters (digits, emoji, punctuation) counts as Chinese. Letters of another
+    script and no Chinese (Arabic, Cyrillic, Hangul) count as English: the bot speaks only
+    Chinese and English, and such a writer is likelier to read English.
     """
     cjk = len(CJK_RE.findall(text))
     latin = len(LATIN_RE.findall(text))
-    if cjk == 0 and latin > 0:
+    if cjk == 0 and (latin > 0 or any(ch.isalpha() for ch in text)):
         return "en"
     # A few Chinese characters inside a long English message do not make it Chinese.
     if latin > 0 and cjk * 4 < latin / 4:

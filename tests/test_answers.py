@@ -58,6 +58,14 @@ def test_every_reply_ends_with_the_disclaimer_in_the_questions_language(pipeline
     assert render_text(answer).endswith(DISCLAIMER[lang])
 
 
+@pytest.mark.parametrize("question", ["هل يمكن أن يسبب البوتوكس شلل الوجه؟", "Ботокс вызывает паралич лица?", "보톡스 부작용"])
+def test_a_question_in_another_script_is_answered_in_english(pipeline, question):
+    """The bot speaks Chinese and English: letters of neither script get English, not Chinese."""
+    answer = pipeline.answer(question)
+    assert answer.lang == "en"
+    assert render_text(answer).endswith(DISCLAIMER["en"])
+
+
 def test_odd_input_gets_a_polite_reply(pipeline):
     empty = pipeline.answer("  \u200b ")
     assert empty.empty and empty.refused and "请" in render_text(empty)
