@@ -65,6 +65,21 @@ def test_the_answer_is_decided_on_relevance_and_quotes_the_hit_with_the_best_evi
     assert choose("问题", [_ranked("a", 0.049, 0.9), _ranked("b", 0.01, 0.5)], "zh", 0.05).refused
 
 
+def test_of_one_articles_two_passages_the_one_whose_sentence_answers_best_comes_first():
+    # "a" has the better evidence (the article is chosen by it), "b" the sentence that answers
+    # ("多久能恢复": its duration, where "a" holds a definition): "b" opens the reply
+    a, b = _ranked("a", 0.1, 0.30), _ranked("b", 0.1, 0.28)
+    a.article = b.article = "palsy.txt"
+    a.sentence_scores, b.sentence_scores = [0.2], [0.4]
+    assert [p.hit.chunk_id for p in choose("问题", [a, b], "zh", 0.05).passages] == ["b", "a"]
+    b.sentence_scores = [0.1]
+    assert [p.hit.chunk_id for p in choose("问题", [a, b], "zh", 0.05).passages] == ["a", "b"]
+    # passages of two articles keep the evidence order: which article answers is the evidence's call
+    c = _ranked("c", 0.1, 0.28)
+    c.sentence_scores = [0.9]
+    assert [p.hit.chunk_id for p in choose("问题", [a, c], "zh", 0.05).passages] == ["a", "c"]
+
+
 def test_more_offers_hits_down_to_the_threshold_or_the_drop_whichever_is_higher():
     hits = [_hit("1", 0.15), _hit("2", 0.12), _hit("3", 0.119), _hit("4", 0.13)]
     assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.12)] == ["2", "4"]  # exactly at the threshold: offered
