@@ -10,7 +10,8 @@ Pages (server-rendered, Jinja2 with autoescaping; charts are inline SVG, see cha
 - `/export.csv`, `/export.jsonl`: the conversations page's current filter, downloaded
 
 Access (auth.py): sign in with the token; POSTs need the session's CSRF token; pages
-send a Content-Security-Policy that allows nothing but the console's own style sheet.
+send a Content-Security-Policy that allows nothing but the console's own style sheet. A
+script may send the token as "Authorization: Bearer …" for the downloads (DOWNLOADS) only.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ OVERVIEW_DAYS = 30  # the overview's default date range
 PAGE_SIZE = 50
 FACETS_SECONDS = 60.0
 MAX_FORM_BYTES = 64 * 1024  # a console form is a few fields; anything bigger is refused
+DOWNLOADS = ("/export.csv", "/export.jsonl")  # what a bearer token opens, one request at a time
 OUTCOME_NAMES = {"answered": "answered", "not_covered": "not covered", "emergency": "emergency", "undelivered": "undelivered"}
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -218,7 +220,8 @@ def _console(request: Request) -> Console:
 
 class Guard:
     """ASGI middleware: the Host header (loopback only, unless the console was started for the
-    network), the session for every page but sign-in and the style sheet, and security headers."""
+    network), the session for every page but sign-in and the style sheet (a bearer token
+    stands in for it on DOWNLOADS), and security headers."""
 
     OPEN = ("/login", "/static/")
 
@@ -237,10 +240,10 @@ class Guard:
         if not path.startswith(self.OPEN):
             session = self.console.sessions.get(request.cookies.get(COOKIE))
             if session is None and (token := _bearer(request)) is not None:
-                # a script with the token (curl -H "Authorization: Bearer …"): this request only; a
-                # wrong token is an error a script sees (401, or 429 while tries are throttled), not a
-                # redirect to a sign-in page it cannot use
-                refused = _bearer_refusal(token, self.console)
+                # a script with the token (curl -H "Authorization: Bearer …") may download, this request
+                # only; a page asked for with it (403) or a wrong token (401, or 429 while tries are
+                # throttled) is an error a script sees, not a redirect to a sign-in page it cannot use
+                refused = _bearer_refusal(token, path, self.console)
                 if refused is not None:
                     return await _with_headers(refused)(scope, receive, send)
                 session = Session()
@@ -284,8 +287,11 @@ def _bearer(request: Request) -> str | None:
     return header[7:].strip()
 
 
-def _bearer_refusal(token: str, console: Console) -> Response | None:
-    """None when a request's bearer token is the console's; otherwise the reply that says why."""
+def _bearer_refusal(token: str, path: str, console: Console) -> Response | None:
+    """None when a request's bearer token is the console's and it asks for a download (DOWNLOADS);
+    otherwise the reply that says why (the token is not checked for a page: no guess is tried)."""
+    if path not in DOWNLOADS:
+        return PlainTextResponse(f"The token opens the downloads only ({', '.join(DOWNLOADS)}); sign in to see the pages.", 403)
     wait = console.throttle.wait()
     if wait > 0:
         return PlainTextResponse(f"Too many wrong tokens; try again in {math.ceil(wait)} s.", 429,
@@ -400,15 +406,13 @@ def _days_between(first: str, last: str) -> list[str]:
 
 
 def overview_page(request: Request) -> Response:
-    from insights.gaps import asks_nothing
-
     console = _console(request)
     try:
         filters, values = _filters(request.query_params, OVERVIEW_DAYS)
     except QueryError as exc:
         return render(request, "overview.html", 400, error=str(exc), values={}, figures=None, charts={})
     started = time.perf_counter()
-    figures = overview(console.engine, filters, asks_nothing)
+    figures = overview(console.engine, filters)
     by_day = {d["day"]: d for d in figures["per_day"]}
     first = (filters.since or "")[:10] or (figures["per_day"][0]["day"] if figures["per_day"] else None)
     last = ((filters.until and utc_stamp(datetime.fromisoformat(filters.until.replace("Z", "+00:00")) - timedelta(seconds=1))) or "")[:10]

@@ -6,6 +6,7 @@
 - `pseudonyms`: salted user pseudonyms
 - `writer`: `ConversationLog` (record, feedback, recall)
 - `review`: the operators' queries (list, show, stats, export)
+- `smalltalk`: which logged messages ask nothing (greetings, no words): never counted as refusals
 - `retention`: ages (`90d`) and deleting what is older (`purge`)
 - `export`: exchanges as CSV (`write_csv`), safe to open in a spreadsheet
 

@@ -15,6 +15,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from convlog.smalltalk import is_small_talk
+
 CSV_ENCODING = "utf-8-sig"
 EXPORT_FIELDS = [
     "id", "ts", "channel", "user_id", "chat_type", "lang", "question", "reply", "refused", "emergency",
@@ -75,7 +77,12 @@ def label_line(row: dict) -> str:
     `turns`, the article the bot quoted first as `article` (null when it quoted none), whether it
     was an emergency, and tags saying what the bot did. A person must check each label: it records
     what the bot did, not what it should have done. A follow-up (searched together with the
-    conversation's previous question) keeps that text as `searched`, to be made into two turns."""
+    conversation's previous question) keeps that text as `searched`, to be made into two turns.
+
+    Small talk (greetings, thanks, messages with no words: convlog.smalltalk) gives "" (no line):
+    the draft is of questions, and a blank or "谢谢" line would only be deleted by hand."""
+    if is_small_talk(row):
+        return ""
     first = next((hit for hit in sorted(row["hits"], key=lambda h: h["rank"]) if hit["shown"]), None)
     tags = ["from-log", "emergency" if row["emergency"] else "refused" if row["refused"] else "answered"]
     if row.get("feedback") == "down":

@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from common.clock import utc_stamp
 from convlog.retention import AGE_RE, QueryError, cutoff, out_of_range
 from convlog.schema import exchanges, hits
+from convlog.smalltalk import SMALL_TALK_CHARS
+from convlog.smalltalk import asks_nothing as _asks_nothing
 
 
 @dataclass
 class Filters:
     """What to select; every field is optional."""
 
-    refused: bool = False
+    refused: bool = False  # refused by the corpus: neither an emergency nor small talk (convlog.smalltalk)
     negative: bool = False
     since: str | None = None  # utc_stamp text, inclusive
     until: str | None = None  # exclusive
@@ -35,8 +37,9 @@ class Filters:
     lang: str | None = None
 
 
-# What happened to a question: quoted from the articles, not covered by them (a refusal),
-# an emergency notice (never counted as a refusal), or a reply that could not be delivered.
+# What happened to a question: quoted from the articles, not covered by them (a refusal: never
+# an emergency notice, nor small talk, convlog.smalltalk), an emergency notice, or a reply that
+# could not be delivered.
 OUTCOMES = ("answered", "not_covered", "emergency", "undelivered")
 FEEDBACKS = ("up", "down", "none")
 
@@ -46,7 +49,8 @@ def check_choice(name: str, value: str | None, choices: tuple[str, ...]) -> str 
     if value in (None, ""):
         return None
     if value not in choices:
-        raise QueryError(f"{value!r} is not a {name} (use one of: {', '.join(choices)}).")
+        article = "an" if name[:1].lower() in "aeiou" else "a"
+        raise QueryError(f"{value!r} is not {article} {name} (use one of: {', '.join(choices)}).")
     return value
 
 
@@ -79,8 +83,7 @@ def check_limit(limit: int) -> int:
 def _where(engine: sa.Engine, f: Filters):
     conds = []
     if f.refused:  # what the corpus could not answer: an emergency notice is not a refusal
-        conds.append(exchanges.c.refused.is_(True))
-        conds.append(exchanges.c.emergency.is_(False))
+        conds.append(_not_covered())
     if f.negative:
         conds.append(exchanges.c.feedback == "down")
     if f.since:
@@ -100,7 +103,28 @@ def _where(engine: sa.Engine, f: Filters):
     if f.feedback:
         wanted = check_choice("feedback", f.feedback, FEEDBACKS)
         conds.append(exchanges.c.feedback.is_(None) if wanted == "none" else exchanges.c.feedback == wanted)
-    return sa.and_(sa.true(), *conds)
+    where = sa.and_(sa.true(), *conds)
+    if f.refused or f.outcome == "not_covered":  # a greeting is no refusal, as the overview and `logs stats` count it
+        where = sa.and_(where, exchanges.c.question.not_in(_small_talk_texts(engine, where)))
+    return where
+
+
+def _not_covered():
+    """Refused and no emergency (small talk among them is _where's to leave out)."""
+    return sa.and_(exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
+
+
+def _small_talk_candidates(where):
+    """The exchanges within `where` that may be small talk: short refused messages, emergencies aside."""
+    return sa.and_(where, _not_covered(), sa.func.length(exchanges.c.question) <= SMALL_TALK_CHARS)
+
+
+def _small_talk_texts(engine: sa.Engine, where) -> list[str]:
+    """The distinct messages within `where` that are small talk (convlog.smalltalk.is_small_talk):
+    an exchange within `where` and not covered is small talk exactly when its text is one of them."""
+    query = sa.select(exchanges.c.question).where(_small_talk_candidates(where)).distinct()
+    with engine.connect() as conn:
+        return [question for (question,) in conn.execute(query) if _asks_nothing(question)]
 
 
 def _outcome(outcome: str):
@@ -108,7 +132,7 @@ def _outcome(outcome: str):
     if outcome == "emergency":
         return exchanges.c.emergency.is_(True)
     if outcome == "not_covered":
-        return sa.and_(exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
+        return _not_covered()
     if outcome == "answered":
         return sa.and_(exchanges.c.refused.is_(False), exchanges.c.emergency.is_(False))
     return exchanges.c.delivery_error.is_not(None)
@@ -248,16 +272,12 @@ def latency_label(index: int) -> str:
     return f"{s(LATENCY_BUCKETS[index - 1])}–{s(LATENCY_BUCKETS[index])} s"
 
 
-SMALL_TALK_CHARS = 60  # a refused message longer than this is never taken for small talk (greetings are short)
-
-
-def small_talk_per_day(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool]) -> Counter:
-    """{day: how many refused messages (emergencies aside) within `f` asked nothing}, by
-    `asks_nothing` (insights.gaps.asks_nothing). Only short messages are read, each distinct
-    one once a day, so a large log costs little more than the overview's own query."""
+def small_talk_per_day(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] = _asks_nothing) -> Counter:
+    """{day: how many exchanges within `f` were small talk (convlog.smalltalk)}. Only short
+    messages are read, each distinct one once a day, so a large log costs little more than the
+    overview's own query."""
     day = sa.func.substr(exchanges.c.ts, 1, 10)
-    short = sa.and_(_where(engine, f), exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False),
-                    sa.func.length(exchanges.c.question) <= SMALL_TALK_CHARS)  # fmt: skip
+    short = _small_talk_candidates(_where(engine, f))
     query = sa.select(day, exchanges.c.question, sa.func.count()).where(short).group_by(day, exchanges.c.question)
     per_day: Counter = Counter()
     with engine.connect() as conn:
@@ -267,12 +287,13 @@ def small_talk_per_day(engine: sa.Engine, f: Filters, asks_nothing: Callable[[st
     return per_day
 
 
-def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] | None = None) -> dict:
+def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] = _asks_nothing) -> dict:
     """What the overview page charts, from one pass over the selected exchanges: per day the
     questions by outcome and the 👍 / 👎, the answer-time distribution, languages and channels.
 
-    `asks_nothing` (insights.gaps.asks_nothing): which refused messages were no question
-    (greetings, thanks, no words); they are counted as `small_talk`, not as `not_covered`."""
+    `asks_nothing` (convlog.smalltalk.asks_nothing): which refused messages were no question
+    (greetings, thanks, no words); they are counted as `small_talk`, not as `not_covered`, and
+    `questions` is every exchange but them (`exchanges`: all of them)."""
     day = sa.func.substr(exchanges.c.ts, 1, 10).label("day")
     bucket = sa.case(
         (exchanges.c.latency_ms.is_(None), -1),  # not timed: left out of the distribution
@@ -302,14 +323,14 @@ def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] 
             latency[b] += n
         langs[lang] += n
         channels[channel] += n
-    if asks_nothing is not None:
-        for d, n in small_talk_per_day(engine, f, asks_nothing).items():
-            for counts in (days[d], outcomes):
-                counts["not_covered"] -= n
-                counts["small_talk"] += n
+    for d, n in small_talk_per_day(engine, f, asks_nothing).items():
+        for counts in (days[d], outcomes):
+            counts["not_covered"] -= n
+            counts["small_talk"] += n
     total = sum(outcomes.values())
     return {
         "exchanges": total,
+        "questions": total - outcomes["small_talk"],
         "outcomes": outcomes,
         "feedback": feedback,
         "per_day": [days[d] for d in sorted(days)],
@@ -319,11 +340,11 @@ def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] 
     }
 
 
-def stats(engine: sa.Engine, f: Filters, top: int = 10, asks_nothing: Callable[[str], bool] | None = None) -> dict:
+def stats(engine: sa.Engine, f: Filters, top: int = 10, asks_nothing: Callable[[str], bool] = _asks_nothing) -> dict:
     """Exchanges per day, refusal rate, feedback ratio and most cited articles (the content gaps,
     grouped by meaning with the embedding model, are insights.gaps' to add).
 
-    `asks_nothing` (insights.gaps.asks_nothing): refused messages that were no question
+    `asks_nothing` (convlog.smalltalk.asks_nothing): refused messages that were no question
     (greetings, thanks, no words) are counted as `small_talk`, out of the refusals and out of
     the refusal rate's base."""
     where = _where(engine, f)
@@ -354,7 +375,7 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10, asks_nothing: Callable[[
             .limit(top)
         ).fetchall()
         latency = conn.execute(sa.select(sa.func.avg(exchanges.c.latency_ms)).where(where)).scalar_one()
-    chatter = sum(small_talk_per_day(engine, f, asks_nothing).values()) if asks_nothing is not None else 0
+    chatter = sum(small_talk_per_day(engine, f, asks_nothing).values())
     refused -= chatter
     asked = total - chatter
     up, down = feedback.get("up", 0), feedback.get("down", 0)

@@ -6,6 +6,7 @@ each counted by reason:
 
 - `no_words`: nothing to read (no letter: emoji, digits, punctuation);
 - `greeting`: greetings and pleasantries (`retrieval.followup.is_social`);
+  these two are small talk, as `convlog.smalltalk` defines it for every count;
 - `follow_up`: a message that leans on the conversation (its `searched` column is
   set, or `followup.leans_on_context`, or it asks for more of the previous answer,
   `pipeline.asks_for_more`): on its own it is no question to write for;
@@ -33,7 +34,6 @@ a Chinese and an English wording of one question almost never meet (held-out ARI
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
@@ -47,6 +47,10 @@ from common.clock import utc_stamp
 from common.text import detect_language, fold, normalize_space
 from convlog.review import Filters, _where
 from convlog.schema import exchanges, gap_marks
+from convlog.smalltalk import GREETING, NO_WORDS, kind
+from convlog.smalltalk import (
+    asks_nothing as asks_nothing,  # re-exported: `logs stats` imports it from here
+)
 from embeddings.base import Encoder
 from retrieval import followup
 from retrieval.languages import cached_vectors
@@ -59,7 +63,7 @@ CROSS_LANGUAGE = 0.5  # taken off the cosine distance of a Chinese and an Englis
 MAX_QUESTIONS = 3000  # the newest unanswered exchanges considered
 EXAMPLES = 5
 BACKGROUND = Path(__file__).resolve().parent / "data" / "background_questions.txt"
-REASONS = ("no_words", "greeting", "follow_up", "emergency", "handled")
+REASONS = (NO_WORDS, GREETING, "follow_up", "emergency", "handled")
 
 
 @dataclass
@@ -281,24 +285,12 @@ class GapGrouper:
 
 def _reason(question: str, searched: str | None) -> str | None:
     """Why an unanswered exchange is no content gap (a reason of REASONS), or None."""
-    if not any(ch.isalpha() for ch in question):
-        return "no_words"
-    if followup.is_social(question):
-        return "greeting"
+    small_talk = kind(question)  # NO_WORDS or GREETING
+    if small_talk:
+        return small_talk
     if searched or followup.leans_on_context(question) or asks_for_more(question):
         return "follow_up"  # "还有呢" refused: the question it asked more of had no more (or there was none)
     return None
-
-
-SMALL_TALK = ("no_words", "greeting")  # reasons of a message that asks nothing
-
-
-@functools.lru_cache(maxsize=4096)
-def asks_nothing(message: str) -> bool:
-    """A greeting, thanks, or a message with no words (emoji, digits, blank): no question
-    (SMALL_TALK). The bot answers them in kind; the console's overview and `logs stats` count
-    them apart from the refusals (convlog.review.small_talk_per_day)."""
-    return _reason(message, None) in SMALL_TALK
 
 
 def _candidates(engine: sa.Engine, filters: Filters, include_handled: bool, limit: int) -> tuple[list[dict], int, bool]:

@@ -55,7 +55,11 @@ ROWS = {
     "script": (SCRIPT, True, False),
     "img": (IMG, True, False),
     "formula": (FORMULA, True, False),
+    "greeting": ("你好", True, False),
+    "emoji": ("👍👍", True, False),
+    "blank": ("", True, False),
 }
+SMALL_TALK = ("greeting", "emoji", "blank")  # refused, but no question: the overview's "greetings and chat"
 SECRET_WORDS = ("瘦脸针", "呼吸困难", "kill myself", "alert(1)", "HYPERLINK")  # logged text that must not leak
 
 
@@ -163,6 +167,19 @@ def test_a_script_downloads_an_export_with_the_token_for_that_request_only(serve
         assert client.post("/gaps/handle", data={"key": "k"}, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 403
 
 
+def test_the_token_in_a_header_opens_no_page(served):
+    """Bearer is for downloads (README): a page asked for with it is refused, with a sentence a script can read."""
+    with served.client() as client:
+        for page in ("/", "/conversations", "/conversations?outcome=not_covered", f"/exchanges/{served.ids['not_covered']}", "/gaps",
+                     "/articles"):  # fmt: skip
+            response = client.get(page, headers={"Authorization": f"Bearer {TOKEN}"})
+            assert response.status_code == 403, (page, response.status_code)
+            assert "downloads only" in response.text and "set-cookie" not in response.headers, page
+            for word in SECRET_WORDS:
+                assert word not in response.text, (page, word)
+        assert client.get("/export.jsonl", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200  # the control
+
+
 def test_posts_are_refused_without_a_session(served):
     with served.client() as client:
         for path in POSTS:
@@ -206,7 +223,7 @@ def test_wrong_tokens_are_throttled(served):
         assert refused.status_code == 429, refused.status_code
         assert "set-cookie" not in refused.headers
         assert client.post("/login", data={"token": TOKEN}).status_code == 429  # still, for a while
-        scripted = client.get("/conversations", headers={"Authorization": f"Bearer {TOKEN}"})
+        scripted = client.get("/export.csv", headers={"Authorization": f"Bearer {TOKEN}"})
         assert scripted.status_code == 429 and int(scripted.headers["retry-after"]) >= 1
         # after the window (2 s here) the right token works again
         deadline = started + 10
@@ -259,6 +276,36 @@ def test_logged_html_is_escaped_and_scripts_are_forbidden(served):
         assert "&lt;img src=x onerror=alert(1)&gt;" in pages[2].text
         assert '"><img' not in pages[2].text
         assert pages[0].headers.get("x-frame-options") == "DENY"
+
+
+def big_number(html: str, before: str) -> int:
+    """The figure a page shows right after `before` (an element's opening markup)."""
+    found = re.search(re.escape(before) + r"(\d+)<", html)
+    assert found, f"no {before} in the page"
+    return int(found.group(1))
+
+
+def test_overview_and_the_not_covered_filter_count_alike(served):
+    """Greetings, emoji and empty messages are "greetings and chat", not "not covered" and not
+    questions: the overview's cards, the conversations filter and its count agree."""
+    with served.signed_in() as client:
+        overview = client.get("/", params={"since": "2000-01-01"}).text
+        listed = client.get("/conversations", params={"outcome": "not_covered"}).text
+    small_talk = len(SMALL_TALK)
+    not_covered = sum(1 for name, (_, refused, emergency) in ROWS.items() if refused and not emergency and name not in SMALL_TALK)
+    assert big_number(overview, '<span class="big" id="small-talk">') == small_talk
+    assert big_number(overview, '<div class="card not_covered"><span class="big">') == not_covered
+    assert big_number(overview, '<span class="big" id="total">') == len(ROWS) - small_talk  # "N questions"
+    assert big_number(listed, '<span id="matches">') == not_covered
+    assert "你好" not in listed and "👍👍" not in listed
+
+
+def test_a_wrong_filter_is_one_sentence(served):
+    with served.signed_in() as client:
+        page = client.get("/conversations", params={"outcome": "bogus"})
+        assert page.status_code == 400 and "&#39;bogus&#39; is not an outcome (use one of:" in page.text
+        download = client.get("/export.csv", params={"feedback": "bogus"})
+        assert download.status_code == 400 and download.text.startswith("'bogus' is not a feedback (use one of:")
 
 
 # --- CSRF, Origin, Host ----------------------------------------------------------------------
@@ -342,7 +389,7 @@ def test_csv_export_has_a_bom_and_is_formula_safe(served):
 @pytest.mark.parametrize("query, wanted", [
     ({}, lambda name, row: True),
     ({"outcome": "emergency"}, lambda name, row: row[2]),
-    ({"outcome": "not_covered"}, lambda name, row: row[1] and not row[2]),
+    ({"outcome": "not_covered"}, lambda name, row: row[1] and not row[2] and name not in SMALL_TALK),
     ({"outcome": "answered", "lang": "en"}, lambda name, row: not row[1] and row[0].isascii()),
     ({"q": "瘦脸针"}, lambda name, row: "瘦脸针" in row[0]),
 ])  # fmt: skip

@@ -12,7 +12,17 @@ import pytest
 import sqlalchemy as sa
 
 from convlog import HEAD, ConversationLog, ExchangeRecord, LoggedHit, migrate, pseudonym
-from convlog.review import Filters, get_exchange, list_exchanges
+from convlog.review import (
+    Filters,
+    QueryError,
+    check_choice,
+    get_exchange,
+    iter_exchanges,
+    list_exchanges,
+    overview,
+    page_exchanges,
+    stats,
+)
 
 LEGACY_SCHEMA = """
 CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL);
@@ -127,6 +137,40 @@ def test_full_text_search_works_for_chinese(log_url, query, expected):
     log.record(entry("面瘫可以按摩吗", id="b"))
     log.record(entry("Does massage help facial palsy?", id="c"))
     assert {r["id"] for r in list_exchanges(log.engine, Filters(text=query), 10)} == expected
+
+
+SMALL_TALK = ("你好", "谢谢医生", "hello", "👍👍", "", "   ", "123")  # greetings, thanks, no words
+REFUSALS = ("瘦脸针多少钱一针", "红烧肉怎么做", "How much does botox cost?")
+
+
+def test_small_talk_is_no_refusal_in_any_filter_or_count(log_url):
+    """Every "refused / not covered" selection leaves out what the overview's card counts as
+    greetings and chat, so the list, the export, the console's filter and the counts agree."""
+    log = ConversationLog(log_url)
+    for question in SMALL_TALK + REFUSALS:
+        log.record(entry(question, refused=True))
+    log.record(entry("打完针呼吸困难", refused=True, emergency=True))
+    log.record(entry())  # answered
+    log.close()
+    refusals = set(REFUSALS)
+    for f in (Filters(refused=True), Filters(outcome="not_covered"), Filters(refused=True, outcome="not_covered")):
+        assert {r["question"] for r in list_exchanges(log.engine, f, 100)} == refusals
+        assert {r["question"] for r in iter_exchanges(log.engine, f)} == refusals
+        assert page_exchanges(log.engine, f).total == len(refusals)
+    figures = overview(log.engine, Filters())
+    assert figures["outcomes"] == {"answered": 1, "not_covered": 3, "emergency": 1, "small_talk": len(SMALL_TALK)}
+    assert figures["questions"] == 5 and figures["exchanges"] == 5 + len(SMALL_TALK)  # the header counts questions
+    assert stats(log.engine, Filters())["refused"] == 3
+    assert stats(log.engine, Filters(refused=True))["small_talk"] == 0  # none is selected as a refusal
+    # a filter that selects no small talk at all is not changed by it
+    assert {r["question"] for r in list_exchanges(log.engine, Filters(refused=True, text="瘦脸针"), 100)} == {"瘦脸针多少钱一针"}
+
+
+@pytest.mark.parametrize("name, wanted", [("outcome", "'bogus' is not an outcome"), ("feedback", "'bogus' is not a feedback")])
+def test_a_wrong_choice_is_one_sentence_in_good_english(name, wanted):
+    with pytest.raises(QueryError) as raised:
+        check_choice(name, "bogus", ("a", "b"))
+    assert str(raised.value) == f"{wanted} (use one of: a, b)."
 
 
 def test_fifty_concurrent_writers_lose_nothing(log_url):

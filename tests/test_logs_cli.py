@@ -136,6 +136,32 @@ def test_stats_leaves_greetings_and_wordless_messages_out_of_the_refusals(seeded
     assert "not counted as refused: 3 greetings, thanks or messages with no words" in logs("stats").output
 
 
+def record_small_talk(log_url: str) -> list[str]:
+    """A greeting, thanks, an emoji-only and an empty message, refused as the bot logs them; their ids."""
+    log = ConversationLog(log_url, salt="seed")
+    ids = []
+    for message in ("你好", "谢谢医生", "👍👍", ""):
+        record = ExchangeRecord(channel="telegram", lang="zh", question=message, reply="不客气", refused=True, hits=[],
+                                latency_ms=5, user_id="u8", chat_type="private", ts=utc_stamp(NOW - timedelta(hours=2)))  # fmt: skip
+        log.record(record)
+        ids.append(record.id)
+    log.close()
+    return ids
+
+
+def test_refused_leaves_small_talk_out_as_stats_does(seeded, log_url, tmp_path):
+    """`--refused` is "questions the corpus could not answer": greetings, thanks and messages
+    with no words are none, in `list`, in `export`, and in the count `stats` gives."""
+    record_small_talk(log_url)
+    refusals = {seeded["cook1"], seeded["cook2"], seeded["cook3"], seeded["weather"]}
+    assert set(listed("--refused", "-n", "100")) == refusals
+    assert {json.loads(line)["id"] for line in logs("export", "--refused").output.splitlines()} == refusals
+    out = tmp_path / "refused.csv"
+    assert logs("export", "--refused", "--format", "csv", "-o", str(out)).exit_code == 0
+    assert {row["id"] for row in csv.DictReader(io.StringIO(out.read_text("utf-8-sig")))} == refusals
+    assert json.loads(logs("stats", "--json").output)["refused"] == len(refusals)
+
+
 def test_export_csv_and_jsonl(seeded, tmp_path):
     rows = [json.loads(line) for line in logs("export").output.splitlines()]
     assert len(rows) == 9 and rows[0]["id"] == seeded["old"]  # oldest first
@@ -166,6 +192,18 @@ def test_export_labels_drafts_a_file_that_eval_answers_reads(seeded, tmp_path):
     assert drafts[seeded["palsy2"]]["tags"] == ["from-log", "answered", "thumbs-down"]
     assert drafts[seeded["cook1"]]["article"] is None and drafts[seeded["cook1"]]["tags"] == ["from-log", "refused", "thumbs-down"]
     assert drafts[seeded["massage"]]["article"] is None  # its one hit was not quoted
+
+
+def test_export_labels_leaves_out_messages_that_ask_nothing(seeded, log_url, tmp_path):
+    """The draft holds questions only: no line for a greeting, thanks, an emoji or an empty message."""
+    small_talk = record_small_talk(log_url)
+    out = tmp_path / "drafts.jsonl"
+    result = logs("export", "--format", "labels", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    drafts = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert {d["exchange"] for d in drafts} == set(seeded.values())  # the nine questions, none of the four
+    assert f"Exported {len(drafts)} " in result.output  # the lines written, not the rows read
+    assert small_talk and all(d["turns"][0].strip() for d in drafts)
 
 
 def test_purge(seeded):

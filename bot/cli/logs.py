@@ -254,14 +254,16 @@ def export(fmt, output, refused, negative, since, until, user, text, as_json) ->
 
 
 def _write(rows, fmt: str, out) -> int:
-    """Write exchanges to `out` as CSV, JSON lines or draft labelled lines; returns how many."""
+    """Write exchanges to `out` as CSV, JSON lines or draft labelled lines; returns how many were
+    written (a draft leaves small talk out: label_line gives "" for it)."""
     if fmt == "csv":
         return write_csv(rows, out)
     line = label_line if fmt == "labels" else jsonl_line
     count = 0
     for row in rows:
-        out.write(line(row))
-        count += 1
+        text = line(row)
+        out.write(text)
+        count += bool(text)
     return count
 
 
