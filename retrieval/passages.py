@@ -98,7 +98,8 @@ def choose(question: str, hits: list[Hit], lang: str, min_score: float, *, seen:
     hits without evidence, the most relevant), even where its own relevance is lower:
     a passage that answers in one sentence can score less as a whole than a neighbour
     that only shares the topic. A second passage is quoted when it reaches `min_score`
-    itself and ranks close to the first.
+    itself and ranks close to the first; when both are of one article, the one whose answering
+    sentence scores higher (sentences.answer_scores) is quoted first.
 
     `seen`: the answering sentences (`Passage.focus`) the conversation has already been
     shown. A follow-up ("那要多久能恢复") is searched with the question before it, so the
