@@ -518,3 +518,36 @@ def test_gaps_page_says_why_when_the_red_flags_cannot_load(log_url, monkeypatch,
             assert client.get("/conversations").status_code == 200  # the rest of the console works
     finally:
         engine.dispose()
+
+
+def test_an_article_that_is_a_copy_says_so(log_url, monkeypatch, tmp_path):
+    """An article whose text is all in another one has no passage of its own: the Articles page
+    and its own page say it is a copy (answers quote the other), not an unexplained blank."""
+    from bot.config import Config
+    from console.server import open_engine, running
+    from corpus.article import Block, Document
+    from retrieval.build import build_from_documents
+    from tests.conftest import FakeEncoder
+
+    text = ["打瘦脸针后面瘫多久能恢复？多数情况下是暂时性的，大多数患者在数天到数周内会逐渐恢复正常。",
+            "有研究指出，大约七成到八成半的人在三个月内完全恢复，少数患者可能需要更长时间。"]  # fmt: skip
+    docs = [Document(path, [Block(line) for line in lines], f"h-{path}", title=path)
+            for path, lines in (("palsy.txt", text), ("palsy 副本.txt", text), ("other.txt", ["长期注射肉毒素可能导致肌肉萎缩和抗体产生，降低后续治疗效果。"] * 2))]  # fmt: skip
+    build_from_documents(docs, tmp_path / "data", [FakeEncoder()])
+    monkeypatch.setenv("ARTICLEBOT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("ARTICLEBOT_LOG_URL", log_url)
+    seed(log_url)
+    config = Config.from_env()
+    engine = open_engine(config)
+    try:
+        with running(config, engine, TOKEN) as url, httpx.Client(base_url=url, timeout=60) as client:
+            assert client.post("/login", data={"token": TOKEN, "next": "/articles"}).status_code == 303
+            listed = client.get("/articles").text
+            never = listed[listed.index('id="never-quoted"'):]
+            copy_item = next(item for item in never.split("<li>") if "palsy 副本.txt" in item)
+            assert "a copy of another article" in copy_item
+            assert all("a copy of another article" not in item for item in never.split("<li>") if "palsy.txt" in item or "other.txt" in item)
+            assert 'id="no-passages"' in client.get("/articles/view", params={"path": "palsy 副本.txt"}).text
+            assert 'id="no-passages"' not in client.get("/articles/view", params={"path": "palsy.txt"}).text
+    finally:
+        engine.dispose()

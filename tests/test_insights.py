@@ -325,6 +325,7 @@ def test_cli_articles(cli_data, log_url):
     assert [a["path"] for a in data["never_quoted"]] == [SUNKEN, MASSAGE]
     text = logs("articles").output
     assert "Never quoted:" in text and "old-article.txt" in text
+    assert "a copy of another article" not in text  # each has passages of its own (a copy has none)
 
 
 def test_cli_articles_without_an_index_is_one_sentence(tmp_path, log_url, monkeypatch):

@@ -530,7 +530,8 @@ def articles_command(since, until, channel, as_json) -> None:
                    + (f"  {a.url}" if a.url else ""))  # fmt: skip
     click.echo("\nNever quoted:")
     for a in report.never_quoted:
-        click.echo(f"  {a.title or a.path}  ({a.path})" + (f"  {a.url}" if a.url else ""))
+        copy = "  - a copy of another article: never quoted, the other one is" if a.chunks == 0 else ""
+        click.echo(f"  {a.title or a.path}  ({a.path})" + (f"  {a.url}" if a.url else "") + copy)
     if not report.never_quoted:
         click.echo("  (none)")
     if report.not_indexed:
