@@ -8,7 +8,6 @@ scan), in PostgreSQL through ILIKE served by pg_trgm indexes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -272,28 +271,28 @@ def latency_label(index: int) -> str:
     return f"{s(LATENCY_BUCKETS[index - 1])}–{s(LATENCY_BUCKETS[index])} s"
 
 
-def small_talk_per_day(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] = _asks_nothing) -> Counter:
-    """{day: how many exchanges within `f` were small talk (convlog.smalltalk)}. Only short
-    messages are read, each distinct one once a day, so a large log costs little more than the
-    overview's own query."""
+def small_talk_per_day(engine: sa.Engine, where) -> Counter:
+    """{day: how many exchanges within `where` (a filter's _where) were small talk
+    (convlog.smalltalk)}. Only short messages are read, each distinct one once a day, so a large
+    log costs little more than the overview's own query."""
     day = sa.func.substr(exchanges.c.ts, 1, 10)
-    short = _small_talk_candidates(_where(engine, f))
+    short = _small_talk_candidates(where)
     query = sa.select(day, exchanges.c.question, sa.func.count()).where(short).group_by(day, exchanges.c.question)
     per_day: Counter = Counter()
     with engine.connect() as conn:
         for d, question, n in conn.execute(query):
-            if asks_nothing(question):
+            if _asks_nothing(question):
                 per_day[d] += n
     return per_day
 
 
-def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] = _asks_nothing) -> dict:
+def overview(engine: sa.Engine, f: Filters) -> dict:
     """What the overview page charts, from one pass over the selected exchanges: per day the
     questions by outcome and the 👍 / 👎, the answer-time distribution, languages and channels.
 
-    `asks_nothing` (convlog.smalltalk.asks_nothing): which refused messages were no question
-    (greetings, thanks, no words); they are counted as `small_talk`, not as `not_covered`, and
-    `questions` is every exchange but them (`exchanges`: all of them)."""
+    Refused messages that were no question (greetings, thanks, no words: convlog.smalltalk) are
+    counted as `small_talk`, not as `not_covered`, and `questions` is every exchange but them
+    (`exchanges`: all of them)."""
     day = sa.func.substr(exchanges.c.ts, 1, 10).label("day")
     bucket = sa.case(
         (exchanges.c.latency_ms.is_(None), -1),  # not timed: left out of the distribution
@@ -301,7 +300,8 @@ def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] 
         else_=len(LATENCY_BUCKETS),
     ).label("bucket")
     keys = (day, exchanges.c.refused, exchanges.c.emergency, exchanges.c.feedback, exchanges.c.lang, exchanges.c.channel, bucket)
-    query = sa.select(*keys, sa.func.count().label("n")).where(_where(engine, f))
+    where = _where(engine, f)
+    query = sa.select(*keys, sa.func.count().label("n")).where(where)
     with engine.connect() as conn:
         rows = conn.execute(query.group_by(*keys)).fetchall()
     days: dict[str, dict] = {}
@@ -323,7 +323,7 @@ def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] 
             latency[b] += n
         langs[lang] += n
         channels[channel] += n
-    for d, n in small_talk_per_day(engine, f, asks_nothing).items():
+    for d, n in small_talk_per_day(engine, where).items():
         for counts in (days[d], outcomes):
             counts["not_covered"] -= n
             counts["small_talk"] += n
@@ -340,13 +340,12 @@ def overview(engine: sa.Engine, f: Filters, asks_nothing: Callable[[str], bool] 
     }
 
 
-def stats(engine: sa.Engine, f: Filters, top: int = 10, asks_nothing: Callable[[str], bool] = _asks_nothing) -> dict:
+def stats(engine: sa.Engine, f: Filters, top: int = 10) -> dict:
     """Exchanges per day, refusal rate, feedback ratio and most cited articles (the content gaps,
     grouped by meaning with the embedding model, are insights.gaps' to add).
 
-    `asks_nothing` (convlog.smalltalk.asks_nothing): refused messages that were no question
-    (greetings, thanks, no words) are counted as `small_talk`, out of the refusals and out of
-    the refusal rate's base."""
+    Refused messages that were no question (greetings, thanks, no words: convlog.smalltalk) are
+    counted as `small_talk`, out of the refusals and out of the refusal rate's base."""
     where = _where(engine, f)
     top = check_limit(top)
     day = sa.func.substr(exchanges.c.ts, 1, 10)
@@ -375,7 +374,7 @@ def stats(engine: sa.Engine, f: Filters, top: int = 10, asks_nothing: Callable[[
             .limit(top)
         ).fetchall()
         latency = conn.execute(sa.select(sa.func.avg(exchanges.c.latency_ms)).where(where)).scalar_one()
-    chatter = sum(small_talk_per_day(engine, f, asks_nothing).values())
+    chatter = sum(small_talk_per_day(engine, where).values())
     refused -= chatter
     asked = total - chatter
     up, down = feedback.get("up", 0), feedback.get("down", 0)

@@ -48,9 +48,6 @@ from common.text import detect_language, fold, normalize_space
 from convlog.review import Filters, _where
 from convlog.schema import exchanges, gap_marks
 from convlog.smalltalk import GREETING, NO_WORDS, kind
-from convlog.smalltalk import (
-    asks_nothing as asks_nothing,  # re-exported: `logs stats` imports it from here
-)
 from embeddings.base import Encoder
 from retrieval import followup
 from retrieval.languages import cached_vectors

@@ -72,6 +72,7 @@ _VOCATIVE_ENDS = re.compile(
     r"|[，,\s]*(?:姐妹们|宝子们|亲们|集美们|家人们)[啊呀哈～~!！?？]*$"
 )
 _ZH_OPENERS = ("那", "那么", "还有", "还能", "还会", "还要", "还是", "另外", "如果", "要是", "万一", "其次", "然后", "而且", "但是", "可是", "所以")
+_ZH_OPENERS_LONGEST_FIRST = sorted(_ZH_OPENERS, key=len, reverse=True)  # "那么" before "那" (_bare)
 _ZH_REFERENCES = ("它", "这种", "这个", "那个", "这样", "那样", "这些", "那些", "这情况", "这么", "此", "上面", "刚才", "你说的")
 _EN_OPENERS = ("and", "but", "so", "then", "also", "what about", "how about", "what if", "and if", "if so")
 _EN_REFERENCES = ("it", "its", "it's", "they", "them", "their", "that", "this", "those", "these", "there")
@@ -261,7 +262,7 @@ def other_subject(previous: str, message: str, known: Container[str]) -> list[st
 def _bare(text: str) -> str:
     """The text without white space, punctuation or an opening connective ("那骨折要多久恢复?" -> "骨折要多久恢复")."""
     text = re.sub(r"[\s\W_]+", "", text.lower())
-    opener = next((o for o in sorted(_ZH_OPENERS, key=len, reverse=True) if text.startswith(o)), "")
+    opener = next((o for o in _ZH_OPENERS_LONGEST_FIRST if text.startswith(o)), "")
     return text[len(opener) :]
 
 

@@ -496,35 +496,41 @@ def test_an_article_source_links_only_to_the_web(url, shown):
     assert _web_link(url) == shown
 
 
-def test_gaps_page_says_why_when_the_red_flags_cannot_load(log_url, monkeypatch, tmp_path):
-    """A broken ARTICLEBOT_REDFLAGS (as an operator sets it) is one sentence on the page, not a crash."""
+@contextlib.contextmanager
+def console_signed_in(log_url: str, monkeypatch) -> Iterator[httpx.Client]:
+    """The console on 127.0.0.1 over a seeded log, configured from the environment as set so far
+    (ARTICLEBOT_DATA, ARTICLEBOT_REDFLAGS, ...), and a client signed in to it."""
     from bot.config import Config
     from console.server import open_engine, running
 
-    broken = tmp_path / "redflags.toml"
-    broken.write_text("[emergency\nthis is not toml", "utf-8")
-    monkeypatch.setenv("ARTICLEBOT_REDFLAGS", str(broken))
-    monkeypatch.setenv("ARTICLEBOT_REDFLAG_MEANING", "0")
     monkeypatch.setenv("ARTICLEBOT_LOG_URL", log_url)
     seed(log_url)
     config = Config.from_env()
     engine = open_engine(config)
     try:
         with running(config, engine, TOKEN) as url, httpx.Client(base_url=url, timeout=60) as client:
-            assert client.post("/login", data={"token": TOKEN, "next": "/gaps"}).status_code == 303
-            page = client.get("/gaps")
-            assert page.status_code == 503
-            assert "Cannot group the questions by meaning" in page.text and "redflags.toml" in page.text
-            assert client.get("/conversations").status_code == 200  # the rest of the console works
+            assert client.post("/login", data={"token": TOKEN}).status_code == 303
+            yield client
     finally:
         engine.dispose()
+
+
+def test_gaps_page_says_why_when_the_red_flags_cannot_load(log_url, monkeypatch, tmp_path):
+    """A broken ARTICLEBOT_REDFLAGS (as an operator sets it) is one sentence on the page, not a crash."""
+    broken = tmp_path / "redflags.toml"
+    broken.write_text("[emergency\nthis is not toml", "utf-8")
+    monkeypatch.setenv("ARTICLEBOT_REDFLAGS", str(broken))
+    monkeypatch.setenv("ARTICLEBOT_REDFLAG_MEANING", "0")
+    with console_signed_in(log_url, monkeypatch) as client:
+        page = client.get("/gaps")
+        assert page.status_code == 503
+        assert "Cannot group the questions by meaning" in page.text and "redflags.toml" in page.text
+        assert client.get("/conversations").status_code == 200  # the rest of the console works
 
 
 def test_an_article_that_is_a_copy_says_so(log_url, monkeypatch, tmp_path):
     """An article whose text is all in another one has no passage of its own: the Articles page
     and its own page say it is a copy (answers quote the other), not an unexplained blank."""
-    from bot.config import Config
-    from console.server import open_engine, running
     from corpus.article import Block, Document
     from retrieval.build import build_from_documents
     from tests.conftest import FakeEncoder
@@ -535,19 +541,11 @@ def test_an_article_that_is_a_copy_says_so(log_url, monkeypatch, tmp_path):
             for path, lines in (("palsy.txt", text), ("palsy 副本.txt", text), ("other.txt", ["长期注射肉毒素可能导致肌肉萎缩和抗体产生，降低后续治疗效果。"] * 2))]  # fmt: skip
     build_from_documents(docs, tmp_path / "data", [FakeEncoder()])
     monkeypatch.setenv("ARTICLEBOT_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("ARTICLEBOT_LOG_URL", log_url)
-    seed(log_url)
-    config = Config.from_env()
-    engine = open_engine(config)
-    try:
-        with running(config, engine, TOKEN) as url, httpx.Client(base_url=url, timeout=60) as client:
-            assert client.post("/login", data={"token": TOKEN, "next": "/articles"}).status_code == 303
-            listed = client.get("/articles").text
-            never = listed[listed.index('id="never-quoted"'):]
-            copy_item = next(item for item in never.split("<li>") if "palsy 副本.txt" in item)
-            assert "a copy of another article" in copy_item
-            assert all("a copy of another article" not in item for item in never.split("<li>") if "palsy.txt" in item or "other.txt" in item)
-            assert 'id="no-passages"' in client.get("/articles/view", params={"path": "palsy 副本.txt"}).text
-            assert 'id="no-passages"' not in client.get("/articles/view", params={"path": "palsy.txt"}).text
-    finally:
-        engine.dispose()
+    with console_signed_in(log_url, monkeypatch) as client:
+        listed = client.get("/articles").text
+        never = listed[listed.index('id="never-quoted"'):]
+        copy_item = next(item for item in never.split("<li>") if "palsy 副本.txt" in item)
+        assert "a copy of another article" in copy_item
+        assert all("a copy of another article" not in item for item in never.split("<li>") if "palsy.txt" in item or "other.txt" in item)
+        assert 'id="no-passages"' in client.get("/articles/view", params={"path": "palsy 副本.txt"}).text
+        assert 'id="no-passages"' not in client.get("/articles/view", params={"path": "palsy.txt"}).text

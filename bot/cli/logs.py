@@ -173,12 +173,10 @@ def show(exchange_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats_command(refused, negative, since, until, user, text, top, as_json) -> None:
     """Exchanges per day, refusal rate, feedback, content gaps and most cited articles."""
-    from insights.gaps import asks_nothing
-
     config = load_config()
     log = _open(config)
     filters = _filters(refused, negative, since, until, user, text)
-    figures = stats(log.engine, filters, top, asks_nothing)
+    figures = stats(log.engine, filters, top)
     figures["unanswered"], problem = _stats_gaps(config, log.engine, filters, top)
     if problem:
         figures["unanswered_problem"] = problem
