@@ -26,6 +26,7 @@ from retrieval.search import Searcher
 MAX_QUESTION_CHARS = 1000  # what is searched and shown of a message
 MAX_MESSAGE_CHARS = 100_000  # what the red flags read and the log keeps (Telegram sends at most 4,096; a terminal has no limit)
 MORE_PAGE = 2  # passages per "more" page
+MORE_DEPTH = 20  # hits searched beyond those shown: the quoted articles' further passages rank below other articles' first two (stages.diversify)
 
 
 def tidy_question(raw: str) -> str:
@@ -310,6 +311,14 @@ class Pipeline:
         return notice_only(answer)
 
     def more(self, question: str, lang: str, shown: Collection[str]) -> Answer:
-        """The next relevant passages for a question, skipping the chunks already quoted."""
-        hits = self.searcher.search(question, len(shown) + 2 * MORE_PAGE + 1)  # enough to tell if a page follows
-        return choose_more(question, hits, lang, self.threshold(question, lang), shown=set(shown), page=MORE_PAGE)
+        """The next relevant passages for a question of the articles its answer quoted (`shown`,
+        the chunks quoted so far: passages.more_candidates), refused when there are none."""
+        hits = self.searcher.search(question, len(shown) + MORE_DEPTH)
+        articles = self.searcher.index.store.articles_of(shown)
+        return choose_more(question, hits, lang, self.threshold(question, lang), shown=set(shown), page=MORE_PAGE,
+                           articles=articles)  # fmt: skip
+
+    def has_more(self, question: str, lang: str, shown: Collection[str]) -> bool:
+        """Whether "more" would quote something after `shown` (worth a "more" button); the
+        question's vector is remembered (QueryBatcher), so this costs a search without the model."""
+        return bool(question) and not self.more(question, lang, shown).refused

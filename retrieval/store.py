@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,14 +249,22 @@ class ChunkStore:
     def texts(self, chunk_ids: list[str]) -> dict[str, str]:
         """Chunk text by chunk_id (a hash of article and content: present means unchanged);
         ids no longer in this index are left out."""
+        return dict(self._by_chunk_id("SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({})", chunk_ids))
+
+    def articles_of(self, chunk_ids: Collection[str]) -> set[str]:
+        """The articles holding these chunks; ids no longer in this index are left out."""
+        return {article for (article,) in self._by_chunk_id("SELECT article FROM chunks WHERE chunk_id IN ({})", chunk_ids)}
+
+    def _by_chunk_id(self, sql: str, chunk_ids: Collection[str]) -> list[tuple]:
+        """The rows of `sql` (its "{}" is filled with placeholders) for these chunk ids, asked
+        500 at a time (SQLite's limit on parameters)."""
         wanted = list(dict.fromkeys(str(c) for c in chunk_ids))
-        out: dict[str, str] = {}
+        rows: list[tuple] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
             with self._lock:
-                out.update(self._conn.execute(f"SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({marks})", part).fetchall())
-        return out
+                rows.extend(self._conn.execute(sql.format(",".join("?" * len(part))), part).fetchall())
+        return rows
 
     def article_text(self, path: str) -> dict | None:
         """One indexed article as {"path", "title", "url", "chunks": [{"heading", "text"}, ...]}

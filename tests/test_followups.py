@@ -103,7 +103,7 @@ def test_more_typed_goes_on_where_the_answer_stopped_and_says_when_nothing_is_le
     service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="n")
     page = service.answer("more please", channel="test", conversation="n").answer
     assert page.more and page.lang == "zh" and render_text(page).startswith("文章中是这样说的")
-    service.answer("can botox cause facial palsy?", channel="test", conversation="n2")
+    service.answer("will my face go back to normal after botox palsy?", channel="test", conversation="n2")
     page = service.answer("more please", channel="test", conversation="n2").answer
     assert page.more and page.lang == "en" and render_text(page).startswith("Here is what the articles say (they are written in Chinese")
     # naming what it wants, it is an ordinary message; "more" after it skips what either answer quoted

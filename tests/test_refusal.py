@@ -80,15 +80,34 @@ def test_of_one_articles_two_passages_the_one_whose_sentence_answers_best_comes_
     assert [p.hit.chunk_id for p in choose("问题", [a, c], "zh", 0.05).passages] == ["a", "c"]
 
 
+def _one_article(*hits: Hit) -> list[Hit]:
+    for hit in hits:
+        hit.article = "a.txt"
+    return list(hits)
+
+
 def test_more_offers_hits_down_to_the_threshold_or_the_drop_whichever_is_higher():
-    hits = [_hit("1", 0.15), _hit("2", 0.12), _hit("3", 0.119), _hit("4", 0.13)]
+    hits = _one_article(_hit("1", 0.15), _hit("2", 0.12), _hit("3", 0.119), _hit("4", 0.13))
     assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.12)] == ["2", "4"]  # exactly at the threshold: offered
     assert [h.chunk_id for h in more_candidates(hits, set(), 0.0)] == ["1", "2", "3", "4"]  # drop floor 0.10
     assert more_candidates([], set(), 0.0) == []
 
 
+def test_more_goes_on_in_the_articles_already_quoted_only():
+    hits = [_hit("1", 0.15), _hit("2", 0.14), _hit("3", 0.12), _hit("4", 0.11)]
+    hits[2].article = hits[0].article  # "3" is of the article quoted first, "2" and "4" of others
+    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.05)] == ["3"]
+    # the articles quoted, as the pipeline reads them from the index (the shown chunk is no longer among the hits)
+    assert [h.chunk_id for h in more_candidates(hits[1:], {"1"}, 0.05, {"4.txt"})] == ["4"]
+    assert [h.chunk_id for h in more_candidates(hits, {"1", "3"}, 0.05)] == []
+    # nothing shown yet, or no article known for what was: any article
+    assert [h.chunk_id for h in more_candidates(hits, set(), 0.05)] == ["1", "2", "3", "4"]
+    assert [h.chunk_id for h in more_candidates(hits[1:], {"1"}, 0.05)] == ["2", "3", "4"]
+    assert [p.hit.chunk_id for p in choose_more("问题", hits, "zh", 0.05, shown={"2"}, page=2).passages] == []
+
+
 def test_more_pages_skip_what_was_shown_and_refuse_when_nothing_is_left():
-    hits = [_hit("1", 0.3), _hit("2", 0.29), _hit("3", 0.28), _hit("4", 0.27), _hit("5", 0.1)]
+    hits = _one_article(_hit("1", 0.3), _hit("2", 0.29), _hit("3", 0.28), _hit("4", 0.27), _hit("5", 0.1))
     page = choose_more("问题", hits, "zh", 0.2, shown={"1"}, page=2)
     assert (page.question, page.lang) == ("问题", "zh") and not page.refused and [p.hit.chunk_id for p in page.passages] == ["2", "3"]
     assert page.threshold == 0.2 and page.hits == hits
@@ -181,15 +200,18 @@ def test_offset_errors_say_what_is_wrong():
 
 
 def test_more_pages_are_the_next_relevant_hits_in_rank_order_then_end(pipeline):
-    """"More", page after page, offers what the search ranks next, two at a time, down to the
-    threshold or MORE_DROP (0.05) below the best hit, then says it has run out."""
+    """"More", page after page, offers what the search ranks next of the articles the answer
+    quoted, two at a time, down to the threshold or MORE_DROP (0.05) below the best hit, then
+    says it has run out."""
     question = "瘦脸针会导致面瘫吗"
     first = pipeline.answer(question)
     ranked = pipeline.searcher.search(question, 30)
     floor = max(first.threshold, ranked[0].score - 0.05)
     shown = [p.hit.chunk_id for p in first.passages]
-    expected = [h.chunk_id for h in ranked if h.score >= floor and h.chunk_id not in shown]
-    assert len(expected) >= 5  # several pages
+    quoted = {p.hit.article for p in first.passages}
+    expected = [h.chunk_id for h in ranked if h.score >= floor and h.chunk_id not in shown and h.article in quoted]
+    assert len(expected) >= 3  # more than one page
+    assert any(h.score >= floor and h.article not in quoted for h in ranked)  # others were relevant enough, and left out
     offered, pages = [], []
     for _ in range(20):  # bounded: the bundled corpus runs out long before
         page = pipeline.more(question, "zh", shown + offered)
@@ -202,6 +224,9 @@ def test_more_pages_are_the_next_relevant_hits_in_rank_order_then_end(pipeline):
     assert pages[0] == 2 and all(n in (1, 2) for n in pages)
     assert page.refused and page.passages == [] and page.question == question
     assert pipeline.more("What is the capital of France?", "en", []).refused
+    # the "more" button is offered exactly while a page would follow
+    assert pipeline.has_more(question, "zh", shown) and not pipeline.has_more(question, "zh", shown + offered)
+    assert not pipeline.has_more("", "zh", [])
 
 
 def test_a_message_with_nothing_to_search_is_refused_as_empty(pipeline):

@@ -15,7 +15,6 @@ from bot.telegram.keyboards import (
     FEEDBACK,
     MORE,
     answer_keyboard,
-    has_more,
     more_keyboard,
     parse,
     shows_more_button,
@@ -71,5 +70,6 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, exchange_id:
         svc.service.conversations.quoted_more(conversation, exchange.shown, [p.focus for p in answer.passages])
     lang = texts.reply_language(exchange.lang, exchange.written)  # traditional characters for who writes them
     paragraphs = text_paragraphs(texts.say(texts.NO_MORE, lang)) if answer.refused else answer_paragraphs(answer, more=True, lang=lang)
-    markup = more_keyboard(exchange_id, exchange.lang) if has_more(answer, exchange.shown) else None
+    further = not answer.refused and await asyncio.to_thread(svc.pipeline.has_more, exchange.question, exchange.lang, exchange.shown)
+    markup = more_keyboard(exchange_id, exchange.lang) if further else None
     await send_html(context, query.message.chat_id, paragraphs, lang, markup=markup)

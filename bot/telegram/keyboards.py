@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from presentation import texts
-from retrieval.passages import more_candidates
-from retrieval.records import Answer
 
 FEEDBACK = "fb"
 MORE = "more"
@@ -46,12 +44,6 @@ def parse(data: str | None) -> Press | None:
 
 # Exchange ids are short hex strings (convlog.records); anything else was not written by this bot.
 _EXCHANGE_ID = re.compile(r"[0-9a-f]{1,32}")
-
-
-def has_more(answer: Answer, shown: tuple[str, ...]) -> bool:
-    """Whether a relevant hit not quoted yet remains (worth a "more" button), by the
-    threshold the answer was judged with."""
-    return not answer.refused and answer.threshold is not None and bool(more_candidates(answer.hits, shown, answer.threshold))
 
 
 def _more_row(exchange_id: str, lang: str) -> list[InlineKeyboardButton]:

@@ -17,7 +17,7 @@ from bot.telegram.addressing import (
     strip_mention,
 )
 from bot.telegram.context import services
-from bot.telegram.keyboards import answer_keyboard, exchange_of, has_more
+from bot.telegram.keyboards import answer_keyboard, exchange_of
 from bot.telegram.sending import send_html, send_notice, with_typing
 from convlog import ExchangeBrief
 from presentation import texts
@@ -87,7 +87,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     else:
         brief = ExchangeBrief(answer.searched or answer.question, answer.lang, shown, answer.question)
     # "more" is offered only when exchanges are logged (as before the memory moved here)
-    more = svc.log is not None and has_more(answer, brief.shown)
+    more = (svc.log is not None and not answer.refused and not answer.emergency
+            and await asyncio.to_thread(svc.pipeline.has_more, brief.question, brief.lang, brief.shown))
     svc.recent.remember(exchange.id, brief)  # before any button can be pressed
     # under an emergency notice nothing invites browsing or rating: the one thing to do is get help;
     # a reply to a thank-you, a greeting or an empty message has nothing to rate either
