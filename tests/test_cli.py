@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -230,3 +231,14 @@ def test_python_dash_m_bot_is_the_same_command():
     assert result.returncode == 0
     for command in ("index", "ask", "chat", "eval", "run"):
         assert command in result.stdout
+
+
+def test_every_command_but_the_bot_lets_idle_engine_threads_sleep(monkeypatch):
+    """Two processes whose engine threads spin stall each other on two cores (bot.config):
+    a re-index, an evaluation or the console lets its idle threads sleep; the bot does not;
+    a policy set in the environment wins."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert run("run", "--help").exit_code == 0 and "OMP_WAIT_POLICY" not in os.environ
+    assert run("logs", "--help").exit_code == 0 and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert run("index", "--help").exit_code == 0 and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

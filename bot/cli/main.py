@@ -16,12 +16,13 @@ from bot.cli.measure import (
     eval_answers,
     eval_redflags,
 )
-from bot.config import go_offline, load_dotenv_file
+from bot.config import go_offline, load_dotenv_file, share_cores
 
 
 @click.group(cls=UserErrorGroup)
 @click.version_option(package_name="articlebot")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """articlebot: answers health questions by quoting a corpus of articles.
 
     Configuration comes from environment variables (ARTICLEBOT_DATA,
@@ -31,6 +32,8 @@ def main() -> None:
     """
     load_dotenv_file()  # first, so that .env may set the offline variables too
     go_offline()
+    if ctx.invoked_subcommand != "run":  # the bot answers fastest with spinning threads (bot.config)
+        share_cores()
 
 
 for command in (index, ask, chat, run, eval_, eval_answers, calibrate, eval_redflags, calibrate_redflags, logs, console):
