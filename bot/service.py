@@ -155,9 +155,9 @@ class Service:
         else:
             # a reply to one of the bot's answers (`context` given) is read with that answer's question;
             # a message in the conversation, with its previous one, and not quoting what it was shown again
-            seen = turn.seen if context is None and turn else ()
+            seen, after = (turn.seen, turn.safety) if context is None and turn else ((), None)
             context = turn.searched if context is None and turn else clean_input(context or "") or None
-            answer = self.pipeline.answer(question, context=context, seen=seen)
+            answer = self.pipeline.answer(question, context=context, seen=seen, after=after)
             self.conversations.remember(conversation, answer.searched, answer.lang, [p.hit.chunk_id for p in answer.passages],
                                         answer.safety, [p.focus for p in answer.passages])  # fmt: skip
         if not any(ch.isalpha() for ch in answer.question) and (answer.empty or answer.social):

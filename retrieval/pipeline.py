@@ -194,13 +194,16 @@ class Pipeline:
         if self.red_flags is None:
             self.red_flags = RedFlags.load()
 
-    def answer(self, raw_question: str, context: str | None = None, seen: Collection[str] = ()) -> Answer:
+    def answer(self, raw_question: str, context: str | None = None, seen: Collection[str] = (), *,
+               after: Assessment | None = None) -> Answer:  # fmt: skip
         """Answer one message (never raises for odd input: empty, huge, odd Unicode).
 
         `context`: the previous question of the same conversation (as it was searched),
         if it is recent; a message that leans on it is answered as a follow-up (followup.py).
         `seen`: the answering sentences the conversation was already shown, which a
         follow-up does not quote again while another passage qualifies (passages.choose).
+        `after`: what the previous answer's red flags were (its notice), when known; else
+        the previous question is assessed again where it decides something.
         """
         message = tidy_question(raw_question)[:MAX_MESSAGE_CHARS]
         context = tidy_question(context or "")
@@ -231,7 +234,9 @@ class Pipeline:
         answer.safety = self.red_flags.assess(message)
         if not answer.safety.emergency and context and not answer.social:
             # the previous message is assessed again only where it decides something (each costs an embedding)
-            before = self.red_flags.assess(context) if followed else None
+            # (as it was answered: an emergency the two messages before it told together is one too,
+            # "我昨天刚打的瘦脸针" / "眼皮也有点耷拉 看东西有重影" / "我在家躺一下应该没事吧")
+            before = (after or self.red_flags.assess(context)) if followed else None
             if before is not None and before.emergency:
                 # a follow-up of an emergency ("ok but how long until it wears off", "我在家躺一下应该没事吧")
                 # gets its notice again, never quotes that reassure; a new topic after it starts afresh

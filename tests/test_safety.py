@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.service import Service
 from presentation.plain import render_text
 from presentation.texts import DISCLAIMER
 from retrieval.safety import RedFlags, RulesError, normalise
@@ -130,6 +131,19 @@ def test_a_follow_up_of_an_emergency_gets_its_notice_again_and_a_new_topic_does_
     # a new topic, or thanks, after it is answered as usual
     assert pipeline.answer("红烧肉怎么做", context=swallowing).emergency is None
     assert pipeline.answer("谢谢", context=swallowing).emergency is None
+
+
+def test_an_emergency_two_messages_told_together_is_repeated_for_their_follow_ups(pipeline):
+    """The injection in one message, the symptoms in the next: the notice, and again for what
+    follows ("躺一下应该没事吧", "how long until it wears off"), as in a Telegram chat or `chat`;
+    a new topic after it starts afresh (found by a walkthrough: the follow-ups were refused)."""
+    service = Service(pipeline)
+    said = [service.answer(m, channel="test", conversation="c").answer
+            for m in ["我昨天刚打的瘦脸针", "眼皮也有点耷拉 看东西有重影", "我在家躺一下应该没事吧", "ok but how long until it wears off"]]  # fmt: skip
+    assert [a.emergency for a in said] == [None, "botox_spread", "botox_spread", "botox_spread"]
+    assert all(a.refused and a.passages == [] and render_text(a).startswith("⚠️") for a in said[1:])
+    assert pipeline.answer("我在家躺一下应该没事吧", context=said[1].searched).emergency is None  # each message alone tells none
+    assert service.answer("红烧肉怎么做", channel="test", conversation="c").answer.emergency is None
 
 
 def test_personal_advice_gets_the_caveat_after_the_articles(pipeline):
