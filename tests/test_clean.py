@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from common.text import fold
 from corpus import DEFAULT_CORPUS, load_corpus
 from corpus.article import Block, Document
-from corpus.clean import clean_document, clean_documents
+from corpus.clean import clean_document, clean_documents, repeated_lines
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +271,20 @@ def test_a_single_short_line_is_body_not_title():
     article = clean_document(doc("g.txt", "建议多休息,多喝水,必要时就医"))
     assert article.title == ""
     assert article.text == "建议多休息,多喝水,必要时就医"
+
+
+def test_a_copy_of_an_article_is_no_reason_to_call_its_lines_boilerplate():
+    """A copy (the same file twice, or re-saved with a line changed) repeats every line of the
+    article: none of them is the site's boilerplate, which pages that differ share."""
+    footer = "本站内容仅供参考,版面编辑:健康频道"
+    lines = ["瘦脸针的效果能维持多久", "短句一：注射后四到六个月。", "短句二：因人而异。", "短句三：代谢快的人短一些。", footer]
+    original = doc("a.txt", *lines, BODY)
+    for copies in ([doc("a-copy.txt", *lines, BODY)],
+                   [doc("a-copy.txt", *lines, BODY), doc("a (2).txt", *lines, BODY)],
+                   [doc("a-old.txt", *lines[:-2], "短句三：代谢快的人会短一些。", footer, BODY)]):  # fmt: skip
+        other = doc("b.txt", "另一篇文章的标题", BODY + "另一段。", "第二段内容不同。", "第三段也不同。", footer)
+        repeated = repeated_lines([original, *copies, other])
+        assert fold(footer) in repeated  # the site's line, on pages that differ
+        assert not {fold(line) for line in lines[:-1]} & repeated
+        article = clean_documents([original, *copies, other])[0]
+        assert article.title == "瘦脸针的效果能维持多久" and "注射后四到六个月" in article.text and "版面编辑" not in article.text
