@@ -94,10 +94,16 @@ class GapReport:
     considered: int  # unanswered exchanges looked at (grouped + excluded)
     excluded: dict[str, int] = field(default_factory=dict)  # by reason (REASONS)
     capped: bool = False  # more than MAX_QUESTIONS unanswered exchanges: the older ones were not read
+    flagged: int = 0  # of `considered`, the emergencies the log flagged (counted in excluded["emergency"], never read)
 
     @property
     def grouped(self) -> int:
         return sum(g.count for g in self.groups)
+
+    @property
+    def read(self) -> int:
+        """The unanswered exchanges read (MAX_QUESTIONS at most): neither handled nor flagged emergencies."""
+        return self.considered - self.excluded.get("handled", 0) - self.flagged
 
     def group(self, key: str) -> GapGroup | None:
         return next((g for g in self.groups if g.key == key), None)
@@ -219,9 +225,9 @@ class GapGrouper:
 
     def report(self, engine: sa.Engine, filters: Filters | None = None, *, include_handled: bool = False) -> GapReport:
         """The content gaps among the unanswered exchanges that `filters` select."""
-        rows, handled_out, capped = _candidates(engine, filters or Filters(), include_handled, self.limit)
+        rows, handled_out, capped, flagged = _candidates(engine, filters or Filters(), include_handled, self.limit)
         excluded = Counter({reason: 0 for reason in REASONS})
-        excluded["handled"] = handled_out
+        excluded["handled"], excluded["emergency"] = handled_out, flagged
         kept = []
         for row in rows:
             reason = _reason(row["question"], row["searched"])
@@ -252,7 +258,7 @@ class GapGrouper:
         groups.sort(key=lambda g: g.key)
         groups.sort(key=lambda g: g.last_ts, reverse=True)
         groups.sort(key=lambda g: g.count, reverse=True)  # stable: count, then the latest, then key
-        return GapReport(groups, considered=len(rows) + handled_out, excluded=dict(excluded), capped=capped)
+        return GapReport(groups, considered=len(rows) + handled_out + flagged, excluded=dict(excluded), capped=capped, flagged=flagged)
 
     def _group(self, keys: list[str], vectors: np.ndarray, forms: dict[str, Counter], rows_of: dict[str, list[dict]]) -> GapGroup:
         rows = [row for k in keys for row in rows_of[k]]
@@ -290,9 +296,11 @@ def _reason(question: str, searched: str | None) -> str | None:
     return None
 
 
-def _candidates(engine: sa.Engine, filters: Filters, include_handled: bool, limit: int) -> tuple[list[dict], int, bool]:
-    """(the newest unanswered exchanges, how many handled ones were left out, whether the limit cut)."""
-    unanswered = sa.and_(_where(engine, filters), exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
+def _candidates(engine: sa.Engine, filters: Filters, include_handled: bool, limit: int) -> tuple[list[dict], int, bool, int]:
+    """(the newest unanswered exchanges, how many handled ones were left out, whether the limit
+    cut, how many the log flagged as emergencies: left out, and counted)."""
+    selected = _where(engine, filters)
+    unanswered = sa.and_(selected, exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
     marked = sa.select(gap_marks.c.exchange_id)
     query = (
         sa.select(exchanges.c.id, exchanges.c.ts, exchanges.c.lang, exchanges.c.question, exchanges.c.searched, gap_marks.c.handled_ts)
@@ -305,12 +313,13 @@ def _candidates(engine: sa.Engine, filters: Filters, include_handled: bool, limi
         query = query.where(exchanges.c.id.not_in(marked))
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
+        flagged = conn.execute(sa.select(sa.func.count()).select_from(exchanges).where(selected, exchanges.c.emergency.is_(True))).scalar_one()
         handled = 0
         if not include_handled:
             handled = conn.execute(
                 sa.select(sa.func.count()).select_from(exchanges).where(unanswered, exchanges.c.id.in_(marked))
             ).scalar_one()
-    return rows[:limit], handled, len(rows) > limit
+    return rows[:limit], handled, len(rows) > limit, flagged
 
 
 # -- marking gaps handled ------------------------------------------------------

@@ -68,7 +68,7 @@ def seed_gaps(url: str) -> dict[str, list[str]]:
             ids.setdefault(kind, []).append(record(log, question, minutes_ago=minutes))
     ids["follow_up"].append(record(log, CONTEXT_FOLLOW_UP, searched=f"瘦脸针疼不疼 {CONTEXT_FOLLOW_UP}", minutes_ago=5))
     ids["answered"] = [record(log, "长期打肉毒素有什么副作用？", refused=False, minutes_ago=4)]
-    ids["flagged"] = [record(log, "胸口剧痛，一直出冷汗", emergency=True, minutes_ago=3)]  # flagged: not even considered
+    ids["flagged"] = [record(log, "胸口剧痛，一直出冷汗", emergency=True, minutes_ago=3)]  # flagged: left out and counted, never read
     log.close()
     return ids
 
@@ -120,8 +120,8 @@ def test_gaps_are_grouped_by_meaning_and_what_is_no_gap_is_left_out(gaps_log, gr
     assert pain.key == key_of(ids["pain"]) and pain.langs == ["zh"] and not pain.handled and pain.handled_ts is None
     assert pain.first_ts == utc_stamp(NOW - timedelta(minutes=993)) and pain.last_ts == utc_stamp(NOW - timedelta(minutes=972))
     assert {q for _, q in pain.questions} == set(PAIN) and len(pain.questions) == 4
-    assert report.excluded == {"no_words": 2, "greeting": 2, "follow_up": 3, "emergency": 1, "handled": 0}
-    assert report.considered == 10 + 8 and report.grouped == 10 and not report.capped
+    assert report.excluded == {"no_words": 2, "greeting": 2, "follow_up": 3, "emergency": 2, "handled": 0}
+    assert report.considered == 10 + 8 + 1 and report.grouped == 10 and not report.capped and report.read == 18
     data = json.loads(json.dumps(report.to_dict()))
     assert data["groups"][0]["exchange_ids"] == sorted(ids["pain"]) and "questions" not in data["groups"][0]
 
@@ -278,10 +278,10 @@ def test_cli_gaps_handle_and_reask(cli_data, log_url):
     ids = seed_gaps(log_url)
     data = json.loads(logs("gaps", "--json").output)
     assert [g["count"] for g in data["groups"]] == [4, 3, 2, 1]
-    assert data["excluded"] == {"no_words": 2, "greeting": 2, "follow_up": 3, "emergency": 1, "handled": 0}
+    assert data["excluded"] == {"no_words": 2, "greeting": 2, "follow_up": 3, "emergency": 2, "handled": 0}
     price = key_of(ids["price"])
     text = logs("gaps").output
-    assert price in text and "瘦脸针疼不疼" in text and "left out: 2 no-words, 2 greeting, 3 follow-up, 1 emergency" in text
+    assert price in text and "瘦脸针疼不疼" in text and "left out: 2 no-words, 2 greeting, 3 follow-up, 2 emergency" in text
 
     assert "3 questions marked handled" in logs("handle", price).output
     assert price not in logs("gaps").output and price in logs("gaps", "--include-handled").output

@@ -400,7 +400,7 @@ def gaps_command(since, until, channel, include_handled, top, as_json) -> None:
     click.echo(f"{report.considered} unanswered questions: {report.grouped} in {len(report.groups)} gaps; "
                f"left out: {_excluded(report)}.")  # fmt: skip
     if report.capped:
-        click.echo(f"(only the newest {report.considered - report.excluded.get('handled', 0)} were read; narrow with --since/--until)")
+        click.echo(f"(only the newest {report.read} were read; narrow with --since/--until)")
     if not report.groups:
         click.echo("No content gaps.")
     for group in shown:
