@@ -79,9 +79,13 @@ def label_line(row: dict) -> str:
     what the bot did, not what it should have done. A follow-up (searched together with the
     conversation's previous question) keeps that text as `searched`, to be made into two turns.
 
-    Small talk (greetings, thanks, messages with no words: convlog.smalltalk) gives "" (no line):
-    the draft is of questions, and a blank or "谢谢" line would only be deleted by hand."""
-    if is_small_talk(row):
+    Small talk (greetings, thanks, messages with no words: convlog.smalltalk) and requests for
+    more of the previous answer ("还有呢", "more?": what the "more" button does) give "" (no
+    line): the draft is of questions, and a "谢谢" or "还有呢" line would only be deleted by hand."""
+    # imported here, as convlog.smalltalk does: `logs` starts without it
+    from retrieval.followup import asks_for_more
+
+    if is_small_talk(row) or asks_for_more(row["question"]):
         return ""
     first = next((hit for hit in sorted(row["hits"], key=lambda h: h["rank"]) if hit["shown"]), None)
     tags = ["from-log", "emergency" if row["emergency"] else "refused" if row["refused"] else "answered"]

@@ -195,8 +195,15 @@ def test_export_labels_drafts_a_file_that_eval_answers_reads(seeded, tmp_path):
 
 
 def test_export_labels_leaves_out_messages_that_ask_nothing(seeded, log_url, tmp_path):
-    """The draft holds questions only: no line for a greeting, thanks, an emoji or an empty message."""
+    """The draft holds questions only: no line for a greeting, thanks, an emoji or an empty
+    message, nor for "还有呢" (more of the previous answer, answered with passages or not)."""
     small_talk = record_small_talk(log_url)
+    log = ConversationLog(log_url, salt="seed")
+    for message, refused in (("还有呢", False), ("more please", True)):
+        log.record(ExchangeRecord(channel="telegram", lang="zh", question=message, reply="…", refused=refused, hits=[],
+                                  searched="打瘦脸针会导致面瘫吗", latency_ms=5, user_id="u8", chat_type="private",
+                                  ts=utc_stamp(NOW - timedelta(hours=1))))  # fmt: skip
+    log.close()
     out = tmp_path / "drafts.jsonl"
     result = logs("export", "--format", "labels", "-o", str(out))
     assert result.exit_code == 0, result.output
