@@ -9,6 +9,7 @@ first release, with its ``_migrations`` table, is recognised and upgraded).
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,6 +80,11 @@ def migrate(engine: sa.Engine) -> None:
     Several instances may start at once: PostgreSQL migrations run under an advisory
     lock, SQLite ones under a lock file beside the database.
     """
+    with _quiet(logging.getLogger("alembic")):  # its INFO lines ("Context impl SQLiteImpl.", plugins) at every start
+        _migrate(engine)
+
+
+def _migrate(engine: sa.Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -98,10 +104,31 @@ def migrate(engine: sa.Engine) -> None:
             config.attributes["connection"] = conn
             if "_migrations" in tables and "alembic_version" not in tables:
                 command.stamp(config, "0001")
+            before = _revision(conn)
             command.upgrade(config, "head")
+            after = _revision(conn)
+            if after != before:
+                logging.getLogger(__name__).info("conversation log schema upgraded from %s to %s", before or "empty", after)
         if sqlite:
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
             conn.commit()
+
+
+def _revision(conn: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def _quiet(logger: logging.Logger):
+    """`logger` at WARNING or above for the block."""
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextmanager

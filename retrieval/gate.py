@@ -28,6 +28,7 @@ from common.text import CJK
 
 LONG_CLAUSES = 3  # a message of this many clauses or more is "long"
 LONG = "long"  # the offsets' key for long messages (the others are language codes)
+KEYS = ("zh", "en", LONG)  # the offsets there are: the languages common.text.detect_language tells, and long messages
 
 _CLAUSE_END = "，,。！!？?；;～~…\n"
 _CLAUSE_RE = re.compile(f"(?<=[{_CLAUSE_END}])|(?<=[{CJK}])\\s+|\\s+(?=[{CJK}])|(?<=[.])\\s+")
@@ -63,7 +64,9 @@ def parse_offsets(spec: str) -> dict[str, float]:
             continue
         key, sep, value = part.partition("=")
         if not sep or not re.fullmatch(r"[a-z]{2,5}", key.strip()):
-            raise ValueError(f"{part!r} is not KEY=NUMBER (a language code or 'long')")
+            raise ValueError(f"{part!r} is not KEY=NUMBER (KEY one of {', '.join(KEYS)})")
+        if key.strip() not in KEYS:  # "fr=0.1" or "lnog=…" would otherwise be taken and never used
+            raise ValueError(f"{part!r}: {key.strip()!r} is not an offset (use {', '.join(KEYS[:-1])} or {KEYS[-1]})")
         try:
             number = float(value)
         except ValueError:

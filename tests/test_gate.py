@@ -45,9 +45,11 @@ def test_offsets_parse_and_print_back():
     assert gate.parse_offsets("") == {}
     offsets = {"en": 0.046, "long": -0.024}
     assert gate.parse_offsets(gate.format_offsets(offsets)) == offsets
-    for bad in ("en", "en=", "en=abc", "=0.1", "en=nan", "long=inf", "EN/../x=1"):
+    for bad in ("en", "en=", "en=abc", "=0.1", "en=nan", "long=inf", "EN/../x=1", "fr=0.1", "lnog=-0.02"):
         with pytest.raises(ValueError):
             gate.parse_offsets(bad)
+    with pytest.raises(ValueError, match="'lnog' is not an offset .use zh, en or long."):  # a typo is not taken silently
+        gate.parse_offsets("en=0.05,lnog=-0.02")
 
 
 def test_config_takes_the_models_offsets_unless_told(monkeypatch):
