@@ -108,7 +108,7 @@ def open_log(config: Config) -> ConversationLog | None:
     try:
         url = log_url(config.data_dir, config.log_url)
         return ConversationLog(url, salt=load_salt(config.data_dir, config.log_salt), raw_user_ids=config.log_raw_user_ids,
-                               spool=Path(config.data_dir) / "logs.unwritten.jsonl")
+                               spool=Path(config.data_dir) / "logs.unwritten.jsonl", wait_for_server=True)
     except (LogError, OSError) as exc:
         print(f"articlebot: conversations will not be logged: {exc}", file=sys.stderr)
         return None

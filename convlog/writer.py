@@ -50,6 +50,14 @@ def _contended(exc: SQLAlchemyError) -> bool:
     )  # fmt: skip
 
 
+def _unreachable(url: str, exc: OperationalError) -> bool:
+    """Whether opening a server's database failed for want of the server (down, not started
+    yet, no route), not for a setting a person must change (password, database name)."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    wrong = ("authentication failed", "does not exist", "no password supplied", "permission denied", "invalid")
+    return not url.startswith("sqlite") and not any(sign in text for sign in wrong)
+
+
 def _entry_of(data: dict) -> ExchangeRecord:
     """An exchange read back from the spool."""
     return ExchangeRecord(**{**data, "hits": [LoggedHit(**h) for h in data.get("hits") or []]})
@@ -59,9 +67,13 @@ class ConversationLog:
     """Writes exchanges and feedback; opening it applies pending migrations."""
 
     MEMORY = 10_000  # exchanges announced but not written yet, and their early feedback
+    RETRY_OPEN_SECONDS = 30.0  # a server that could not be reached is tried again at most this often
 
     def __init__(self, url: str, *, salt: str = "", raw_user_ids: bool = False, busy_seconds: float = BUSY_SECONDS,
-                 spool: Path | None = None):
+                 spool: Path | None = None, wait_for_server: bool = False):
+        """`wait_for_server` (the bot's log): a database server that cannot be reached yet is no
+        error; the exchanges go to the spool until it can be, tried again with the next exchange
+        every RETRY_OPEN_SECONDS at most. Otherwise (the `logs` commands, the console) it is."""
         self.url = url
         self.salt = salt
         self.raw_user_ids = raw_user_ids
@@ -74,11 +86,36 @@ class ConversationLog:
         self._expected: OrderedDict[str, None] = OrderedDict()  # answered here, row still to come
         self._pending_feedback: OrderedDict[str, tuple[str, str]] = OrderedDict()  # for rows not written yet
         self._lock = threading.Lock()
+        self._open, self._retry_at = False, 0.0
         try:
             self.engine = create_engine(url, busy_seconds)
             migrate(self.engine)
+            self._open = True
+        except OperationalError as exc:
+            if not (wait_for_server and self.spool is not None and _unreachable(url, exc)):
+                raise LogError(f"Cannot open the conversation log at {display_url(url)}: {first_line(exc)}") from None
+            self._retry_at = time.monotonic() + self.RETRY_OPEN_SECONDS
+            print(f"articlebot: the conversation log at {display_url(url)} cannot be reached ({first_line(exc)}); "
+                  f"exchanges are kept in {self.spool} and written to it once it can be", file=sys.stderr)  # fmt: skip
         except (SQLAlchemyError, OSError) as exc:
             raise LogError(f"Cannot open the conversation log at {display_url(url)}: {first_line(exc)}") from None
+
+    def _ready(self) -> bool:
+        """Whether the log is open; a server that could not be reached is tried again (migrating
+        first) when RETRY_OPEN_SECONDS have passed."""
+        if self._open:
+            return True
+        with self._lock:
+            if self._open or time.monotonic() < self._retry_at:
+                return self._open
+            self._retry_at = time.monotonic() + self.RETRY_OPEN_SECONDS
+        try:
+            migrate(self.engine)
+        except (SQLAlchemyError, OSError):
+            return False
+        self._open = True
+        print(f"articlebot: the conversation log at {display_url(self.url)} can be reached now", file=sys.stderr)
+        return True
 
     def close(self) -> None:
         self.engine.dispose()
@@ -98,22 +135,26 @@ class ConversationLog:
 
     def record(self, entry: ExchangeRecord) -> bool:
         """Store one exchange with its hits (retrying while other writers hold the lock); on
-        failure say so on stderr (with the exchange), keep it in the spool, and return False."""
+        failure say so on stderr, keep it in the spool, and return False. The exchange itself
+        (what the user wrote) goes to stderr only when the spool could not keep it: the last
+        place it is not lost."""
         with self._lock:  # a 👍/👎 that arrived before this row was written
             self._expected.pop(entry.id, None)
             pending = self._pending_feedback.pop(entry.id, None)
         if pending:
             entry.feedback, entry.feedback_ts = pending
-        error = self._write(entry)
+        error = self._write(entry) if self._ready() else "it cannot be reached"
         if error is None:
             self._drain_spool()
             return True
         kept = self._to_spool(entry)
+        if kept:
+            self.expect(entry.id)  # a 👍/👎 for it is kept too, and written with it (_drain_spool)
         where = f"kept in {self.spool} until the log can be written" if kept else "not kept"
         print(
             f"articlebot: could not write exchange {entry.id} to the conversation log ({error}); "
-            f"the reply was {'not ' if entry.delivery_error else ''}sent; the exchange is {where}. "
-            f"Exchange: {json.dumps(asdict(entry), ensure_ascii=False)}",
+            f"the reply was {'not ' if entry.delivery_error else ''}sent; the exchange is {where}."
+            + ("" if kept else f" Exchange: {json.dumps(asdict(entry), ensure_ascii=False)}"),
             file=sys.stderr,
         )
         return False
@@ -168,8 +209,16 @@ class ConversationLog:
                     except (ValueError, TypeError):
                         left.append(line)  # kept for a person to look at, never dropped
                         continue
+                    with self._lock:  # a 👍/👎 given while it waited here
+                        pending = self._pending_feedback.pop(entry.id, None)
+                    if pending:
+                        entry.feedback, entry.feedback_ts = pending
+                        line = json.dumps(asdict(entry), ensure_ascii=True)
                     if self._write(entry, attempts=2) is not None:
                         left.append(line)
+                    else:
+                        with self._lock:
+                            self._expected.pop(entry.id, None)
                 fh.seek(0)
                 fh.truncate()
                 fh.write("".join(f"{line}\n" for line in left))
@@ -184,10 +233,12 @@ class ConversationLog:
         """
         stamp = utc_stamp()
         try:
-            with self.engine.begin() as conn:
-                done = conn.execute(
-                    exchanges.update().where(exchanges.c.id == exchange_id).values(feedback=value, feedback_ts=stamp)
-                ).rowcount
+            done = 0
+            if self._ready():
+                with self.engine.begin() as conn:
+                    done = conn.execute(
+                        exchanges.update().where(exchanges.c.id == exchange_id).values(feedback=value, feedback_ts=stamp)
+                    ).rowcount
             if done == 0:
                 with self._lock:
                     if exchange_id in self._expected:
@@ -202,6 +253,8 @@ class ConversationLog:
 
     def recall(self, exchange_id: str) -> ExchangeBrief | None:
         """A logged exchange's question (as searched), language and quoted chunks (None if unknown or unreadable)."""
+        if not self._ready():
+            return None
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(

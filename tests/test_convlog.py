@@ -7,11 +7,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
-from convlog import HEAD, ConversationLog, ExchangeRecord, LoggedHit, migrate, pseudonym
+from convlog import (
+    HEAD,
+    ConversationLog,
+    ExchangeRecord,
+    LogError,
+    LoggedHit,
+    migrate,
+    pseudonym,
+)
 from convlog.review import (
     Filters,
     QueryError,
@@ -219,9 +228,9 @@ def test_several_instances_start_and_write_at_once(log_url):
         assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 60
 
 
-def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(log_url, capsys, tmp_path):
-    log = ConversationLog(log_url, busy_seconds=0.5, spool=tmp_path / "unwritten.jsonl")
-    record = entry()
+@contextmanager
+def locked(log_url: str):
+    """Another connection holds the exchanges table locked for the block."""
     if log_url.startswith("sqlite"):
         locker = sqlite3.connect(log_url[len("sqlite:///"):], isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
@@ -229,13 +238,21 @@ def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(l
         locker = sa.create_engine(log_url).connect()
         locker.execute(sa.text("LOCK TABLE exchanges IN ACCESS EXCLUSIVE MODE"))
     try:
-        assert log.record(record) is False
+        yield
     finally:
         locker.rollback() if not isinstance(locker, sqlite3.Connection) else locker.execute("ROLLBACK")
         locker.close()
+
+
+def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(log_url, capsys, tmp_path):
+    log = ConversationLog(log_url, busy_seconds=0.5, spool=tmp_path / "unwritten.jsonl")
+    record = entry()
+    with locked(log_url):
+        assert log.record(record) is False
     err = capsys.readouterr().err
-    assert f"could not write exchange {record.id}" in err and "the reply was sent" in err
-    assert json.loads(err.split("Exchange: ", 1)[1])["question"] == record.question  # said on stderr
+    assert f"could not write exchange {record.id}" in err and "the reply was sent" in err and "kept in" in err
+    assert record.question not in err and "Exchange: " not in err  # kept in the spool: what the user wrote stays out of stderr
+    assert json.loads(log.spool.read_text())["question"] == record.question
     later = entry("之后的问题")
     assert log.record(later) is True  # and it works again once the lock is gone,
     assert get_exchange(log.engine, record.id)["question"] == record.question  # writing the kept row too
@@ -244,6 +261,17 @@ def test_a_locked_database_fails_quickly_to_stderr_without_losing_the_exchange(l
     log.record(later)  # a row written twice (a replayed spool) stays one row
     with log.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 2
+
+
+def test_an_exchange_no_spool_can_keep_is_said_whole_on_stderr(log_url, capsys, tmp_path):
+    """The last resort: an exchange neither the log nor the spool could keep is printed whole."""
+    log = ConversationLog(log_url, busy_seconds=0.5, spool=tmp_path / "a-file" / "unwritten.jsonl")
+    (tmp_path / "a-file").write_text("a file where the spool's folder would be")
+    record = entry()
+    with locked(log_url):
+        assert log.record(record) is False
+    err = capsys.readouterr().err
+    assert "the exchange is not kept" in err and json.loads(err.split("Exchange: ", 1)[1])["question"] == record.question
 
 
 def _write_rows(url: str, worker: int, rows: int, go) -> None:
@@ -294,8 +322,6 @@ def test_a_full_disk_is_reported_not_raised(tmp_path, capsys):
 
 
 def test_an_unreachable_server_is_one_sentence(tmp_path):
-    from convlog import LogError
-
     with pytest.raises(LogError, match="Cannot open the conversation log"):
         ConversationLog(f"postgresql+psycopg://nobody@/nodb?host={tmp_path}&port=1")
 
@@ -316,4 +342,37 @@ def test_migrations_produce_exactly_the_schema_the_code_uses(log_url):
     with log.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"include_object": include, "compare_type": True})
         assert compare_metadata(context, metadata) == []
+    log.close()
+
+
+def test_a_server_not_reachable_at_start_loses_no_exchange(postgres, tmp_path, capsys):
+    """The bot's log (wait_for_server) on a PostgreSQL server that is down when the bot starts:
+    the bot starts, each exchange (and a 👍 given meanwhile) is kept in the spool, and all are
+    written once the server can be reached. The `logs` commands still say at once that it cannot."""
+    real = postgres.new_database()
+    away = tmp_path / "sock"  # where the server's socket will appear: nothing listens there yet
+    away.mkdir()
+    url = real.replace(f"host={postgres.socket_dir}", f"host={away}")
+    with pytest.raises(LogError, match="Cannot open the conversation log"):
+        ConversationLog(url)
+    log = ConversationLog(url, spool=tmp_path / "unwritten.jsonl", wait_for_server=True)
+    assert "cannot be reached" in capsys.readouterr().err
+    first, second = entry("服务器没开时的问题"), entry("第二个问题")
+    for record in (first, second):
+        log.expect(record.id)
+        assert log.record(record) is False
+    assert log.feedback(first.id, "down") is True  # kept with the exchange, not lost
+    assert len(log.spool.read_text().splitlines()) == 2
+    assert first.question not in capsys.readouterr().err  # the spool has it; stderr says only that it waits
+    (away / f".s.PGSQL.{postgres.PORT}").symlink_to(postgres.socket_dir / f".s.PGSQL.{postgres.PORT}")  # the server is up
+    third = entry("服务器好了以后的问题")
+    assert log.record(third) is False  # not tried again before RETRY_OPEN_SECONDS
+    log._retry_at = 0.0  # as if they had passed
+    fourth = entry("再后来的问题")
+    assert log.record(fourth) is True
+    assert "can be reached now" in capsys.readouterr().err
+    for record in (first, second, third, fourth):
+        assert get_exchange(log.engine, record.id)["question"] == record.question
+    assert get_exchange(log.engine, first.id)["feedback"] == "down"
+    assert log.spool.read_text() == ""
     log.close()
