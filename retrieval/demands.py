@@ -69,7 +69,9 @@ _ASKS_PRICE = re.compile(
     re.IGNORECASE,
 )
 _STATES_PRICE = re.compile(
-    r"\d[\d,.]*\s*(?:元|块|万元|千元|美元|港币|rmb|yuan|dollars?|usd|hkd)|[¥￥$]\s*\d|(?:人民币|rmb|usd)\s*\d",
+    r"\d[\d,.]*\s*(?:元|块|万元|千元|美元|港币|rmb|yuan|dollars?|usd|hkd)|[¥￥$]\s*\d|(?:人民币|rmb|usd)\s*\d"
+    # in Chinese numerals ("一千元到五千元", "几百块钱"; not "一块硬块", a lump)
+    r"|[一二两三四五六七八九十几]\s*[十百千万]+\s*(?:多\s*)?(?:元|块钱|美元|港币)|[十百千万]\s*(?:多\s*)?元",
     re.IGNORECASE,
 )
 

@@ -48,6 +48,10 @@ def test_a_price_is_asked_only_by_a_question_for_one():
         assert not demands.asks_price(question), question
     assert demands.states_price("一次大约2000元") and demands.states_price("about $400 a session")
     assert not demands.states_price("效果一般维持3-6个月") and not demands.states_price("注射后24小时内避免化妆")
+    for priced in ("一般在一千元到五千元之间", "大概几百块钱", "两千多元一次", "一万元左右"):  # in Chinese numerals
+        assert demands.states_price(priced), priced
+    for unpriced in ("摸到一块硬块", "一元化管理", "多元化的治疗", "十几天后消肿"):
+        assert not demands.states_price(unpriced), unpriced
 
 
 def test_a_provider_near_the_user_is_asked_only_with_nearness_to_the_user():
