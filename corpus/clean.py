@@ -81,7 +81,7 @@ _BLOCK_LOOKBACK = 3  # lines that may precede the date line inside one dated blo
 
 _REPEAT_MIN_LINES = 5  # documents shorter than this are not compared across the corpus
 _REPEAT_MAX_LEN = 200
-_COPY_SHARE = 0.8  # two documents sharing this much of the shorter one's lines are copies (repeated_lines)
+_COPY_SHARE = 0.8  # two documents sharing this much of the shorter one's lines (all of them) are copies (repeated_lines)
 # Bigram containment above which a paragraph repeats an earlier one of the same
 # article. Rewordings of the same answer share 60-70% of their bigrams; distinct
 # paragraphs about one topic share well under half.
@@ -110,27 +110,27 @@ def clean_documents(docs: list[Document], known_boilerplate: set[str] | frozense
 
 
 def repeated_lines(docs: list[Document]) -> set[str]:
-    """Comparison keys of lines that occur in two or more documents of a corpus, a document and
-    its copies counted once: a copy (the same lines, or two documents sharing at least
-    _COPY_SHARE of the shorter one's lines and no third holding them) repeats the whole
-    article, and its lines are not boilerplate. Without this, indexing a copy of an article
-    stripped the original of its title and every line of 200 characters or fewer, and the
-    index remembers boilerplate."""
+    """Comparison keys of short lines that occur in two or more documents of a corpus, a
+    document and its copies counted once. A copy has the same lines as another, or shares at
+    least _COPY_SHARE of the shorter one's lines, its paragraphs included (two pages of one
+    site share their menus, not their text); its lines are not boilerplate. Without this,
+    indexing a copy of an article stripped the original of its title and every line of 200
+    characters or fewer, for good: the index remembers boilerplate."""
     holders: dict[str, list[int]] = {}
-    counted: list[frozenset[str]] = []
-    distinct: set[frozenset[str]] = set()
+    whole: list[frozenset[str]] = []  # each counted document's lines, long ones too
+    seen: set[frozenset[str]] = set()
     for doc in docs:
         if len(doc.lines) < _REPEAT_MIN_LINES:
             continue
-        keys = frozenset(k for k in (fold(b.text) for b in doc.lines if len(b.text) <= _REPEAT_MAX_LEN) if k)
-        if keys in distinct:
-            continue  # the same lines as a document already counted
-        distinct.add(keys)
-        for key in keys:
-            holders.setdefault(key, []).append(len(counted))
-        counted.append(keys)
+        lines = frozenset(k for k in (fold(b.text) for b in doc.lines) if k)
+        if lines in seen:
+            continue  # the same text as a document already counted
+        seen.add(lines)
+        for key in {fold(b.text) for b in doc.lines if len(b.text) <= _REPEAT_MAX_LEN} - {""}:
+            holders.setdefault(key, []).append(len(whole))
+        whole.append(lines)
     pairs = {tuple(held) for held in holders.values() if len(held) == 2}
-    copies = {(a, b) for a, b in pairs if len(counted[a] & counted[b]) >= _COPY_SHARE * min(len(counted[a]), len(counted[b]))}
+    copies = {(a, b) for a, b in pairs if len(whole[a] & whole[b]) >= _COPY_SHARE * min(len(whole[a]), len(whole[b]))}
     return {key for key, held in holders.items() if len(held) >= 3 or (len(held) == 2 and tuple(held) not in copies)}
 
 

@@ -288,3 +288,13 @@ def test_a_copy_of_an_article_is_no_reason_to_call_its_lines_boilerplate():
         assert not {fold(line) for line in lines[:-1]} & repeated
         article = clean_documents([original, *copies, other])[0]
         assert article.title == "瘦脸针的效果能维持多久" and "注射后四到六个月" in article.text and "版面编辑" not in article.text
+
+
+def test_two_pages_of_one_site_share_their_menus_not_their_text():
+    """Two pages whose short lines are only their menus and titles, their paragraphs long and
+    different: the menus are boilerplate, however few pages there are (no copies)."""
+    menu = ["首页", "健康百科", "疾病查询", "本站内容仅供参考,版面编辑:健康频道"]
+    long_a, long_b = BODY * 2, (BODY + "另一篇的内容。") * 2
+    pages = [doc("a.txt", "第一篇的标题", *menu, long_a, long_a + "。"), doc("b.txt", "第二篇的标题", *menu, long_b, long_b + "。")]
+    repeated = repeated_lines(pages)
+    assert {fold(line) for line in menu} <= repeated and fold("第一篇的标题") not in repeated
