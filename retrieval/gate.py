@@ -64,7 +64,7 @@ def parse_offsets(spec: str) -> dict[str, float]:
             continue
         key, sep, value = part.partition("=")
         if not sep or not re.fullmatch(r"[a-z]{2,5}", key.strip()):
-            raise ValueError(f"{part!r} is not KEY=NUMBER (KEY one of {', '.join(KEYS)})")
+            raise ValueError(f"{part!r} is not KEY=NUMBER (KEY: {', '.join(KEYS[:-1])} or {KEYS[-1]})")
         if key.strip() not in KEYS:  # "fr=0.1" or "lnog=…" would otherwise be taken and never used
             raise ValueError(f"{part!r}: {key.strip()!r} is not an offset (use {', '.join(KEYS[:-1])} or {KEYS[-1]})")
         try:

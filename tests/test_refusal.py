@@ -189,7 +189,7 @@ def test_offset_errors_say_what_is_wrong():
     assert str(info.value) == "'en=0.1=2': '0.1=2' is not a number"
     with pytest.raises(ValueError) as info:
         gate.parse_offsets("English=0.1")
-    assert str(info.value) == "'English=0.1' is not KEY=NUMBER (a language code or 'long')"
+    assert str(info.value) == "'English=0.1' is not KEY=NUMBER (KEY: zh, en or long)"
     with pytest.raises(ValueError) as info:
         gate.parse_offsets("en=2")
     assert str(info.value) == "'en=2': the offset must be a number from -1 to 1"
