@@ -130,12 +130,10 @@ def _answering(hit: Hit) -> float:
     return max(hit.sentence_scores) if hit.sentence_scores else hit.score
 
 
-def more_candidates(hits: list[Hit], shown: set[str] | tuple[str, ...], min_score: float,
-                    articles: Collection[str] | None = None) -> list[Hit]:
+def more_candidates(hits: list[Hit], shown: set[str] | tuple[str, ...], min_score: float, articles: Collection[str]) -> list[Hit]:
     """The hits worth offering under "more": not quoted yet, from the articles already quoted
-    (`articles`; by default those of the shown chunks among `hits`, any article when none is
-    known), above the threshold and not far below the best hit (MORE_DROP); past that,
-    "more" says there is nothing further.
+    (`articles`; any article when none is known), above the threshold and not far below the
+    best hit (MORE_DROP); past that, "more" says there is nothing further.
 
     Why only the quoted articles: "more" asks for more of that answer. On the tuning half of
     tests/data/answers.jsonl (its 93 answered single-turn questions with an article, paged
@@ -145,14 +143,12 @@ def more_candidates(hits: list[Hit], shown: set[str] | tuple[str, ...], min_scor
     (17, tuning half and English probe) followed a first reply from the wrong article."""
     if not hits:
         return []
-    if articles is None:
-        articles = {h.article for h in hits if h.chunk_id in shown}
     floor = max(min_score, max(h.score for h in hits) - MORE_DROP)
     return [h for h in hits if h.chunk_id not in shown and h.score >= floor and (not articles or h.article in articles)]
 
 
 def choose_more(question: str, hits: list[Hit], lang: str, min_score: float, *, shown: set[str], page: int,
-                articles: Collection[str] | None = None) -> Answer:
+                articles: Collection[str]) -> Answer:
     """The next `page` relevant passages not quoted yet ("more") of the articles quoted
     (more_candidates); refused when there are none."""
     rest = more_candidates(hits, shown, min_score, articles)[:page]

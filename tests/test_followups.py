@@ -440,8 +440,8 @@ def test_a_heading_is_never_quoted_as_the_answer(pipeline):
 
 def test_more_stops_when_relevance_drops():
     hits = [_hit("a", score=0.15, chunk="1"), _hit("b", score=0.12, chunk="2"), _hit("c", score=0.08, chunk="3"), _hit("d", score=0.06, chunk="4")]
-    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.05)] == ["2"]  # 0.08 is too far below 0.15
-    assert more_candidates(hits, {"1", "2"}, 0.05) == []
+    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.05, {"a.txt"})] == ["2"]  # 0.08 is too far below 0.15
+    assert more_candidates(hits, {"1", "2"}, 0.05, {"a.txt"}) == []
 
 
 def test_asking_whether_it_is_all_right_names_no_subject_of_its_own():

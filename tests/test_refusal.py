@@ -88,32 +88,32 @@ def _one_article(*hits: Hit) -> list[Hit]:
 
 def test_more_offers_hits_down_to_the_threshold_or_the_drop_whichever_is_higher():
     hits = _one_article(_hit("1", 0.15), _hit("2", 0.12), _hit("3", 0.119), _hit("4", 0.13))
-    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.12)] == ["2", "4"]  # exactly at the threshold: offered
-    assert [h.chunk_id for h in more_candidates(hits, set(), 0.0)] == ["1", "2", "3", "4"]  # drop floor 0.10
-    assert more_candidates([], set(), 0.0) == []
+    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.12, {"a.txt"})] == ["2", "4"]  # exactly at the threshold: offered
+    assert [h.chunk_id for h in more_candidates(hits, set(), 0.0, {"a.txt"})] == ["1", "2", "3", "4"]  # drop floor 0.10
+    assert more_candidates([], set(), 0.0, set()) == []
 
 
 def test_more_goes_on_in_the_articles_already_quoted_only():
     hits = [_hit("1", 0.15), _hit("2", 0.14), _hit("3", 0.12), _hit("4", 0.11)]
     hits[2].article = hits[0].article  # "3" is of the article quoted first, "2" and "4" of others
-    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.05)] == ["3"]
-    # the articles quoted, as the pipeline reads them from the index (the shown chunk is no longer among the hits)
+    assert [h.chunk_id for h in more_candidates(hits, {"1"}, 0.05, {"1.txt"})] == ["3"]
+    # the articles quoted are read from the index: the shown chunk need not be among the hits
     assert [h.chunk_id for h in more_candidates(hits[1:], {"1"}, 0.05, {"4.txt"})] == ["4"]
-    assert [h.chunk_id for h in more_candidates(hits, {"1", "3"}, 0.05)] == []
-    # nothing shown yet, or no article known for what was: any article
-    assert [h.chunk_id for h in more_candidates(hits, set(), 0.05)] == ["1", "2", "3", "4"]
-    assert [h.chunk_id for h in more_candidates(hits[1:], {"1"}, 0.05)] == ["2", "3", "4"]
-    assert [p.hit.chunk_id for p in choose_more("问题", hits, "zh", 0.05, shown={"2"}, page=2).passages] == []
+    assert [h.chunk_id for h in more_candidates(hits, {"1", "3"}, 0.05, {"1.txt"})] == []
+    # no article known (nothing shown yet, or what was is no longer in the index): any article
+    assert [h.chunk_id for h in more_candidates(hits, set(), 0.05, set())] == ["1", "2", "3", "4"]
+    assert [h.chunk_id for h in more_candidates(hits[1:], {"1"}, 0.05, set())] == ["2", "3", "4"]
+    assert [p.hit.chunk_id for p in choose_more("问题", hits, "zh", 0.05, shown={"2"}, page=2, articles={"2.txt"}).passages] == []
 
 
 def test_more_pages_skip_what_was_shown_and_refuse_when_nothing_is_left():
     hits = _one_article(_hit("1", 0.3), _hit("2", 0.29), _hit("3", 0.28), _hit("4", 0.27), _hit("5", 0.1))
-    page = choose_more("问题", hits, "zh", 0.2, shown={"1"}, page=2)
+    page = choose_more("问题", hits, "zh", 0.2, shown={"1"}, page=2, articles={"a.txt"})
     assert (page.question, page.lang) == ("问题", "zh") and not page.refused and [p.hit.chunk_id for p in page.passages] == ["2", "3"]
     assert page.threshold == 0.2 and page.hits == hits
-    last = choose_more("问题", hits, "zh", 0.2, shown={"1", "2", "3"}, page=2)
+    last = choose_more("问题", hits, "zh", 0.2, shown={"1", "2", "3"}, page=2, articles={"a.txt"})
     assert [p.hit.chunk_id for p in last.passages] == ["4"]
-    done = choose_more("问题", hits, "zh", 0.2, shown={"1", "2", "3", "4"}, page=2)
+    done = choose_more("问题", hits, "zh", 0.2, shown={"1", "2", "3", "4"}, page=2, articles={"a.txt"})
     assert done.refused and done.passages == []
 
 
