@@ -4,8 +4,10 @@ previous question of the same conversation.
 "打瘦脸针会导致面瘫吗", then "那要多久能恢复": the second message names no topic. A
 message *leans on* the conversation when it says so (it opens with a connective such as
 那 / 还有 / what about, asks "…呢", refers back with a pronoun: 它, 这种, it, they, or is
-a question word alone: 为什么, "why?", "how come?"),
-or when it is short and, on its own, nothing in the articles answers it although they
+a question word alone: 为什么, "why?", "how come?"), when it is short and names no
+subject of its own, only what is asked of one (its cause, a way, the risk, the recovery:
+"是啥原因引起的", "any treatment?", `names_no_subject`; read with the conversation even
+when some passage answers its words alone), or when it is short and, on its own, nothing in the articles answers it although they
 use at least one of its words (lexical.knows_any_term: "红烧肉怎么做" shares none, it is a
 new topic; "具体会有啥症状" does) or it names nothing of its own (lexical.names_nothing:
 "一般要多久" is question words and a lone character; "我是上个月打的" is a time and a lone
@@ -264,6 +266,36 @@ def _bare(text: str) -> str:
     text = re.sub(r"[\s\W_]+", "", text.lower())
     opener = next((o for o in _ZH_OPENERS_LONGEST_FIRST if text.startswith(o)), "")
     return text[len(opener) :]
+
+
+# Words that frame a question without naming what it is about: what is asked of a subject
+# (its cause, a way, the risk, the time it takes, the recovery, whether it is normal), not
+# the subject. "是啥原因引起的", "需要注意什么", "any treatment?", "how long does recovery take"
+# say nothing of their own; the subject is the conversation's. A closed class of the
+# languages, not of the corpus.
+_ZH_FRAMES = re.compile("|".join(sorted(
+    "原因 引起 导致 造成 办法 方法 作用 效果 影响 后果 风险 危害 好处 坏处 区别 注意 事项 时间 过程 步骤"
+    " 情况 问题 表现 症状 治疗 恢复 预防 缓解 避免 解决 处理 需要 应该 可能 容易 正常 严重 时候 一般 通常"
+    " 具体 其他 哪些 什么 怎样 如何 为何 为啥 几率 概率 机会 要求 条件"
+    # hedges, frequency, negation, "oneself", and the light verbs of doing or getting it (打 a shot,
+    # 做 a treatment): the English ones are stop words already
+    " 大概 大约 差不多 平时 经常 总是 一直 到底 究竟 真的 自己 不 没 咋 啥 打 做 弄 再 又".split(), key=len, reverse=True)))
+_EN_FRAMES = frozenset(
+    "cause causes caused causing reason reasons why way ways method methods effect effects risk risks result results"
+    " difference time times long process step steps treat treated treatment treatments recover recovery prevent avoid"
+    " happen happens happened normal serious usually typically chance chances take takes work works fix fixed"
+    " do tho though exactly actually generally normally often soon safe bad worse permanent forever eventually".split()
+)
+
+
+def names_no_subject(message: str) -> bool:
+    """The message asks only what is asked of a subject (its cause, a way, the risk, how long,
+    whether it recovers: `_ZH_FRAMES`, `_EN_FRAMES`), with times and counts, and names none:
+    "是啥原因引起的", "需要注意什么", "any treatment?". Such a message is about the conversation's
+    subject even when some passage happens to answer its words alone."""
+    text = _ZH_FRAMES.sub(" ", without_times(message))
+    text = " ".join(w for w in re.split(r"(\W+)", text) if w.lower() not in _EN_FRAMES)
+    return all(len(t) < 2 for t in content_terms(text))
 
 
 def is_short(message: str) -> bool:

@@ -282,7 +282,9 @@ class Pipeline:
 
     def _follows_up(self, message: str, alone: Answer, context: str) -> bool:
         """Whether a message is read with the conversation's previous question(s) `context`
-        (followup.py): it says it continues, or it is short, nothing answers it on its own, and
+        (followup.py): it says it continues, or it is short and names no subject of its own, only
+        what is asked of one ("是啥原因引起的", "any treatment?", followup.names_no_subject), or it
+        is short, nothing answers it on its own, and
         it names nothing of its own ("一般要多久"), asks whether things are all right
         ("躺一下应该没事吧") or the articles use at least one of its words (not "红烧肉怎么做", a
         new topic). Never when it asks the previous question again of a subject the articles
@@ -290,7 +292,7 @@ class Pipeline:
         lexical = self.searcher.index.lexical
         if followup.other_subject(context, alone.searched, lexical.idf):  # the message as searched: typos mended
             return False
-        if followup.leans_on_context(message):
+        if followup.leans_on_context(message) or (followup.is_short(message) and followup.names_no_subject(message)):
             return True
         return followup.is_short(message) and alone.refused and (
             names_nothing(message) or lexical.knows_any_term(message, alone.lang) or followup.asks_if_alright(message)

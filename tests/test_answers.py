@@ -195,7 +195,8 @@ def test_an_operators_glossary_carries_english_questions_to_the_chinese_articles
 @pytest.mark.parametrize("name", ["answers_probe_en.jsonl", "answers_probe_conversations.jsonl", "answers_probe_zh_en.jsonl",
                                   "answers_probe_short_followups.jsonl", "answers_probe_new_subjects.jsonl",
                                   "answers_probe_written_blind.jsonl", "answers_probe_long_messages.jsonl",
-                                  "answers_probe_fragments.jsonl", "answers_probe_topic_switches.jsonl"])
+                                  "answers_probe_fragments.jsonl", "answers_probe_topic_switches.jsonl",
+                                  "answers_probe_frames.jsonl"])
 def test_each_probe_set_is_labelled_from_the_bundled_articles(name):
     """The probe sets beside the labelled set (for `articlebot eval-answers`): every line
     parses, names a bundled article or none, and its expected text is in that article."""

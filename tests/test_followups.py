@@ -344,6 +344,35 @@ def test_follow_up_signals():
         assert not followup.is_social(message), message
 
 
+def test_a_message_naming_no_subject_of_its_own():
+    # what is asked of a subject (a cause, a way, the risk, how long, a recovery), times and counts
+    for message in ["是啥原因引起的", "需要注意什么", "一般要多久", "那要多久能恢复", "有什么办法吗", "严重吗",
+                    "any treatment?", "how long does recovery take", "what's the cause?"]:
+        assert followup.names_no_subject(message), message
+    # a subject named, however short: a new topic can be asked this way
+    for message in ["可以按摩吗", "瘦脸针效果能维持多久", "红烧肉怎么做", "我最近老是失眠", "胶原蛋白有用吗",
+                    "my back hurts", "any side effects of filler?", "does acupuncture work"]:
+        assert not followup.names_no_subject(message), message
+
+
+def test_a_follow_up_naming_no_subject_is_read_with_the_conversation_though_its_words_find_a_passage(pipeline):
+    # alone, "what causes it" finds the English massage article's causes of facial palsy; after a
+    # question on botox and palsy, it asks what causes that
+    message = "是啥原因引起的"
+    alone = pipeline.answer(message)
+    assert not alone.refused and alone.passages[0].hit.article == "facial-palsy-massage-en.txt"
+    service = Service(pipeline)
+    service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="cause")
+    follow = service.answer(message, channel="test", conversation="cause").answer
+    assert follow.searched == "打瘦脸针会导致面瘫吗 是啥原因引起的"
+    assert not follow.refused and follow.passages[0].hit.article == PALSY
+    assert any("扩散到其他面部肌肉" in p.excerpt for p in follow.passages)
+    # a subject of its own, answered alone, stays a new topic
+    service.answer("打瘦脸针会导致面瘫吗", channel="test", conversation="new")
+    new = service.answer("瘦脸针效果能维持多久", channel="test", conversation="new").answer
+    assert new.searched == "瘦脸针效果能维持多久"
+
+
 def test_the_log_keeps_the_message_and_the_question_as_searched(pipeline, tmp_path):
     log = ConversationLog(f"sqlite:///{tmp_path / 'log.db'}")
     service = Service(pipeline, log)
