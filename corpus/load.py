@@ -57,6 +57,18 @@ _MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPHASIS_RE = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 _MD_LIST_RE = re.compile(r"^\s*(?:[-*+]\s+|>\s*)")
+# a backslash before ASCII punctuation makes it a literal character (CommonMark); trafilatura's
+# Markdown escapes every such character of an HTML page's text ("a_b", "1*2", "<b>" -> "a\_b", ...)
+_MD_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_ESCAPED = 0xF0000  # escaped characters are held in Unicode's private use plane 15 while markup is read
+
+
+def _hold_escapes(line: str) -> str:
+    return _MD_ESCAPE_RE.sub(lambda m: chr(_ESCAPED + ord(m.group(1))), line)
+
+
+def _release_escapes(text: str) -> str:
+    return re.sub("[\U000F0021-\U000F007E]", lambda m: chr(ord(m.group()) - _ESCAPED), text)
 
 
 class CorpusError(Exception):
@@ -290,7 +302,8 @@ def parse_text(text: str) -> list[Block]:
 
 
 def parse_markdown(text: str) -> tuple[list[Block], str | None]:
-    """Markdown: `#` headings keep their level, inline markup is dropped; returns (blocks, first h1)."""
+    """Markdown: `#` headings keep their level, inline markup is dropped, backslash escapes
+    give the characters they escape ("1\\*2" is "1*2"); returns (blocks, first h1)."""
     blocks: list[Block] = []
     title = None
     in_fence = False
@@ -298,12 +311,13 @@ def parse_markdown(text: str) -> tuple[list[Block], str | None]:
         if line.strip().startswith("```"):
             in_fence = not in_fence
             continue
+        line = _hold_escapes(line)
         heading = _MD_HEADING_RE.match(line.strip())
         line = _MD_LIST_RE.sub("", line)
         line = _MD_LINK_RE.sub(r"\1", line)
         line = _MD_EMPHASIS_RE.sub(r"\2", line)
         if heading:
-            text_ = normalize_space(_MD_EMPHASIS_RE.sub(r"\2", _MD_LINK_RE.sub(r"\1", heading.group(2))))
+            text_ = _release_escapes(normalize_space(_MD_EMPHASIS_RE.sub(r"\2", _MD_LINK_RE.sub(r"\1", heading.group(2)))))
             if not text_:
                 continue
             level = len(heading.group(1))
@@ -313,7 +327,7 @@ def parse_markdown(text: str) -> tuple[list[Block], str | None]:
             continue
         line = normalize_space(line)
         if line and not re.fullmatch(r"[-*_=|: ]{3,}", line):
-            blocks.append(Block(line))
+            blocks.append(Block(_release_escapes(line)))
     return blocks, title
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,22 @@ def test_html_main_content_and_metadata(tmp_path):
     assert "锻炼的注意事项" in [b.text for b in article.blocks if b.heading]
     for noise in ("首页", "400-123-4567", "版权所有", "ICP"):
         assert noise not in article.text
+
+
+def test_html_text_that_looks_like_markup_is_kept_as_written(tmp_path):
+    """trafilatura's Markdown escapes every character of the page's text that Markdown would read
+    as markup; those escapes are characters, not backslashes to quote ("1*2*3" became "1\\2\\3")."""
+    body = "剂量一般为 25*2 单位，价格<100元 & 以上，参考 [1] 与 a_b_c，注意**不要**自行按摩。" * 2
+    page = f"<html><body><article><h1>剂量 &lt;说明&gt;</h1><p>{html_escape(body)}</p><p><b>真的加粗</b>：{BODY_ZH}</p></article></body></html>"
+    write(tmp_path / "page.html", page)
+    write(tmp_path / "notes.md", "# 标题 \\# 一\n\n剂量 25\\*2 单位，*强调* 与 C:\\\\dir。" + BODY_ZH)
+    articles, problems = load_corpus(tmp_path)
+    assert problems == []
+    html, md = sorted(articles, key=lambda a: a.path)[::-1]
+    assert body in html.text and "\\" not in html.text and html.title == "剂量 <说明>"
+    assert "真的加粗：" in html.text  # real markup is still dropped
+    assert md.title == "标题 # 一"
+    assert "剂量 25*2 单位，强调 与 C:\\dir。" in md.text
 
 
 def test_gb18030_and_gbk_files_are_decoded(tmp_path):
