@@ -65,6 +65,7 @@ from convlog.review import (
     outcome_of,
     overview,
     page_exchanges,
+    parse_until,
     parse_when,
 )
 
@@ -85,7 +86,8 @@ PAGE_SIZE = 50
 FACETS_SECONDS = 60.0
 MAX_FORM_BYTES = 64 * 1024  # a console form is a few fields; anything bigger is refused
 DOWNLOADS = ("/export.csv", "/export.jsonl")  # what a bearer token opens, one request at a time
-OUTCOME_NAMES = {"answered": "answered", "not_covered": "not covered", "emergency": "emergency", "undelivered": "undelivered"}
+OUTCOME_NAMES = {"answered": "answered", "not_covered": "not covered", "emergency": "emergency",
+                 "small_talk": "greeting, thanks, no words", "undelivered": "undelivered"}
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -349,10 +351,10 @@ async def logout(request: Request) -> Response:
 # --- filters ---------------------------------------------------------------------------
 
 
-def _day(value: str, name: str) -> str:
-    """A date field (2026-11-01) or an age (7d) as a utc_stamp."""
+def _day(value: str, name: str, parse=parse_when) -> str:
+    """A date field (2026-11-01) or an age (7d) as a utc_stamp (`parse_until` for the end of a range)."""
     try:
-        return parse_when(value)
+        return parse(value)
     except QueryError as exc:
         raise QueryError(f"{name}: {exc}") from None
 
@@ -368,9 +370,7 @@ def _range(params, default_days: int | None) -> tuple[str | None, str | None, di
     since = _day(since_text, "From") if since_text else None
     until = None
     if until_text:
-        until = _day(until_text, "To")
-        if len(until_text) == 10:  # a date: the whole day
-            until = utc_stamp(datetime.fromisoformat(until.replace("Z", "+00:00")) + timedelta(days=1))
+        until = _day(until_text, "To", parse_until)  # a date: the whole day
     return since, until, {"since": since_text, "until": until_text}
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0006"
+HEAD = "0007"
 BUSY_SECONDS = 5.0  # how long a write waits for a lock before giving up (then: stderr)
 MIGRATION_LOCK = 0x61727469636C65  # PostgreSQL advisory lock id held while migrating ("article")
 

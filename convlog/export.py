@@ -19,7 +19,7 @@ from convlog.smalltalk import is_small_talk
 
 CSV_ENCODING = "utf-8-sig"
 EXPORT_FIELDS = [
-    "id", "ts", "channel", "user_id", "chat_type", "lang", "question", "reply", "refused", "emergency",
+    "id", "ts", "channel", "user_id", "chat_type", "lang", "question", "searched", "follow_up", "reply", "refused", "emergency",
     "latency_ms", "model", "index_version", "feedback", "feedback_ts", "delivery_error",
 ]  # fmt: skip
 CSV_FIELDS = [*EXPORT_FIELDS, "quoted_articles", "hits"]
@@ -93,7 +93,8 @@ def label_line(row: dict) -> str:
         tags.append("thumbs-down")
     line = {"turns": [row["question"]], "article": None if row["refused"] or first is None else first["article"],
             "emergency": bool(row["emergency"]), "tags": tags, "exchange": row["id"]}  # fmt: skip
-    if row.get("searched"):
+    # read with the previous question (rows logged before `follow_up` was recorded: searched in another form)
+    if row.get("follow_up") or (row.get("follow_up") is None and row.get("searched")):
         line["searched"] = row["searched"]
         tags.append("follow-up")
     return json.dumps(line, ensure_ascii=False) + "\n"

@@ -39,7 +39,8 @@ class ExchangeRecord:
     user_id: str | None = None
     chat_type: str | None = None
     emergency: bool = False
-    searched: str | None = None  # the question as searched, when it was not the message alone (a follow-up)
+    searched: str | None = None  # the question as searched, when it was not the message as sent (a follow-up, typos mended)
+    follow_up: bool = False  # read with the conversation's previous question (`searched` then holds both)
     delivery_error: str | None = None  # why the reply could not be delivered (None: it was)
     feedback: str | None = None  # "up" / "down" when it came before the row was written
     feedback_ts: str | None = None
@@ -76,4 +77,5 @@ def record_of(answer: Answer, *, channel: str, reply: str, latency_ms: int, mode
         chat_type=chat_type,
         emergency=bool(answer.emergency),
         searched=answer.searched if answer.searched and answer.searched != answer.question else None,
+        follow_up=answer.followed,
     )

@@ -7,16 +7,17 @@ scan), in PostgreSQL through ILIKE served by pg_trgm indexes.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
 from common.clock import utc_stamp
 from convlog.retention import AGE_RE, QueryError, cutoff, out_of_range
 from convlog.schema import exchanges, hits
-from convlog.smalltalk import SMALL_TALK_CHARS
+from convlog.smalltalk import SMALL_TALK_CHARS, is_small_talk
 from convlog.smalltalk import asks_nothing as _asks_nothing
 
 
@@ -37,9 +38,9 @@ class Filters:
 
 
 # What happened to a question: quoted from the articles, not covered by them (a refusal: never
-# an emergency notice, nor small talk, convlog.smalltalk), an emergency notice, or a reply that
-# could not be delivered.
-OUTCOMES = ("answered", "not_covered", "emergency", "undelivered")
+# an emergency notice, nor small talk), an emergency notice, small talk answered in kind
+# (greetings, thanks, no words: convlog.smalltalk), or a reply that could not be delivered.
+OUTCOMES = ("answered", "not_covered", "emergency", "small_talk", "undelivered")
 FEEDBACKS = ("up", "down", "none")
 
 
@@ -72,6 +73,19 @@ def parse_when(value: str, *, now: datetime | None = None) -> str:
         raise out_of_range(value) from None
 
 
+def parse_until(value: str, *, now: datetime | None = None) -> str:
+    """The end of a time filter (exclusive), in the forms of `parse_when`: a date alone includes
+    that whole day ("--until 2026-11-24" selects the 24th too, as the console's "To" date does);
+    a time or an age is the moment it names."""
+    end = parse_when(value, now=now)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", (value or "").strip()):
+        try:
+            return utc_stamp(datetime.fromisoformat(end.replace("Z", "+00:00")) + timedelta(days=1))
+        except OverflowError:  # 9999-12-31: nothing comes after it
+            return end[:10] + "T23:59:59.999Z"
+    return end
+
+
 def check_limit(limit: int) -> int:
     """A row count for a query, 1 to MAX_ROWS."""
     if not 1 <= limit <= MAX_ROWS:
@@ -97,14 +111,16 @@ def _where(engine: sa.Engine, f: Filters):
         conds.append(exchanges.c.lang == f.lang)
     if f.text and f.text.strip():
         conds.append(_text_match(engine, f.text))
-    if f.outcome:
-        conds.append(_outcome(check_choice("outcome", f.outcome, OUTCOMES)))
+    if f.outcome and check_choice("outcome", f.outcome, OUTCOMES) != "small_talk":
+        conds.append(_outcome(f.outcome))
     if f.feedback:
         wanted = check_choice("feedback", f.feedback, FEEDBACKS)
         conds.append(exchanges.c.feedback.is_(None) if wanted == "none" else exchanges.c.feedback == wanted)
     where = sa.and_(sa.true(), *conds)
     if f.refused or f.outcome == "not_covered":  # a greeting is no refusal, as the overview and `logs stats` count it
         where = sa.and_(where, exchanges.c.question.not_in(_small_talk_texts(engine, where)))
+    elif f.outcome == "small_talk":
+        where = sa.and_(where, _not_covered(), exchanges.c.question.in_(_small_talk_texts(engine, where)))
     return where
 
 
@@ -138,10 +154,13 @@ def _outcome(outcome: str):
 
 
 def outcome_of(row) -> str:
-    """The outcome of a logged exchange (a row or dict with refused and emergency): answered,
-    not_covered or emergency (undelivered is a filter, shown beside the outcome)."""
+    """The outcome of a logged exchange (a row or dict with question, refused and emergency):
+    answered, not_covered, emergency or small_talk, as the filters select them (undelivered is
+    a filter, shown beside the outcome)."""
     if row["emergency"]:
         return "emergency"
+    if is_small_talk(row):
+        return "small_talk"
     return "not_covered" if row["refused"] else "answered"
 
 
@@ -313,7 +332,7 @@ def overview(engine: sa.Engine, f: Filters) -> dict:
     outcomes["small_talk"] = 0
     for d, refused, emergency, fb, lang, channel, b, n in rows:
         entry = days.setdefault(d, {"day": d, "answered": 0, "not_covered": 0, "emergency": 0, "small_talk": 0, "up": 0, "down": 0})
-        outcome = outcome_of({"refused": refused, "emergency": emergency})
+        outcome = "emergency" if emergency else "not_covered" if refused else "answered"  # small talk: moved below
         entry[outcome] += n
         outcomes[outcome] += n
         if fb in feedback:

@@ -26,7 +26,8 @@ exchanges = sa.Table(
     sa.Column("chat_type", sa.Text),
     sa.Column("lang", sa.Text, nullable=False),
     sa.Column("question", sa.Text, nullable=False),
-    sa.Column("searched", sa.Text),  # the question as searched when it was not the message alone (a follow-up)
+    sa.Column("searched", sa.Text),  # the question as searched when it was not the message as sent (a follow-up, typos mended)
+    sa.Column("follow_up", sa.Boolean),  # read with the conversation's previous question (NULL: logged before this was recorded)
     sa.Column("reply", sa.Text, nullable=False),
     sa.Column("refused", sa.Boolean, nullable=False),
     sa.Column("emergency", sa.Boolean, nullable=False, server_default=sa.false()),

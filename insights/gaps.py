@@ -7,9 +7,12 @@ each counted by reason:
 - `no_words`: nothing to read (no letter: emoji, digits, punctuation);
 - `greeting`: greetings and pleasantries (`retrieval.followup.is_social`);
   these two are small talk, as `convlog.smalltalk` defines it for every count;
-- `follow_up`: a message that leans on the conversation (its `searched` column is
-  set, or `followup.leans_on_context`, or it asks for more of the previous answer,
-  `pipeline.asks_for_more`): on its own it is no question to write for;
+- `follow_up`: a message that leans on the conversation (the bot read it with the previous
+  question: its `follow_up` column, or for rows logged before that column its `searched`;
+  or `followup.leans_on_context`, or it asks for more of the previous answer,
+  `pipeline.asks_for_more`): on its own it is no question to write for. A question searched
+  in another form only (typos mended, traditional characters simplified, a greeting left
+  out) is a question like any other;
 - `emergency`: an emergency by the current red-flag rules and meaning layer (rows
   logged before a rule existed are not flagged in the log);
 - `handled`: exchanges an operator marked handled (`mark_handled`, `mark_group`;
@@ -230,7 +233,7 @@ class GapGrouper:
         excluded["handled"], excluded["emergency"] = handled_out, flagged
         kept = []
         for row in rows:
-            reason = _reason(row["question"], row["searched"])
+            reason = _reason(row["question"], row["searched"], row["follow_up"])
             if reason:
                 excluded[reason] += 1
             else:
@@ -286,12 +289,16 @@ class GapGrouper:
         )
 
 
-def _reason(question: str, searched: str | None) -> str | None:
-    """Why an unanswered exchange is no content gap (a reason of REASONS), or None."""
+def _reason(question: str, searched: str | None, follow_up: bool | None = None) -> str | None:
+    """Why an unanswered exchange is no content gap (a reason of REASONS), or None. `follow_up`:
+    whether the bot read it with the conversation's previous question; None for an exchange logged
+    before that was recorded, whose `searched` then says so (it may also be a question searched with
+    its typos mended or its greeting left out, which such a log cannot tell apart)."""
     small_talk = kind(question)  # NO_WORDS or GREETING
     if small_talk:
         return small_talk
-    if searched or followup.leans_on_context(question) or asks_for_more(question):
+    read_with_context = bool(searched) if follow_up is None else follow_up
+    if read_with_context or followup.leans_on_context(question) or asks_for_more(question):
         return "follow_up"  # "还有呢" refused: the question it asked more of had no more (or there was none)
     return None
 
@@ -303,7 +310,8 @@ def _candidates(engine: sa.Engine, filters: Filters, include_handled: bool, limi
     unanswered = sa.and_(selected, exchanges.c.refused.is_(True), exchanges.c.emergency.is_(False))
     marked = sa.select(gap_marks.c.exchange_id)
     query = (
-        sa.select(exchanges.c.id, exchanges.c.ts, exchanges.c.lang, exchanges.c.question, exchanges.c.searched, gap_marks.c.handled_ts)
+        sa.select(exchanges.c.id, exchanges.c.ts, exchanges.c.lang, exchanges.c.question, exchanges.c.searched,
+                  exchanges.c.follow_up, gap_marks.c.handled_ts)
         .select_from(exchanges.outerjoin(gap_marks, gap_marks.c.exchange_id == exchanges.c.id))
         .where(unanswered)
         .order_by(exchanges.c.ts.desc(), exchanges.c.id)

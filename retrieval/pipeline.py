@@ -230,6 +230,7 @@ class Pipeline:
         answer.question = question
         answer.message = message
         answer.truncated_at = truncated_at
+        answer.followed = followed
         # the message itself, all of it: context never masks an emergency, and nor does a long preamble
         answer.safety = self.red_flags.assess(message)
         if not answer.safety.emergency and context and not answer.social:

@@ -66,6 +66,7 @@ class Answer:
     searched: str = ""  # the question as searched: the message, or with the conversation's previous question (followup.py)
     social: str = ""  # a message of pleasantries only: followup.GREETING, THANKS or OTHER (answered in kind, nothing searched)
     message: str = ""  # the whole message (tidied; pipeline.MAX_MESSAGE_CHARS at most): what the red flags read and the log keeps
+    followed: bool = False  # read with the conversation's previous question (`searched` holds both; followup.py)
     more: bool = False  # the message asked for more of the previous answer ("还有呢"): `passages` are its next ones, if any
     unmet: str = ""  # refused as asking what no passage on its topic holds: demands.COMPARISON, PRICE or LOCAL
 

@@ -300,6 +300,21 @@ def test_overview_and_the_not_covered_filter_count_alike(served):
     assert "你好" not in listed and "👍👍" not in listed
 
 
+def test_small_talk_has_its_own_outcome_and_the_overview_links_its_range(served):
+    with served.signed_in() as client:
+        greeting = client.get(f"/exchanges/{served.ids['greeting']}").text
+        refusal = client.get(f"/exchanges/{served.ids['not_covered']}").text
+        chat = client.get("/conversations", params={"outcome": "small_talk"}).text
+        everything = client.get("/conversations").text
+        overview = client.get("/", params={"since": "2000-01-01", "until": "2999-12-31"}).text
+    assert '<span class="badge small_talk">greeting, thanks, no words</span>' in greeting and "not covered" not in greeting
+    assert '<span class="badge not_covered">not covered</span>' in refusal
+    assert big_number(chat, '<span id="matches">') == len(SMALL_TALK) and "瘦脸针多少钱一针" not in chat
+    assert everything.count('<span class="badge small_talk">') == len(SMALL_TALK)
+    # the "not covered" card opens the gaps of the range shown, its end included
+    assert '<a href="/gaps?since=2000-01-01&amp;until=2999-12-31">not covered</a>' in overview
+
+
 def test_a_wrong_filter_is_one_sentence(served):
     with served.signed_in() as client:
         page = client.get("/conversations", params={"outcome": "bogus"})

@@ -378,9 +378,11 @@ def test_the_log_keeps_the_message_and_the_question_as_searched(pipeline, tmp_pa
     service = Service(pipeline, log)
     service.respond("打瘦脸针会导致面瘫吗", lambda a: None, channel="test", conversation="e")
     service.respond("那要多久能恢复", lambda a: None, channel="test", conversation="e")
+    service.respond("醫生你好，紅燒肉怎麼做？", lambda a: None, channel="test", conversation="f")  # searched in another form, alone
     service.close()
-    rows = sqlite3.connect(tmp_path / "log.db").execute("SELECT question, searched FROM exchanges ORDER BY ts, rowid").fetchall()
-    assert rows == [("打瘦脸针会导致面瘫吗", None), ("那要多久能恢复", "打瘦脸针会导致面瘫吗 那要多久能恢复")]
+    rows = sqlite3.connect(tmp_path / "log.db").execute("SELECT question, searched, follow_up FROM exchanges ORDER BY ts, rowid").fetchall()
+    assert rows == [("打瘦脸针会导致面瘫吗", None, 0), ("那要多久能恢复", "打瘦脸针会导致面瘫吗 那要多久能恢复", 1),
+                    ("醫生你好，紅燒肉怎麼做？", "红烧肉怎么做？", 0)]
 
 
 def test_the_log_lists_a_burst_of_messages_in_the_order_they_came(pipeline, tmp_path):

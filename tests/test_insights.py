@@ -46,9 +46,10 @@ CONTEXT_FOLLOW_UP = "多久能消肿"  # searched together with the previous que
 
 
 def record(log: ConversationLog, question: str, *, refused: bool = True, minutes_ago: int = 0, hits=(), feedback=None,
-           emergency: bool = False, searched: str | None = None, user: str = "u1", channel: str = "telegram") -> str:  # fmt: skip
+           emergency: bool = False, searched: str | None = None, follow_up: bool = False, user: str = "u1",
+           channel: str = "telegram") -> str:  # fmt: skip
     entry = ExchangeRecord(channel=channel, lang="en" if question.isascii() else "zh", question=question, reply="…",
-                           refused=refused, emergency=emergency, searched=searched, hits=list(hits), latency_ms=100,
+                           refused=refused, emergency=emergency, searched=searched, follow_up=follow_up, hits=list(hits), latency_ms=100,
                            model="multilingual-e5-small", index_version="index-1", user_id=user, chat_type="private",
                            ts=utc_stamp(NOW - timedelta(minutes=minutes_ago)))  # fmt: skip
     log.record(entry)
@@ -66,7 +67,7 @@ def seed_gaps(url: str) -> dict[str, list[str]]:
         for question in questions:
             minutes -= 7
             ids.setdefault(kind, []).append(record(log, question, minutes_ago=minutes))
-    ids["follow_up"].append(record(log, CONTEXT_FOLLOW_UP, searched=f"瘦脸针疼不疼 {CONTEXT_FOLLOW_UP}", minutes_ago=5))
+    ids["follow_up"].append(record(log, CONTEXT_FOLLOW_UP, searched=f"瘦脸针疼不疼 {CONTEXT_FOLLOW_UP}", follow_up=True, minutes_ago=5))
     ids["answered"] = [record(log, "长期打肉毒素有什么副作用？", refused=False, minutes_ago=4)]
     ids["flagged"] = [record(log, "胸口剧痛，一直出冷汗", emergency=True, minutes_ago=3)]  # flagged: left out and counted, never read
     log.close()
@@ -124,6 +125,18 @@ def test_gaps_are_grouped_by_meaning_and_what_is_no_gap_is_left_out(gaps_log, gr
     assert report.considered == 10 + 8 + 1 and report.grouped == 10 and not report.capped and report.read == 18
     data = json.loads(json.dumps(report.to_dict()))
     assert data["groups"][0]["exchange_ids"] == sorted(ids["pain"]) and "questions" not in data["groups"][0]
+
+
+def test_a_question_searched_in_another_form_is_a_gap_and_only_a_follow_up_is_left_out():
+    from insights.gaps import _reason
+
+    # a greeting left out, traditional characters simplified, a typo mended: searched in another form, read alone
+    for question, searched in [("医生你好，红烧肉怎么做？", "红烧肉怎么做？"), ("紅燒肉怎麼做？", "红烧肉怎么做？"), ("瘦脸真多少钱", "瘦脸针多少钱")]:
+        assert _reason(question, searched, False) is None, question
+    assert _reason(CONTEXT_FOLLOW_UP, f"瘦脸针疼不疼 {CONTEXT_FOLLOW_UP}", True) == "follow_up"
+    # logged before the log said whether it was read with the conversation: `searched` decides, as it did
+    assert _reason(CONTEXT_FOLLOW_UP, f"瘦脸针疼不疼 {CONTEXT_FOLLOW_UP}", None) == "follow_up"
+    assert _reason("红烧肉怎么做？", None, None) is None
 
 
 def test_emergencies_are_recognised_by_rules_and_by_meaning_from_cached_vectors(grouper, red_flags):

@@ -95,6 +95,26 @@ def test_filters(seeded):
     assert s["old"] not in listed("--since", since, "-n", "100")
 
 
+def test_a_date_alone_as_until_includes_that_day_as_the_console_does(seeded):
+    rows = json.loads(logs("list", "-n", "100", "--json").output)
+    day = next(r["ts"][:10] for r in rows if r["id"] == seeded["side"])
+    assert set(listed("--until", day, "-n", "100")) == {r["id"] for r in rows if r["ts"][:10] <= day}
+    assert seeded["side"] in listed("--until", day, "-n", "100")
+    # a time is the moment it names
+    assert seeded["side"] not in listed("--until", f"{day}T00:00", "-n", "100")
+    exported = {json.loads(line)["id"] for line in logs("export", "--until", day).output.splitlines()}
+    assert exported == set(listed("--until", day, "-n", "100"))
+
+
+def test_small_talk_is_shown_as_such_not_as_a_refusal(seeded, log_url):
+    hello, thanks, emoji, empty = record_small_talk(log_url)
+    line = next(line for line in logs("list", "-n", "100").output.splitlines() if line.startswith(thanks))
+    assert "small-talk" in line and "refused" not in line
+    shown = logs("show", hello).output
+    assert "Refused: no (greeting, thanks or no words: answered in kind)" in shown
+    assert "Refused: yes" in logs("show", seeded["cook1"]).output
+
+
 def test_show(seeded):
     result = logs("show", seeded["palsy"])
     assert result.exit_code == 0
@@ -257,9 +277,14 @@ def test_emergencies_are_counted_as_emergencies_not_refusals(seeded, log_url):
 def test_a_follow_up_is_drafted_with_the_text_it_was_searched_as():
     from convlog.export import label_line
 
-    row = {"id": "x1", "question": "那要多久能恢复", "searched": "打瘦脸针会导致面瘫吗 那要多久能恢复", "refused": False,
+    row = {"id": "x1", "question": "那要多久能恢复", "searched": "打瘦脸针会导致面瘫吗 那要多久能恢复", "follow_up": True, "refused": False,
            "emergency": False, "feedback": None, "hits": [
                {"rank": 2, "article": "b.txt", "shown": True}, {"rank": 1, "article": "a.txt", "shown": True}]}  # fmt: skip
     draft = json.loads(label_line(row))
     assert draft == {"turns": ["那要多久能恢复"], "article": "a.txt", "emergency": False, "exchange": "x1",
                      "tags": ["from-log", "answered", "follow-up"], "searched": "打瘦脸针会导致面瘫吗 那要多久能恢复"}  # fmt: skip
+    # searched in another form only (typos mended, a greeting left out): a question of its own
+    draft = json.loads(label_line({**row, "question": "医生你好，瘦脸针多少钱？", "searched": "瘦脸针多少钱？", "follow_up": False}))
+    assert "follow-up" not in draft["tags"] and "searched" not in draft
+    # logged before `follow_up` was recorded: `searched` is all there is to go on
+    assert "follow-up" in json.loads(label_line({**row, "follow_up": None}))["tags"]

@@ -21,6 +21,8 @@ from convlog.review import (
     get_exchange,
     iter_exchanges,
     list_exchanges,
+    outcome_of,
+    parse_until,
     parse_when,
     stats,
 )
@@ -60,7 +62,7 @@ def _filters(refused, negative, since, until, user, text, channel=None) -> Filte
             refused=refused,
             negative=negative,
             since=parse_when(since) if since else None,
-            until=parse_when(until) if until else None,
+            until=parse_until(until) if until else None,
             user=user,
             text=text,
             channel=channel,
@@ -76,7 +78,7 @@ def filter_options(func):
             click.option("--refused", is_flag=True, help="Only questions the corpus could not answer."),
             click.option("--negative", is_flag=True, help="Only answers that got a 👎."),
             click.option("--since", help="From this time on (2026-11-01, 2026-11-01T08:00, or an age: 7d, 12h)."),
-            click.option("--until", help="Before this time (same forms as --since)."),
+            click.option("--until", help="Before this time (same forms as --since; a date alone includes that day)."),
             click.option("--user", help="Only this user (the pseudonymous id shown by list/show)."),
             click.option("-q", "--query", "text", help="Full-text search in questions and replies."),
         ]
@@ -119,7 +121,7 @@ def list_command(count, refused, negative, since, until, user, text, as_json) ->
         click.echo("No exchanges match.")
     for row in rows:
         flags = " ".join(
-            f for f in ("refused" if row["refused"] and not row["emergency"] else "", "EMERGENCY" if row["emergency"] else "",
+            f for f in ({"not_covered": "refused", "emergency": "EMERGENCY", "small_talk": "small-talk"}.get(outcome_of(row), ""),
                         {"up": "👍", "down": "👎"}.get(row["feedback"] or "", ""),
                         "undelivered" if row.get("delivery_error") else "") if f
         )  # fmt: skip
@@ -149,11 +151,16 @@ def show(exchange_id: str, as_json: bool) -> None:
         return
     click.echo(f"Exchange {row['id']} at {row['ts']} via {row['channel']} ({row['chat_type'] or '-'}), language {row['lang']}")
     click.echo(f"User {row['user_id'] or '-'}; {row['latency_ms']} ms; model {row['model']}; index {row['index_version']}")
-    click.echo(f"Refused: {'yes' if row['refused'] and not row['emergency'] else 'no'}; emergency: {'yes' if row['emergency'] else 'no'}; "
+    outcome = outcome_of(row)
+    refused = "yes" if outcome == "not_covered" else "no (greeting, thanks or no words: answered in kind)" if outcome == "small_talk" else "no"
+    click.echo(f"Refused: {refused}; emergency: {'yes' if row['emergency'] else 'no'}; "
                f"feedback: {row['feedback'] or '-'}{' at ' + row['feedback_ts'] if row['feedback_ts'] else ''}")  # fmt: skip
     if row.get("delivery_error"):
         click.echo(f"Not delivered: {row['delivery_error']}")
-    click.echo(f"\nQuestion:\n{row['question']}\n\nReply:\n{row['reply']}\n\nHits (highest relevance first; each numbered by the place search gave it):")
+    searched = ""
+    if row.get("searched"):  # the question as searched: with the conversation, or in another form (typos mended)
+        searched = f"\n\nSearched {'as a follow-up' if row.get('follow_up') else 'as'}:\n{row['searched']}"
+    click.echo(f"\nQuestion:\n{row['question']}{searched}\n\nReply:\n{row['reply']}\n\nHits (highest relevance first; each numbered by the place search gave it):")
     if not row["hits"]:
         click.echo("  (none)")
     if row["hits"] and not indexed:
@@ -349,7 +356,7 @@ def gap_options(func):
     for option in reversed(
         [
             click.option("--since", help="From this time on (2026-11-01, 2026-11-01T08:00, or an age: 7d, 12h)."),
-            click.option("--until", help="Before this time (same forms as --since)."),
+            click.option("--until", help="Before this time (same forms as --since; a date alone includes that day)."),
             click.option("--channel", help="Only this channel (telegram, ask, chat, ...)."),
         ]
     ):
