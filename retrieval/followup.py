@@ -6,12 +6,12 @@ message *leans on* the conversation when it says so (it opens with a connective 
 那 / 还有 / what about, asks "…呢", refers back with a pronoun: 它, 这种, it, they, or is
 a question word alone: 为什么, "why?", "how come?"), when it is short and names no
 subject of its own, only what is asked of one (its cause, a way, the risk, the recovery:
-"是啥原因引起的", "any treatment?", `names_no_subject`; read with the conversation even
-when some passage answers its words alone), or when it is short and, on its own, nothing in the articles answers it although they
-use at least one of its words (lexical.knows_any_term: "红烧肉怎么做" shares none, it is a
-new topic; "具体会有啥症状" does) or it names nothing of its own (lexical.names_nothing:
+"是啥原因引起的", "any treatment?", `names_no_subject`) or nothing at all (lexical.names_nothing:
 "一般要多久" is question words and a lone character; "我是上个月打的" is a time and a lone
-character: a remark on when or how often names no topic either). Such a message
+character: a remark on when or how often names no topic either), read with the conversation
+even when some passage answers its words alone, or when it is short and, on its own, nothing
+in the articles answers it although they use at least one of its words (lexical.knows_any_term:
+"红烧肉怎么做" shares none, it is a new topic; "具体会有啥症状" does). Such a message
 is searched as "previous question + message" (`combine`) and answered as such when
 the articles answer that. When nothing answers it either way, it is refused as
 searched with the conversation, which the next message then continues ("脸歪了" /
@@ -40,7 +40,7 @@ from difflib import SequenceMatcher
 
 from common.text import CJK_RE, CJK_RUN_RE
 from retrieval.gate import clauses
-from retrieval.lexical import content_terms, without_times
+from retrieval.lexical import content_terms, names_nothing, without_times
 
 WINDOW_SECONDS = 600  # a message more than this after the previous question starts afresh
 MAX_CONTEXT_CHARS = 300  # of earlier questions carried into a search (the latest kept)
@@ -292,10 +292,10 @@ def names_no_subject(message: str) -> bool:
     """The message asks only what is asked of a subject (its cause, a way, the risk, how long,
     whether it recovers: `_ZH_FRAMES`, `_EN_FRAMES`), with times and counts, and names none:
     "是啥原因引起的", "需要注意什么", "any treatment?". Such a message is about the conversation's
-    subject even when some passage happens to answer its words alone."""
-    text = _ZH_FRAMES.sub(" ", without_times(message))
-    text = " ".join(w for w in re.split(r"(\W+)", text) if w.lower() not in _EN_FRAMES)
-    return all(len(t) < 2 for t in content_terms(text))
+    subject even when some passage happens to answer its words alone. What lexical.names_nothing
+    reads once the frames are blanked out (a message that names nothing names no subject either)."""
+    text = _ZH_FRAMES.sub(" ", message)
+    return names_nothing(" ".join(w for w in re.split(r"(\W+)", text) if w.lower() not in _EN_FRAMES))
 
 
 def is_short(message: str) -> bool:

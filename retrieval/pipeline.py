@@ -17,7 +17,6 @@ from common.text import (
 )
 from retrieval import demands, followup, gate
 from retrieval.gate import clauses
-from retrieval.lexical import names_nothing
 from retrieval.passages import choose, choose_more
 from retrieval.records import Answer
 from retrieval.safety import Assessment, RedFlags
@@ -284,11 +283,10 @@ class Pipeline:
     def _follows_up(self, message: str, alone: Answer, context: str) -> bool:
         """Whether a message is read with the conversation's previous question(s) `context`
         (followup.py): it says it continues, or it is short and names no subject of its own, only
-        what is asked of one ("是啥原因引起的", "any treatment?", followup.names_no_subject), or it
-        is short, nothing answers it on its own, and
-        it names nothing of its own ("一般要多久"), asks whether things are all right
-        ("躺一下应该没事吧") or the articles use at least one of its words (not "红烧肉怎么做", a
-        new topic). Never when it asks the previous question again of a subject the articles
+        what is asked of one or nothing at all ("是啥原因引起的", "any treatment?", "一般要多久",
+        followup.names_no_subject), or it is short, nothing answers it on its own, and it asks
+        whether things are all right ("躺一下应该没事吧") or the articles use at least one of its
+        words (not "红烧肉怎么做", a new topic). Never when it asks the previous question again of a subject the articles
         never name ("那骨折要多久恢复", followup.other_subject): that is a new topic."""
         lexical = self.searcher.index.lexical
         if followup.other_subject(context, alone.searched, lexical.idf):  # the message as searched: typos mended
@@ -296,7 +294,7 @@ class Pipeline:
         if followup.leans_on_context(message) or (followup.is_short(message) and followup.names_no_subject(message)):
             return True
         return followup.is_short(message) and alone.refused and (
-            names_nothing(message) or lexical.knows_any_term(message, alone.lang) or followup.asks_if_alright(message)
+            lexical.knows_any_term(message, alone.lang) or followup.asks_if_alright(message)
         )
 
     def answer_more(self, raw_message: str, question: str, lang: str, shown: Collection[str], *,
