@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from convlog.records import read_with_context
 from convlog.smalltalk import is_small_talk
 
 CSV_ENCODING = "utf-8-sig"
@@ -93,8 +94,7 @@ def label_line(row: dict) -> str:
         tags.append("thumbs-down")
     line = {"turns": [row["question"]], "article": None if row["refused"] or first is None else first["article"],
             "emergency": bool(row["emergency"]), "tags": tags, "exchange": row["id"]}  # fmt: skip
-    # read with the previous question (rows logged before `follow_up` was recorded: searched in another form)
-    if row.get("follow_up") or (row.get("follow_up") is None and row.get("searched")):
+    if read_with_context(row.get("searched"), row.get("follow_up")):
         line["searched"] = row["searched"]
         tags.append("follow-up")
     return json.dumps(line, ensure_ascii=False) + "\n"

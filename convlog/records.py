@@ -59,6 +59,13 @@ class ExchangeBrief:
     written: str = ""
 
 
+def read_with_context(searched: str | None, follow_up: bool | None) -> bool:
+    """Whether a logged exchange was read with the conversation's previous question: its
+    `follow_up`, or for a row logged before that was recorded (None), whether it was searched in
+    another form (such a log cannot tell a follow-up from a question whose typos were mended)."""
+    return bool(searched) if follow_up is None else bool(follow_up)
+
+
 def record_of(answer: Answer, *, channel: str, reply: str, latency_ms: int, model: str | None,
               index_version: str | None, user_id: str | None = None, chat_type: str | None = None) -> ExchangeRecord:
     """The log entry for a `retrieval.records.Answer` and the reply that was sent for it."""

@@ -48,6 +48,7 @@ import sqlalchemy as sa
 
 from common.clock import utc_stamp
 from common.text import detect_language, fold, normalize_space
+from convlog.records import read_with_context
 from convlog.review import Filters, _where
 from convlog.schema import exchanges, gap_marks
 from convlog.smalltalk import GREETING, NO_WORDS, kind
@@ -291,14 +292,12 @@ class GapGrouper:
 
 def _reason(question: str, searched: str | None, follow_up: bool | None = None) -> str | None:
     """Why an unanswered exchange is no content gap (a reason of REASONS), or None. `follow_up`:
-    whether the bot read it with the conversation's previous question; None for an exchange logged
-    before that was recorded, whose `searched` then says so (it may also be a question searched with
-    its typos mended or its greeting left out, which such a log cannot tell apart)."""
+    whether the bot read it with the conversation's previous question (None: logged before that
+    was recorded, convlog.records.read_with_context)."""
     small_talk = kind(question)  # NO_WORDS or GREETING
     if small_talk:
         return small_talk
-    read_with_context = bool(searched) if follow_up is None else follow_up
-    if read_with_context or followup.leans_on_context(question) or asks_for_more(question):
+    if read_with_context(searched, follow_up) or followup.leans_on_context(question) or asks_for_more(question):
         return "follow_up"  # "还有呢" refused: the question it asked more of had no more (or there was none)
     return None
 
